@@ -1,0 +1,119 @@
+// Package lab runs a complete DNS hierarchy of real servers on loopback
+// addresses: a signed root (BIND 9), a signed TLD that plays the registrar
+// (BIND 9, RFC 2136 + TSIG), provider OLD (two BIND 9 servers), provider NEW
+// (two Knot DNS servers) and two Unbound resolvers, one validating against the
+// lab root's key and one not.
+//
+// Nothing in the lab talks to any address outside the configured prefix: the
+// resolvers' only root hint is the lab root, and every server listens on and
+// sends from its own loopback address.
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultPrefix is the loopback network the lab uses unless told otherwise.
+const DefaultPrefix = "127.60.0.0/24"
+
+// Zone names inside the lab.
+const (
+	TLD  = "lab."
+	Zone = "example.lab."
+)
+
+// Config says where the lab lives and how short its TTLs are.
+type Config struct {
+	// Prefix is a /24 inside 127.0.0.0/8; each server takes a fixed host
+	// number in it (see Role).
+	Prefix string
+	// Dir holds generated configs, zones, keys, logs and the state file.
+	// Empty: a directory under os.TempDir named after the prefix.
+	Dir string
+	// RecordTTL is the TTL of the child zone's records.
+	RecordTTL time.Duration
+	// DelegationTTL is the TTL of NS, glue and DS at the parents.
+	DelegationTTL time.Duration
+	// DNSKEYTTL is the TTL of every zone's DNSKEY RRset.
+	DNSKEYTTL time.Duration
+	// NegativeTTL is every zone's SOA minimum (negative caching).
+	NegativeTTL time.Duration
+	// StartTimeout bounds how long Up waits for the servers.
+	StartTimeout time.Duration
+}
+
+// WithDefaults fills every zero field.
+func (c Config) WithDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.Dir == "" {
+		c.Dir = filepath.Join(os.TempDir(), "dnsmigrate-lab-"+strings.NewReplacer("/", "_", ":", "_").Replace(c.Prefix))
+	}
+	if c.RecordTTL == 0 {
+		c.RecordTTL = 30 * time.Second
+	}
+	if c.DelegationTTL == 0 {
+		c.DelegationTTL = 10 * time.Second
+	}
+	if c.DNSKEYTTL == 0 {
+		c.DNSKEYTTL = 20 * time.Second
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = 5 * time.Second
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 45 * time.Second
+	}
+	return c
+}
+
+// Role names one server of the lab.
+type Role string
+
+// The lab's servers. The number is the host part of its address.
+const (
+	RoleRoot       Role = "root"       // .1  BIND 9, signed root zone
+	RoleTLD        Role = "tld"        // .2  BIND 9, signed lab., the registrar
+	RoleOld1       Role = "old1"       // .11 BIND 9 primary of example.lab. (provider OLD)
+	RoleOld2       Role = "old2"       // .12 BIND 9 secondary of example.lab.
+	RoleNew1       Role = "new1"       // .21 Knot DNS primary of example.lab. (provider NEW)
+	RoleNew2       Role = "new2"       // .22 Knot DNS secondary of example.lab.
+	RoleValidating Role = "validating" // .53 Unbound, validating
+	RolePlain      Role = "plain"      // .54 Unbound, not validating
+)
+
+// Roles lists every server in start order.
+var roles = []struct {
+	role Role
+	host byte
+}{
+	{RoleRoot, 1}, {RoleTLD, 2}, {RoleOld1, 11}, {RoleOld2, 12},
+	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54},
+}
+
+// Addrs maps each role to its loopback address.
+func (c Config) Addrs() (map[Role]netip.Addr, error) {
+	p, err := netip.ParsePrefix(c.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("lab: prefix %q: %w", c.Prefix, err)
+	}
+	if !p.Addr().Is4() || p.Bits() != 24 || !netip.MustParsePrefix("127.0.0.0/8").Contains(p.Addr()) {
+		return nil, fmt.Errorf("lab: prefix %q: want a /24 inside 127.0.0.0/8", c.Prefix)
+	}
+	base := p.Masked().Addr().As4()
+	out := make(map[Role]netip.Addr, len(roles))
+	for _, r := range roles {
+		a := base
+		a[3] = r.host
+		out[r.role] = netip.AddrFrom4(a)
+	}
+	return out, nil
+}
+
+func seconds(d time.Duration) int { return int(d / time.Second) }

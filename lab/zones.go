@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// zoneText renders a zone file. Records are written relative to nothing:
+// every owner is absolute, so the text is easy to read in a test failure.
+func zoneText(origin string, ttl int, records []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ORIGIN %s\n$TTL %d\n", origin, ttl)
+	for _, r := range records {
+		b.WriteString(r)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func soa(zone, mname string, serial uint32, negTTL int) string {
+	rname := "hostmaster." + strings.TrimPrefix(zone, ".")
+	return fmt.Sprintf("%s SOA %s %s %d 30 10 3600 %d", zone, mname, rname, serial, negTTL)
+}
+
+func rootZone(c Config, a map[Role]netip.Addr) string {
+	d := seconds(c.DelegationTTL)
+	return zoneText(".", 60, []string{
+		soa(".", "ns.root.", 1, seconds(c.NegativeTTL)),
+		". NS ns.root.",
+		"ns.root. A " + a[RoleRoot].String(),
+		fmt.Sprintf("%s %d NS ns1.nic.%s", TLD, d, TLD),
+		fmt.Sprintf("ns1.nic.%s %d A %s", TLD, d, a[RoleTLD]),
+	})
+}
+
+// tldZone is the registry's zone. The OLD provider's servers are named inside
+// the child (so the delegation needs glue); the NEW provider's are host
+// records of the registry, as a DNS host's own names would be.
+func tldZone(c Config, a map[Role]netip.Addr) string {
+	d := seconds(c.DelegationTTL)
+	return zoneText(TLD, 60, []string{
+		soa(TLD, "ns1.nic."+TLD, 1, seconds(c.NegativeTTL)),
+		TLD + " NS ns1.nic." + TLD,
+		"ns1.nic." + TLD + " A " + a[RoleTLD].String(),
+		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[0]),
+		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[1]),
+		fmt.Sprintf("%s %d A %s", OldNS[0], d, a[RoleOld1]),
+		fmt.Sprintf("%s %d A %s", OldNS[1], d, a[RoleOld2]),
+		fmt.Sprintf("%s A %s", NewNS[0], a[RoleNew1]),
+		fmt.Sprintf("%s A %s", NewNS[1], a[RoleNew2]),
+	})
+}
+
+// Name server names of the two providers.
+var (
+	OldNS = [2]string{"ns1." + Zone, "ns2." + Zone}
+	NewNS = [2]string{"ns1.newdns." + TLD, "ns2.newdns." + TLD}
+)
+
+// childZone is example.lab. as one provider serves it: the same records on
+// both providers, each with its own apex NS set.
+func childZone(c Config, a map[Role]netip.Addr, ns [2]string) string {
+	return zoneText(Zone, seconds(c.RecordTTL), []string{
+		soa(Zone, ns[0], 1, seconds(c.NegativeTTL)),
+		Zone + " NS " + ns[0],
+		Zone + " NS " + ns[1],
+		OldNS[0] + " A " + a[RoleOld1].String(),
+		OldNS[1] + " A " + a[RoleOld2].String(),
+		Zone + " A 192.0.2.80",
+		Zone + " AAAA 2001:db8::80",
+		"www." + Zone + " A 192.0.2.80",
+		"www." + Zone + " AAAA 2001:db8::80",
+		Zone + " MX 10 mail." + Zone,
+		"mail." + Zone + " A 192.0.2.25",
+		Zone + ` TXT "v=spf1 mx -all"`,
+		"blog." + Zone + " CNAME www." + Zone,
+		"_sip._tcp." + Zone + " SRV 10 5 5060 sip." + Zone,
+		"sip." + Zone + " A 192.0.2.50",
+	})
+}
+
+func rootHints(a map[Role]netip.Addr) string {
+	return ". 3600000 NS ns.root.\nns.root. 3600000 A " + a[RoleRoot].String() + "\n"
+}
