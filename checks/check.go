@@ -1,0 +1,371 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Options configure a Checker. The zero value checks from the public root
+// with the IANA anchor, which tests must never do: they pass the lab's.
+type Options struct {
+	Roots     []string      // root servers to iterate from, host:port; empty: the public root servers
+	Anchors   *Anchors      // nil: the IANA root anchor
+	Resolvers []string      // resolvers to ask, validating or not, host:port
+	Timeout   time.Duration // per question; default 3s
+	Parallel  int           // questions in flight at once; default 16
+	IPv6      bool          // also ask name servers over IPv6
+	Now       func() time.Time
+}
+
+// Checker diagnoses the delegation and DNSSEC of zones.
+type Checker struct {
+	opts   Options
+	client *Client
+}
+
+// New returns a Checker. It holds no state between checks but its query
+// counter.
+func New(opts Options) *Checker {
+	if len(opts.Roots) == 0 {
+		opts.Roots = PublicRoots()
+	}
+	if opts.Anchors == nil {
+		a := IANARootAnchors()
+		opts.Anchors = &a
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	for i, r := range opts.Roots {
+		opts.Roots[i] = WithPort(r)
+	}
+	for i, r := range opts.Resolvers {
+		opts.Resolvers[i] = WithPort(r)
+	}
+	return &Checker{opts: opts, client: NewClient(opts.Timeout, opts.Parallel)}
+}
+
+// Client is the checker's DNS client (its counter tells how many messages
+// were sent).
+func (c *Checker) Client() *Client { return c.client }
+
+// PublicRoots are the IPv4 addresses of the root servers a through m.
+func PublicRoots() []string {
+	return []string{
+		"198.41.0.4:53", "170.247.170.2:53", "192.33.4.12:53", "199.7.91.13:53",
+		"192.203.230.10:53", "192.5.5.241:53", "192.112.36.4:53", "198.97.190.53:53",
+		"192.36.148.17:53", "192.58.128.30:53", "193.0.14.129:53", "199.7.83.42:53", "202.12.27.33:53",
+	}
+}
+
+// Status is the verdict on the chain of trust, as a validator would reach it.
+type Status string
+
+// The verdicts.
+const (
+	Secure        Status = "secure"
+	Insecure      Status = "insecure"
+	Bogus         Status = "bogus"
+	Indeterminate Status = "indeterminate"
+)
+
+// ParentServer is what one address of the parent zone serves about the
+// delegation.
+type ParentServer struct {
+	Server   string              `json:"server"`
+	Name     string              `json:"name"`
+	Answered bool                `json:"answered"`
+	NS       []string            `json:"ns,omitempty"`
+	NSTTL    uint32              `json:"ns_ttl,omitempty"`
+	Glue     map[string][]string `json:"glue,omitempty"`
+	DS       []string            `json:"ds,omitempty"`
+	DSTTL    uint32              `json:"ds_ttl,omitempty"`
+	// DSOrigTTL is the DS TTL as signed (the RRSIG's original TTL).
+	DSOrigTTL uint32 `json:"ds_orig_ttl,omitempty"`
+	// NegTTL is how long a resolver may cache "no DS": min(SOA TTL, minimum).
+	NegTTL uint32 `json:"neg_ttl,omitempty"`
+	Error  string `json:"error,omitempty"`
+
+	nsReply, dsReply Reply
+}
+
+// ChildServer is what one address of the zone's own servers serves.
+type ChildServer struct {
+	Server        string    `json:"server"`
+	Name          string    `json:"name"`
+	Answered      bool      `json:"answered"`
+	Authoritative bool      `json:"authoritative"`
+	Serial        uint32    `json:"serial,omitempty"`
+	NS            []string  `json:"ns,omitempty"`
+	NSTTL         uint32    `json:"ns_ttl,omitempty"`
+	DNSKEY        []KeyInfo `json:"dnskey,omitempty"`
+	DNSKEYTTL     uint32    `json:"dnskey_ttl,omitempty"`
+	Error         string    `json:"error,omitempty"`
+
+	soa, ns, dnskey Reply
+}
+
+// KeyInfo describes one DNSKEY without its key material.
+type KeyInfo struct {
+	Tag       uint16 `json:"tag"`
+	Algorithm uint8  `json:"algorithm"`
+	Flags     uint16 `json:"flags"`
+	KSK       bool   `json:"ksk"`
+}
+
+// ResolverResult is what one resolver answered for the zone's SOA with
+// and without checking disabled.
+type ResolverResult struct {
+	Server     string `json:"server"`
+	Validating bool   `json:"validating"`
+	RCODE      string `json:"rcode,omitempty"`
+	AD         bool   `json:"ad"`
+	RCODECD    string `json:"rcode_cd,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Report is the result of a check.
+type Report struct {
+	Zone          string           `json:"zone"`
+	Status        Status           `json:"status"`
+	Parent        string           `json:"parent"`
+	Path          []string         `json:"path"`
+	Time          time.Time        `json:"time"`
+	DurationMS    int64            `json:"duration_ms"`
+	Queries       int64            `json:"queries"`
+	ParentServers []ParentServer   `json:"parent_servers"`
+	ChildServers  []ChildServer    `json:"child_servers"`
+	Resolvers     []ResolverResult `json:"resolvers,omitempty"`
+	Findings      []Finding        `json:"findings"`
+}
+
+// Count returns how many findings have severity s.
+func (r *Report) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Has reports whether a finding with this id was made.
+func (r *Report) Has(id string) bool {
+	for _, f := range r.Findings {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Check diagnoses zone. An error means the check could not run (no root
+// answered, the zone is not delegated); everything found wrong with a zone
+// that could be checked is a finding.
+func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
+	start := c.opts.Now()
+	sent := c.client.Sent()
+	zone = strings.ToLower(dns.Fqdn(zone))
+	res := &resolver{client: c.client, roots: c.opts.Roots, ipv6: c.opts.IPv6}
+	cuts, err := res.path(ctx, zone)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", zone, err)
+	}
+	parentCut := cuts[len(cuts)-2]
+	rep := &Report{Zone: zone, Parent: parentCut.Zone, Time: start.UTC()}
+	for _, cut := range cuts {
+		rep.Path = append(rep.Path, cut.Zone)
+	}
+	a := &analysis{rep: rep, now: start, zone: zone}
+
+	var wg sync.WaitGroup
+	var parentKeys []*dns.DNSKEY
+	var chain Status
+	wg.Go(func() { parentKeys, chain = a.validateAncestors(ctx, res, cuts[:len(cuts)-1], *c.opts.Anchors) })
+	wg.Go(func() { rep.Resolvers = a.askResolvers(ctx, c.client, c.opts.Resolvers) })
+	rep.ParentServers = askParents(ctx, c.client, parentCut, zone)
+	rep.ChildServers = askChildren(ctx, c.client, a.childServers(ctx, res, cuts[len(cuts)-1]), zone)
+	wg.Wait()
+
+	a.parentFindings()
+	a.childFindings()
+	switch chain {
+	case Secure:
+		rep.Status = a.validateZone(parentKeys)
+	default:
+		rep.Status = chain
+	}
+	a.resolverFindings()
+	sortFindings(rep.Findings)
+	rep.Queries = c.client.Sent() - sent
+	rep.DurationMS = c.opts.Now().Sub(start).Milliseconds()
+	return rep, nil
+}
+
+// askAll sends every question at once (the client bounds how many are in
+// flight) and returns the replies in the same order.
+func askAll(ctx context.Context, c *Client, qs []Question) []Reply {
+	out := make([]Reply, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Go(func() { out[i] = c.Ask(ctx, q) })
+	}
+	wg.Wait()
+	return out
+}
+
+func askParents(ctx context.Context, c *Client, parent Cut, zone string) []ParentServer {
+	var qs []Question
+	var out []ParentServer
+	for _, s := range parent.Servers {
+		for _, addr := range s.Addrs {
+			out = append(out, ParentServer{Server: addr, Name: s.Name})
+			qs = append(qs, Question{Server: addr, Name: zone, Type: dns.TypeNS}, Question{Server: addr, Name: zone, Type: dns.TypeDS})
+		}
+	}
+	replies := askAll(ctx, c, qs)
+	for i := range out {
+		p := &out[i]
+		p.nsReply, p.dsReply = replies[2*i], replies[2*i+1]
+		if err := lameReason(p.nsReply, false); err != "" {
+			p.Error = err
+			continue
+		}
+		p.Answered = true
+		m := p.nsReply.Msg
+		ns := rrset(append(m.Ns, m.Answer...), zone, dns.TypeNS)
+		for _, rr := range ns {
+			p.NS = append(p.NS, strings.ToLower(rr.(*dns.NS).Ns))
+			p.NSTTL = rr.Header().Ttl
+		}
+		p.NS = dedupe(p.NS)
+		p.Glue = map[string][]string{}
+		for name, addrs := range glueOf(m) {
+			for _, n := range p.NS {
+				if n == name {
+					p.Glue[name] = dedupe(addrs)
+				}
+			}
+		}
+		if err := lameReason(p.dsReply, true); err != "" {
+			p.Error = "DS: " + err
+			continue
+		}
+		dm := p.dsReply.Msg
+		for _, rr := range rrset(dm.Answer, zone, dns.TypeDS) {
+			p.DS = append(p.DS, rrData(rr))
+			p.DSTTL = rr.Header().Ttl
+		}
+		sort.Strings(p.DS)
+		for _, s := range sigsOf(dm.Answer) {
+			if s.TypeCovered == dns.TypeDS {
+				p.DSOrigTTL = s.OrigTtl
+			}
+		}
+		for _, rr := range dm.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				p.NegTTL = min(soa.Hdr.Ttl, soa.Minttl)
+			}
+		}
+	}
+	return out
+}
+
+// lameReason says why a reply is not a usable authoritative answer, or "".
+func lameReason(r Reply, wantAA bool) string {
+	switch {
+	case !r.OK():
+		return r.Err.Error()
+	case r.Msg.Rcode != dns.RcodeSuccess:
+		return RcodeName(r.Msg.Rcode)
+	case wantAA && !r.Msg.Authoritative:
+		return "answer is not authoritative (no AA flag)"
+	}
+	return ""
+}
+
+// childServers lists the zone's servers: every NS name the parent's
+// servers give, at the glue addresses they give, else looked up.
+func (a *analysis) childServers(ctx context.Context, res *resolver, target Cut) []NameServer {
+	glue := map[string][]string{}
+	var names []string
+	for _, s := range target.Servers {
+		names = append(names, s.Name)
+		glue[s.Name] = append(glue[s.Name], s.Addrs...)
+	}
+	for _, p := range a.rep.ParentServers {
+		names = append(names, p.NS...)
+		for n, addrs := range p.Glue {
+			glue[n] = append(glue[n], addrs...)
+		}
+	}
+	var out []NameServer
+	for _, n := range dedupe(names) {
+		out = append(out, NameServer{Name: n, Addrs: dedupe(res.usable(glue[n]))})
+	}
+	return res.fill(ctx, out, 0)
+}
+
+func askChildren(ctx context.Context, c *Client, servers []NameServer, zone string) []ChildServer {
+	var out []ChildServer
+	var qs []Question
+	for _, s := range servers {
+		if len(s.Addrs) == 0 {
+			out = append(out, ChildServer{Name: s.Name, Error: "no address found for " + s.Name})
+			continue
+		}
+		for _, addr := range s.Addrs {
+			out = append(out, ChildServer{Server: addr, Name: s.Name})
+			for _, t := range []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY} {
+				qs = append(qs, Question{Server: addr, Name: zone, Type: t})
+			}
+		}
+	}
+	replies := askAll(ctx, c, qs)
+	i := 0
+	for k := range out {
+		ch := &out[k]
+		if ch.Server == "" {
+			continue
+		}
+		ch.soa, ch.ns, ch.dnskey = replies[i], replies[i+1], replies[i+2]
+		i += 3
+		if err := lameReason(ch.soa, false); err != "" {
+			ch.Error = err
+			continue
+		}
+		ch.Answered = true
+		ch.Authoritative = ch.soa.Msg.Authoritative
+		for _, rr := range ch.soa.Msg.Answer {
+			if s, ok := rr.(*dns.SOA); ok && strings.EqualFold(s.Hdr.Name, zone) {
+				ch.Serial = s.Serial
+			}
+		}
+		if ch.ns.OK() {
+			for _, rr := range rrset(ch.ns.Msg.Answer, zone, dns.TypeNS) {
+				ch.NS = append(ch.NS, strings.ToLower(rr.(*dns.NS).Ns))
+				ch.NSTTL = rr.Header().Ttl
+			}
+			ch.NS = dedupe(ch.NS)
+		}
+		if ch.dnskey.OK() {
+			for _, k := range keysOf(rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY)) {
+				ch.DNSKEY = append(ch.DNSKEY, KeyInfo{Tag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags, KSK: k.Flags&dns.SEP != 0})
+				ch.DNSKEYTTL = k.Hdr.Ttl
+			}
+			sort.Slice(ch.DNSKEY, func(x, y int) bool { return ch.DNSKEY[x].Tag < ch.DNSKEY[y].Tag })
+		}
+	}
+	return out
+}
+
+func rrData(rr dns.RR) string {
+	return strings.Join(strings.Fields(strings.TrimPrefix(rr.String(), rr.Header().String())), " ")
+}

@@ -1,0 +1,284 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// NameServer is one server named in a delegation, with the addresses it
+// was found at (glue or resolution), each as host:port.
+type NameServer struct {
+	Name  string   `json:"name"`
+	Addrs []string `json:"addrs"`
+}
+
+// Cut is a zone and the servers its parent delegates it to.
+type Cut struct {
+	Zone    string       `json:"zone"`
+	Servers []NameServer `json:"servers"`
+}
+
+// Addrs lists every address of every server of the cut.
+func (c Cut) Addrs() []string {
+	var out []string
+	for _, s := range c.Servers {
+		out = append(out, s.Addrs...)
+	}
+	return out
+}
+
+// resolver iterates from the root the way a recursive resolver would, but
+// only as far as a check needs: delegations and addresses. It never asks
+// the system's resolver.
+type resolver struct {
+	client *Client
+	roots  []string
+	ipv6   bool
+
+	mu    sync.Mutex
+	addrs map[string][]string // name server name -> addresses
+}
+
+var errNoAnswer = errors.New("no server answered")
+
+// askAny asks the servers in order until one answers usefully (not
+// SERVFAIL, REFUSED or silent), returning the last reply otherwise.
+func (r *resolver) askAny(ctx context.Context, servers []string, name string, qtype uint16) (Reply, error) {
+	var last Reply
+	var errs []string
+	for _, s := range servers {
+		last = r.client.Ask(ctx, Question{Server: s, Name: name, Type: qtype})
+		if last.OK() && (last.Msg.Rcode == dns.RcodeSuccess || last.Msg.Rcode == dns.RcodeNameError) {
+			return last, nil
+		}
+		if last.OK() {
+			errs = append(errs, s+": "+RcodeName(last.Msg.Rcode))
+		} else {
+			errs = append(errs, last.Err.Error())
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return last, fmt.Errorf("%w for %s %s: %s", errNoAnswer, name, dns.TypeToString[qtype], strings.Join(errs, "; "))
+}
+
+// referral returns the zone a reply delegates to, with its servers and the
+// glue it carried, if the reply is a referral below zone.
+func referral(m *dns.Msg, below string) (string, []NameServer) {
+	if m.Authoritative && len(m.Answer) > 0 {
+		return "", nil
+	}
+	var owner string
+	var names []string
+	for _, rr := range m.Ns {
+		ns, ok := rr.(*dns.NS)
+		if !ok {
+			continue
+		}
+		o := strings.ToLower(ns.Hdr.Name)
+		if !dns.IsSubDomain(below, o) || dns.CountLabel(o) <= dns.CountLabel(below) {
+			continue
+		}
+		owner = o
+		names = append(names, strings.ToLower(ns.Ns))
+	}
+	if owner == "" {
+		return "", nil
+	}
+	glue := glueOf(m)
+	var servers []NameServer
+	for _, n := range dedupe(names) {
+		servers = append(servers, NameServer{Name: n, Addrs: glue[n]})
+	}
+	return owner, servers
+}
+
+// glueOf maps names to the A/AAAA addresses in the additional section.
+func glueOf(m *dns.Msg) map[string][]string {
+	out := map[string][]string{}
+	for _, rr := range m.Extra {
+		switch a := rr.(type) {
+		case *dns.A:
+			n := strings.ToLower(a.Hdr.Name)
+			out[n] = append(out[n], net.JoinHostPort(a.A.String(), "53"))
+		case *dns.AAAA:
+			n := strings.ToLower(a.Hdr.Name)
+			out[n] = append(out[n], net.JoinHostPort(a.AAAA.String(), "53"))
+		}
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// usable keeps IPv4 addresses, and IPv6 ones when the check may use them.
+func (r *resolver) usable(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		host, _, _ := net.SplitHostPort(a)
+		if strings.Contains(host, ":") && !r.ipv6 {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// fill gives every server of a delegation addresses: its glue, else a
+// lookup by iteration. depth bounds lookups that need lookups.
+func (r *resolver) fill(ctx context.Context, servers []NameServer, depth int) []NameServer {
+	out := make([]NameServer, len(servers))
+	for i, s := range servers {
+		s.Addrs = r.usable(s.Addrs)
+		if len(s.Addrs) == 0 {
+			s.Addrs = r.lookupAddrs(ctx, s.Name, depth+1)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// path returns the chain of zone cuts from the root down to the parent of
+// zone, and the delegation of zone itself as the parent's first answering
+// server gives it.
+func (r *resolver) path(ctx context.Context, zone string) ([]Cut, error) {
+	zone = strings.ToLower(dns.Fqdn(zone))
+	cuts := []Cut{{Zone: ".", Servers: []NameServer{{Name: ".", Addrs: r.roots}}}}
+	for range 32 {
+		cur := cuts[len(cuts)-1]
+		reply, err := r.askAny(ctx, cur.Addrs(), zone, dns.TypeNS)
+		if err != nil {
+			return cuts, fmt.Errorf("iterate to %s: servers of %s: %w", zone, cur.Zone, err)
+		}
+		m := reply.Msg
+		owner, servers := referral(m, cur.Zone)
+		switch {
+		case owner != "":
+			cuts = append(cuts, Cut{Zone: owner, Servers: r.fill(ctx, servers, 0)})
+			if owner == zone {
+				return cuts, nil
+			}
+			if len(cuts[len(cuts)-1].Addrs()) == 0 {
+				return cuts, fmt.Errorf("iterate to %s: no address for any server of %s", zone, owner)
+			}
+		case m.Rcode == dns.RcodeNameError:
+			return cuts, fmt.Errorf("iterate to %s: %s says it does not exist (NXDOMAIN)", zone, reply.Server)
+		case m.Authoritative && cur.Zone != zone:
+			if hasRRset(m.Answer, zone, dns.TypeNS) {
+				return cuts, fmt.Errorf("iterate to %s: %s answers for it authoritatively as part of %s: the parent and the zone share a server, and the delegation cannot be seen", zone, reply.Server, cur.Zone)
+			}
+			return cuts, fmt.Errorf("iterate to %s: %s (for %s) answers without a delegation: %s is not a delegated zone", zone, reply.Server, cur.Zone, zone)
+		default:
+			return cuts, fmt.Errorf("iterate to %s: %s gave neither a referral nor an answer (%s, flags %s)", zone, reply.Server, RcodeName(m.Rcode), flags(m))
+		}
+	}
+	return cuts, fmt.Errorf("iterate to %s: too many referrals", zone)
+}
+
+func hasRRset(rrs []dns.RR, owner string, t uint16) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == t && strings.EqualFold(rr.Header().Name, owner) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupAddrs finds a name server's addresses by iteration from the root,
+// following referrals and CNAMEs. It remembers what it found for the run.
+func (r *resolver) lookupAddrs(ctx context.Context, name string, depth int) []string {
+	name = strings.ToLower(dns.Fqdn(name))
+	r.mu.Lock()
+	if a, ok := r.addrs[name]; ok {
+		r.mu.Unlock()
+		return a
+	}
+	r.mu.Unlock()
+	var out []string
+	types := []uint16{dns.TypeA}
+	if r.ipv6 {
+		types = append(types, dns.TypeAAAA)
+	}
+	for _, t := range types {
+		for _, rr := range r.lookup(ctx, name, t, depth) {
+			switch a := rr.(type) {
+			case *dns.A:
+				out = append(out, net.JoinHostPort(a.A.String(), "53"))
+			case *dns.AAAA:
+				out = append(out, net.JoinHostPort(a.AAAA.String(), "53"))
+			}
+		}
+	}
+	r.mu.Lock()
+	if r.addrs == nil {
+		r.addrs = map[string][]string{}
+	}
+	r.addrs[name] = out
+	r.mu.Unlock()
+	return out
+}
+
+func (r *resolver) lookup(ctx context.Context, name string, qtype uint16, depth int) []dns.RR {
+	if depth > 4 {
+		return nil
+	}
+	servers, zone := r.roots, "."
+	for range 32 {
+		reply, err := r.askAny(ctx, servers, name, qtype)
+		if err != nil {
+			return nil
+		}
+		m := reply.Msg
+		var found []dns.RR
+		for _, rr := range m.Answer {
+			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, name) {
+				found = append(found, rr)
+			}
+		}
+		if len(found) > 0 {
+			return found
+		}
+		for _, rr := range m.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
+				return r.lookup(ctx, c.Target, qtype, depth+1)
+			}
+		}
+		owner, ns := referral(m, zone)
+		if owner == "" {
+			return nil
+		}
+		next := r.usable(Cut{Servers: ns}.Addrs())
+		if len(next) == 0 {
+			for _, s := range ns {
+				next = append(next, r.lookupAddrs(ctx, s.Name, depth+1)...)
+				if len(next) > 0 {
+					break
+				}
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		servers, zone = next, owner
+	}
+	return nil
+}

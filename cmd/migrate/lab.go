@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/spf13/cobra"
+)
+
+func newLabCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, Unbound) on loopback",
+		Long: `lab runs a signed root and TLD, provider OLD (two BIND 9 servers), provider
+NEW (two Knot DNS servers) and two Unbound resolvers, one validating, on
+loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
+(to add the addresses to lo) and the Debian packages that 'make deps' installs.`,
+	}
+	cmd.PersistentFlags().String("prefix", lab.DefaultPrefix, "loopback /24 the lab's servers live in")
+	cmd.PersistentFlags().String("dir", "", "where the lab keeps configs, zones, keys and logs (default: a directory under $TMPDIR named after the prefix)")
+	config := func(c *cobra.Command) (lab.Config, error) {
+		v, err := settings(c)
+		if err != nil {
+			return lab.Config{}, err
+		}
+		cfg := lab.Config{Prefix: v.GetString("prefix"), Dir: v.GetString("dir")}.WithDefaults()
+		_, err = cfg.Addrs()
+		return cfg, err
+	}
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab, or leave it be if it already runs",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := config(c)
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			l, err := lab.Up(c.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s); `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir)
+			return nil
+		},
+	}
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab's servers and remove its addresses and files",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := config(c)
+			if err != nil {
+				return err
+			}
+			if err := lab.Down(c.Context(), cfg); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "lab down")
+			return nil
+		},
+	}
+	env := &cobra.Command{
+		Use:   "env",
+		Short: "Print the lab's addresses, TSIG key names and files, and trust anchor as shell variables",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := config(c)
+			if err != nil {
+				return err
+			}
+			l, err := lab.Open(cfg)
+			if err != nil {
+				return err
+			}
+			for _, e := range l.Env() {
+				fmt.Fprintf(c.OutOrStdout(), "%s=%s\n", e.Name, shellQuote(e.Value))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down, env)
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '/' || r == '-' || r == '_' || r == ':' || r == ',') {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
