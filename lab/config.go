@@ -24,7 +24,9 @@ const DefaultPrefix = "127.60.0.0/24"
 // Zone names inside the lab.
 const (
 	TLD  = "lab."
-	Zone = "example.lab."
+	Zone = "example.lab." // signed on both providers
+	// UnsignedZone is served unsigned by both providers.
+	UnsignedZone = "unsigned.lab."
 )
 
 // Config says where the lab lives and how short its TTLs are.
@@ -79,7 +81,8 @@ type Role string
 // The lab's servers. The number is the host part of its address.
 const (
 	RoleRoot       Role = "root"       // .1  BIND 9, signed root zone
-	RoleTLD        Role = "tld"        // .2  BIND 9, signed lab., the registrar
+	RoleTLD        Role = "tld"        // .2  BIND 9, primary of signed lab., the registrar
+	RoleTLD2       Role = "tld2"       // .3  BIND 9, secondary of lab.
 	RoleOld1       Role = "old1"       // .11 BIND 9 primary of example.lab. (provider OLD)
 	RoleOld2       Role = "old2"       // .12 BIND 9 secondary of example.lab.
 	RoleNew1       Role = "new1"       // .21 Knot DNS primary of example.lab. (provider NEW)
@@ -93,7 +96,7 @@ var roles = []struct {
 	role Role
 	host byte
 }{
-	{RoleRoot, 1}, {RoleTLD, 2}, {RoleOld1, 11}, {RoleOld2, 12},
+	{RoleRoot, 1}, {RoleTLD, 2}, {RoleTLD2, 3}, {RoleOld1, 11}, {RoleOld2, 12},
 	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54},
 }
 

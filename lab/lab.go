@@ -131,24 +131,15 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	a := l.Addrs
-	if err := l.startBIND(ctx, RoleRoot, bindZone{Name: ".", File: "root.zone", UpdateKey: KeyAdmin, text: rootZone(c, a)}, false); err != nil {
-		return err
+	for _, r := range []Role{RoleRoot, RoleTLD, RoleTLD2, RoleOld1, RoleOld2} {
+		if err := l.startBIND(ctx, r); err != nil {
+			return err
+		}
 	}
-	if err := l.startBIND(ctx, RoleTLD, bindZone{Name: TLD, File: "lab.zone", UpdateKey: KeyRegistrar, text: tldZone(c, a)}, true); err != nil {
-		return err
-	}
-	if err := l.startBIND(ctx, RoleOld1, bindZone{Name: Zone, File: "example.lab.zone", UpdateKey: KeyOld, AlsoNotify: a[RoleOld2].String(), text: childZone(c, a, OldNS)}, false); err != nil {
-		return err
-	}
-	if err := l.startBIND(ctx, RoleOld2, bindZone{Name: Zone, File: "example.lab.zone", Primary: a[RoleOld1].String()}, false); err != nil {
-		return err
-	}
-	if err := l.startKnot(ctx, RoleNew1, a[RoleNew2].String(), false, childZone(c, a, NewNS)); err != nil {
-		return err
-	}
-	if err := l.startKnot(ctx, RoleNew2, a[RoleNew1].String(), true, ""); err != nil {
-		return err
+	for _, r := range []Role{RoleNew1, RoleNew2} {
+		if err := l.startKnot(ctx, r); err != nil {
+			return err
+		}
 	}
 	for _, s := range []struct {
 		role Role
@@ -171,7 +162,7 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.SetChildDS(ctx, childDS); err != nil {
+	if err := l.SetDS(ctx, Zone, childDS); err != nil {
 		return err
 	}
 	if err := l.writeTrustAnchor(ctx); err != nil {
@@ -246,51 +237,120 @@ func (l *Lab) delAddrs(ctx context.Context) {
 	}
 }
 
-type bindZone struct {
-	Name, File, UpdateKey, AlsoNotify, Primary string
-	text                                       string
+// zoneDef is one zone on one server.
+type zoneDef struct {
+	Name, File string
+	// Policy is the BIND dnssec-policy; Signed says the same for Knot.
+	// Neither: the zone is served unsigned.
+	Policy     string
+	Signed     bool
+	UpdateKey  string
+	AlsoNotify string
+	// Primary is the primary's address when this server is a secondary.
+	Primary string
+	text    string
+}
+
+func fileOf(zone string) string {
+	if zone == "." {
+		return "root.zone"
+	}
+	return strings.TrimSuffix(zone, ".") + ".zone"
+}
+
+// zones says which zones each server carries: the lab's whole topology.
+func (l *Lab) zones(r Role) []zoneDef {
+	c, a := l.Config, l.Addrs
+	primary := func(name, policy, key string, secondary Role, text string) zoneDef {
+		z := zoneDef{Name: name, File: fileOf(name), Policy: policy, Signed: policy != "", UpdateKey: key, text: text}
+		if secondary != "" {
+			z.AlsoNotify = a[secondary].String()
+		}
+		return z
+	}
+	secondary := func(name string, p Role) zoneDef {
+		return zoneDef{Name: name, File: fileOf(name), Primary: a[p].String()}
+	}
+	switch r {
+	case RoleRoot:
+		return []zoneDef{primary(".", "lab", KeyAdmin, "", rootZone(c, a))}
+	case RoleTLD:
+		return []zoneDef{primary(TLD, "lab-nsec3", KeyRegistrar, RoleTLD2, tldZone(c, a))}
+	case RoleTLD2:
+		return []zoneDef{secondary(TLD, RoleTLD)}
+	case RoleOld1:
+		return []zoneDef{
+			primary(Zone, "child", KeyOld, RoleOld2, childZone(c, a, Zone, OldNS)),
+			primary(UnsignedZone, "", KeyOld, RoleOld2, childZone(c, a, UnsignedZone, OldNS)),
+		}
+	case RoleOld2:
+		return []zoneDef{secondary(Zone, RoleOld1), secondary(UnsignedZone, RoleOld1)}
+	case RoleNew1:
+		return []zoneDef{
+			primary(Zone, "lab", KeyNew, RoleNew2, childZone(c, a, Zone, NewNS)),
+			primary(UnsignedZone, "", KeyNew, RoleNew2, childZone(c, a, UnsignedZone, NewNS)),
+		}
+	case RoleNew2:
+		return []zoneDef{secondary(Zone, RoleNew1), secondary(UnsignedZone, RoleNew1)}
+	}
+	return nil
+}
+
+// writeZones writes the zone files of a primary's zones.
+func (l *Lab) writeZones(r Role) error {
+	for _, z := range l.zones(r) {
+		if z.text == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(l.roleDir(r), z.File), []byte(z.text), 0o644); err != nil {
+			return fmt.Errorf("lab: %s: write zone: %w", r, err)
+		}
+	}
+	return nil
 }
 
 type bindData struct {
 	Name, Dir, Addr          string
 	Keys                     []Key
 	RNDCKey, XferKey         Key
-	Zones                    []bindZone
+	Zones                    []zoneDef
 	DNSKEYTTL, DelegationTTL int
-	NSEC3, Notify, Transfers bool
+	Notify, Transfers        bool
 }
 
-func (l *Lab) bindData(r Role, z bindZone, nsec3 bool) bindData {
+func (l *Lab) renderBIND(r Role, hold bool) (string, error) {
 	var keys []Key
 	for _, n := range []string{KeyAdmin, KeyRegistrar, KeyOld, KeyXfer, KeyRNDC} {
 		keys = append(keys, l.Keys[n])
 	}
-	return bindData{
+	d := bindData{
 		Name: string(r), Dir: l.roleDir(r), Addr: l.Addrs[r].String(), Keys: keys,
-		RNDCKey: l.Keys[KeyRNDC], XferKey: l.Keys[KeyXfer], Zones: []bindZone{z},
+		RNDCKey: l.Keys[KeyRNDC], XferKey: l.Keys[KeyXfer], Zones: l.zones(r),
 		DNSKEYTTL: seconds(l.Config.DNSKEYTTL), DelegationTTL: seconds(l.Config.DelegationTTL),
-		NSEC3: nsec3, Notify: z.AlsoNotify != "", Transfers: true,
+		Transfers: !hold,
 	}
+	for _, z := range d.Zones {
+		d.Notify = d.Notify || (z.AlsoNotify != "" && !hold)
+	}
+	conf := filepath.Join(l.roleDir(r), "named.conf")
+	return conf, render("named.conf.tmpl", conf, d)
 }
 
-func (l *Lab) startBIND(ctx context.Context, r Role, z bindZone, nsec3 bool) error {
-	dir := l.roleDir(r)
-	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+func (l *Lab) startBIND(ctx context.Context, r Role) error {
+	if err := os.MkdirAll(filepath.Join(l.roleDir(r), "keys"), 0o700); err != nil {
 		return fmt.Errorf("lab: %s: %w", r, err)
 	}
-	if z.text != "" {
-		if err := os.WriteFile(filepath.Join(dir, z.File), []byte(z.text), 0o644); err != nil {
-			return fmt.Errorf("lab: %s: write zone: %w", r, err)
-		}
+	if err := l.writeZones(r); err != nil {
+		return err
 	}
-	conf := filepath.Join(dir, "named.conf")
-	if err := render("named.conf.tmpl", conf, l.bindData(r, z, nsec3)); err != nil {
+	conf, err := l.renderBIND(r, false)
+	if err != nil {
 		return err
 	}
 	if _, err := run(ctx, "named-checkconf", conf); err != nil {
 		return err
 	}
-	return l.launch(ctx, r, dns.Fqdn(z.Name), conf, "named", "-f", "-n", "1", "-c", conf)
+	return l.launch(ctx, r, conf, "named", "-f", "-n", "1", "-c", conf)
 }
 
 type knotData struct {
@@ -299,25 +359,26 @@ type knotData struct {
 	XferKey               Key
 	UpdateKey             string
 	DNSKEYTTL             int
-	Zones                 []bindZone
+	Zones                 []zoneDef
 }
 
-func (l *Lab) startKnot(ctx context.Context, r Role, peer string, secondary bool, zoneText string) error {
+func (l *Lab) startKnot(ctx context.Context, r Role) error {
 	dir := l.roleDir(r)
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
 		return fmt.Errorf("lab: %s: %w", r, err)
 	}
-	z := bindZone{Name: Zone, File: "example.lab.zone"}
-	if secondary {
-		z.Primary = peer
-	} else if err := os.WriteFile(filepath.Join(dir, z.File), []byte(zoneText), 0o644); err != nil {
-		return fmt.Errorf("lab: %s: write zone: %w", r, err)
+	if err := l.writeZones(r); err != nil {
+		return err
+	}
+	peer := RoleNew2
+	if r == RoleNew2 {
+		peer = RoleNew1
 	}
 	conf := filepath.Join(dir, "knot.conf")
 	d := knotData{
-		Name: string(r), Dir: dir, Addr: l.Addrs[r].String(), Peer: peer,
+		Name: string(r), Dir: dir, Addr: l.Addrs[r].String(), Peer: l.Addrs[peer].String(),
 		Keys: []Key{l.Keys[KeyNew], l.Keys[KeyXfer]}, XferKey: l.Keys[KeyXfer], UpdateKey: KeyNew,
-		DNSKEYTTL: seconds(l.Config.DNSKEYTTL), Zones: []bindZone{z},
+		DNSKEYTTL: seconds(l.Config.DNSKEYTTL), Zones: l.zones(r),
 	}
 	if err := render("knot.conf.tmpl", conf, d); err != nil {
 		return err
@@ -325,7 +386,7 @@ func (l *Lab) startKnot(ctx context.Context, r Role, peer string, secondary bool
 	if _, err := run(ctx, "knotc", "-c", conf, "conf-check"); err != nil {
 		return err
 	}
-	return l.launch(ctx, r, Zone, conf, "knotd", "-c", conf)
+	return l.launch(ctx, r, conf, "knotd", "-c", conf)
 }
 
 type unboundData struct {
@@ -350,16 +411,16 @@ func (l *Lab) startUnbound(ctx context.Context, r Role) error {
 	if _, err := run(ctx, "unbound-checkconf", conf); err != nil {
 		return err
 	}
-	if err := l.launch(ctx, r, "", conf, "unbound", "-d", "-c", conf); err != nil {
+	if err := l.launch(ctx, r, conf, "unbound", "-d", "-c", conf); err != nil {
 		return err
 	}
 	// A resolver is ready when it resolves the lab zone through the lab.
 	return l.waitAnswer(ctx, r, Zone, dns.TypeSOA, true)
 }
 
-// launch starts the process, records it and waits until it answers for
-// zone (authoritatively), unless zone is empty.
-func (l *Lab) launch(ctx context.Context, r Role, zone, conf string, args ...string) error {
+// launch starts the process, records it and, for an authoritative server,
+// waits until it answers for its first zone.
+func (l *Lab) launch(ctx context.Context, r Role, conf string, args ...string) error {
 	p, err := start(l.roleDir(r), conf, args...)
 	if err != nil {
 		return err
@@ -368,10 +429,11 @@ func (l *Lab) launch(ctx context.Context, r Role, zone, conf string, args ...str
 	if err := l.save(); err != nil {
 		return err
 	}
-	if zone == "" {
+	zones := l.zones(r)
+	if len(zones) == 0 {
 		return nil
 	}
-	return l.waitAnswer(ctx, r, zone, dns.TypeSOA, false)
+	return l.waitAnswer(ctx, r, zones[0].Name, dns.TypeSOA, false)
 }
 
 func render(name, path string, data any) error {
@@ -400,16 +462,11 @@ func (l *Lab) Healthy(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, r := range []Role{RoleRoot, RoleTLD, RoleOld1, RoleOld2, RoleNew1, RoleNew2} {
-		zone := Zone
-		switch r {
-		case RoleRoot:
-			zone = "."
-		case RoleTLD:
-			zone = TLD
-		}
-		if _, err := l.query(ctx, r, zone, dns.TypeSOA, false); err != nil {
-			return err
+	for _, r := range roles {
+		for _, z := range l.zones(r.role) {
+			if _, err := l.query(ctx, r.role, z.Name, dns.TypeSOA, false); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -129,35 +129,59 @@ func (l *Lab) LiveDS(ctx context.Context, r Role, zone string) ([]dns.RR, error)
 
 // Update replaces the RRset (owner, rrtype) in zone at the role's server
 // with rrs (none: delete it), as an RFC 2136 update signed with the named
-// TSIG key.
+// TSIG key. Servers ignore the deletion of an apex NS or SOA RRset (RFC
+// 2136 section 3.4.2.4): use AddRR and DeleteRR there.
 func (l *Lab) Update(ctx context.Context, r Role, zone, keyName, owner string, rrtype uint16, rrs []dns.RR) error {
-	k, ok := l.Keys[keyName]
-	if !ok {
-		return fmt.Errorf("lab: no key %q", keyName)
-	}
 	m := new(dns.Msg)
 	m.SetUpdate(dns.Fqdn(zone))
 	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: dns.Fqdn(owner), Rrtype: rrtype, Class: dns.ClassINET}}})
 	if len(rrs) > 0 {
 		m.Insert(rrs)
 	}
+	return l.send(ctx, r, keyName, m, "update "+owner+" "+dns.TypeToString[rrtype])
+}
+
+// send signs an update with the named TSIG key and sends it over TCP.
+func (l *Lab) send(ctx context.Context, r Role, keyName string, m *dns.Msg, what string) error {
+	k, ok := l.Keys[keyName]
+	if !ok {
+		return fmt.Errorf("lab: no key %q", keyName)
+	}
 	tsigName := dns.Fqdn(k.Name)
 	m.SetTsig(tsigName, dns.HmacSHA256, 300, time.Now().Unix())
 	c := &dns.Client{Net: "tcp", Timeout: 5 * time.Second, TsigSecret: map[string]string{tsigName: k.Secret}}
 	resp, _, err := c.ExchangeContext(ctx, m, l.Addr(r))
 	if err != nil {
-		return fmt.Errorf("lab: update %s %s at %s: %w", owner, dns.TypeToString[rrtype], l.Addr(r), err)
+		return fmt.Errorf("lab: %s at %s: %w", what, l.Addr(r), err)
 	}
 	if resp.Rcode != dns.RcodeSuccess {
-		return fmt.Errorf("lab: update %s %s at %s: %s", owner, dns.TypeToString[rrtype], l.Addr(r), dns.RcodeToString[resp.Rcode])
+		return fmt.Errorf("lab: %s at %s: %s", what, l.Addr(r), dns.RcodeToString[resp.Rcode])
 	}
 	return nil
 }
 
-// SetChildDS replaces the DS of example.lab. at the registry, as the
-// registrar would, and waits until the registry serves it.
-func (l *Lab) SetChildDS(ctx context.Context, ds []dns.RR) error {
-	if err := l.Update(ctx, RoleTLD, TLD, KeyRegistrar, Zone, dns.TypeDS, ds); err != nil {
+// AddRR adds one record to zone at the role's server (RFC 2136, TSIG).
+func (l *Lab) AddRR(ctx context.Context, r Role, zone, keyName string, rr dns.RR) error {
+	m := new(dns.Msg)
+	m.SetUpdate(dns.Fqdn(zone))
+	m.Insert([]dns.RR{rr})
+	return l.send(ctx, r, keyName, m, "add "+rr.String())
+}
+
+// DeleteRR deletes one record from zone at the role's server.
+func (l *Lab) DeleteRR(ctx context.Context, r Role, zone, keyName string, rr dns.RR) error {
+	m := new(dns.Msg)
+	m.SetUpdate(dns.Fqdn(zone))
+	m.Remove([]dns.RR{rr})
+	return l.send(ctx, r, keyName, m, "delete "+rr.String())
+}
+
+// SetDS replaces the DS of a child of lab. at the registry's primary, as
+// the registrar would, and waits until the primary serves it (none: the
+// DS is removed).
+func (l *Lab) SetDS(ctx context.Context, zone string, ds []dns.RR) error {
+	zone = dns.Fqdn(zone)
+	if err := l.Update(ctx, RoleTLD, TLD, KeyRegistrar, zone, dns.TypeDS, ds); err != nil {
 		return err
 	}
 	want := map[string]bool{}
@@ -165,7 +189,7 @@ func (l *Lab) SetChildDS(ctx context.Context, ds []dns.RR) error {
 		want[rrData(rr)] = true
 	}
 	return poll(ctx, func() error {
-		m, err := l.query(ctx, RoleTLD, Zone, dns.TypeDS, false)
+		m, err := l.query(ctx, RoleTLD, zone, dns.TypeDS, false)
 		if err != nil && (m == nil || m.Rcode != dns.RcodeSuccess) {
 			return err
 		}
@@ -176,7 +200,7 @@ func (l *Lab) SetChildDS(ctx context.Context, ds []dns.RR) error {
 			}
 		}
 		if len(got) != len(want) {
-			return fmt.Errorf("lab: registry serves %d DS for %s, want %d", len(got), Zone, len(want))
+			return fmt.Errorf("lab: registry serves %d DS for %s, want %d", len(got), zone, len(want))
 		}
 		for k := range want {
 			if !got[k] {
@@ -210,8 +234,9 @@ func (l *Lab) writeTrustAnchor(ctx context.Context) error {
 	return nil
 }
 
-func (l *Lab) serial(ctx context.Context, r Role) (uint32, error) {
-	m, err := l.query(ctx, r, Zone, dns.TypeSOA, false)
+// Serial is the SOA serial the role's server serves for zone.
+func (l *Lab) Serial(ctx context.Context, r Role, zone string) (uint32, error) {
+	m, err := l.query(ctx, r, zone, dns.TypeSOA, false)
 	if err != nil {
 		return 0, err
 	}
@@ -220,32 +245,47 @@ func (l *Lab) serial(ctx context.Context, r Role) (uint32, error) {
 			return soa.Serial, nil
 		}
 	}
-	return 0, fmt.Errorf("lab: %s answered no SOA for %s", r, Zone)
+	return 0, fmt.Errorf("lab: %s answered no SOA for %s", r, zone)
 }
 
-// WaitInSync waits until each provider's secondary serves its primary's
-// serial of example.lab.
+// WaitInSync waits until every secondary serves its primary's serial of
+// each zone they share.
 func (l *Lab) WaitInSync(ctx context.Context) error {
-	for _, pair := range [][2]Role{{RoleOld1, RoleOld2}, {RoleNew1, RoleNew2}} {
-		err := poll(ctx, func() error {
-			p, err := l.serial(ctx, pair[0])
+	for _, r := range roles {
+		for _, z := range l.zones(r.role) {
+			if z.Primary == "" {
+				continue
+			}
+			primary := l.roleAt(z.Primary)
+			err := poll(ctx, func() error {
+				p, err := l.Serial(ctx, primary, z.Name)
+				if err != nil {
+					return err
+				}
+				s, err := l.Serial(ctx, r.role, z.Name)
+				if err != nil {
+					return err
+				}
+				if p != s {
+					return fmt.Errorf("lab: %s serves %s serial %d, %s serves %d", primary, z.Name, p, r.role, s)
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			s, err := l.serial(ctx, pair[1])
-			if err != nil {
-				return err
-			}
-			if p != s {
-				return fmt.Errorf("lab: %s serves serial %d, %s serves %d", pair[0], p, pair[1], s)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+func (l *Lab) roleAt(addr string) Role {
+	for r, a := range l.Addrs {
+		if a.String() == addr {
+			return r
+		}
+	}
+	return ""
 }
 
 // Stop stops one server; Start starts it again with the same config.
@@ -266,19 +306,10 @@ func (l *Lab) Start(ctx context.Context, r Role) error {
 	if p.alive() {
 		return nil
 	}
-	zone := ""
-	switch r {
-	case RoleRoot:
-		zone = "."
-	case RoleTLD:
-		zone = TLD
-	case RoleOld1, RoleOld2, RoleNew1, RoleNew2:
-		zone = Zone
-	}
-	if err := l.launch(ctx, r, zone, p.Config, p.Args...); err != nil {
+	if err := l.launch(ctx, r, p.Config, p.Args...); err != nil {
 		return err
 	}
-	if zone == "" {
+	if r == RoleValidating || r == RolePlain {
 		return l.waitAnswer(ctx, r, Zone, dns.TypeSOA, true)
 	}
 	return nil
@@ -299,25 +330,28 @@ func (l *Lab) FlushResolvers(ctx context.Context) error {
 	return nil
 }
 
-// HoldTransfers stops (true) or resumes (false) zone transfers from OLD's
-// primary to its secondary, so that a test can make their serials drift.
-// Resuming asks the secondary to refresh at once.
-func (l *Lab) HoldTransfers(ctx context.Context, hold bool) error {
-	dir := l.roleDir(RoleOld1)
-	z := bindZone{Name: Zone, File: "example.lab.zone", UpdateKey: KeyOld, AlsoNotify: l.Addrs[RoleOld2].String()}
-	d := l.bindData(RoleOld1, z, false)
-	d.Notify, d.Transfers = !hold, !hold
-	if err := render("named.conf.tmpl", filepath.Join(dir, "named.conf"), d); err != nil {
+// HoldTransfers stops (true) or resumes (false) NOTIFY and zone transfers
+// from a BIND primary (RoleTLD or RoleOld1) to its secondary, so that a test
+// can make the two drift apart. Resuming asks the secondary to refresh at
+// once and waits until it has caught up.
+func (l *Lab) HoldTransfers(ctx context.Context, primary Role, hold bool) error {
+	if primary != RoleTLD && primary != RoleOld1 {
+		return fmt.Errorf("lab: %s is not a BIND primary with a secondary", primary)
+	}
+	if _, err := l.renderBIND(primary, hold); err != nil {
 		return err
 	}
-	if _, err := l.rndc(ctx, RoleOld1, "reconfig"); err != nil {
+	if _, err := l.rndc(ctx, primary, "reconfig"); err != nil {
 		return err
 	}
 	if hold {
 		return nil
 	}
-	if _, err := l.rndc(ctx, RoleOld2, "refresh", strings.TrimSuffix(Zone, ".")); err != nil {
-		return err
+	secondary := map[Role]Role{RoleTLD: RoleTLD2, RoleOld1: RoleOld2}[primary]
+	for _, z := range l.zones(secondary) {
+		if _, err := l.rndc(ctx, secondary, "refresh", strings.TrimSuffix(z.Name, ".")); err != nil {
+			return err
+		}
 	}
 	return l.WaitInSync(ctx)
 }
@@ -347,9 +381,11 @@ func (l *Lab) Env() []EnvVar {
 	out := []EnvVar{
 		{"LAB_DIR", l.Config.Dir},
 		{"LAB_ZONE", Zone},
+		{"LAB_UNSIGNED_ZONE", UnsignedZone},
 		{"LAB_ROOT", l.Addr(RoleRoot)},
 		{"LAB_TRUST_ANCHOR", l.TrustAnchor},
 		{"LAB_REGISTRAR", l.Addr(RoleTLD)},
+		{"LAB_PARENT_SERVERS", join(RoleTLD, RoleTLD2)},
 		{"LAB_OLD_SERVERS", join(RoleOld1, RoleOld2)},
 		{"LAB_OLD_NS", strings.Join(OldNS[:], ",")},
 		{"LAB_NEW_SERVERS", join(RoleNew1, RoleNew2)},

@@ -30,7 +30,9 @@ func rootZone(c Config, a map[Role]netip.Addr) string {
 		". NS ns.root.",
 		"ns.root. A " + a[RoleRoot].String(),
 		fmt.Sprintf("%s %d NS ns1.nic.%s", TLD, d, TLD),
+		fmt.Sprintf("%s %d NS ns2.nic.%s", TLD, d, TLD),
 		fmt.Sprintf("ns1.nic.%s %d A %s", TLD, d, a[RoleTLD]),
+		fmt.Sprintf("ns2.nic.%s %d A %s", TLD, d, a[RoleTLD2]),
 	})
 }
 
@@ -42,7 +44,11 @@ func tldZone(c Config, a map[Role]netip.Addr) string {
 	return zoneText(TLD, 60, []string{
 		soa(TLD, "ns1.nic."+TLD, 1, seconds(c.NegativeTTL)),
 		TLD + " NS ns1.nic." + TLD,
+		TLD + " NS ns2.nic." + TLD,
 		"ns1.nic." + TLD + " A " + a[RoleTLD].String(),
+		"ns2.nic." + TLD + " A " + a[RoleTLD2].String(),
+		fmt.Sprintf("%s %d NS %s", UnsignedZone, d, OldNS[0]),
+		fmt.Sprintf("%s %d NS %s", UnsignedZone, d, OldNS[1]),
 		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[0]),
 		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[1]),
 		fmt.Sprintf("%s %d A %s", OldNS[0], d, a[RoleOld1]),
@@ -58,26 +64,31 @@ var (
 	NewNS = [2]string{"ns1.newdns." + TLD, "ns2.newdns." + TLD}
 )
 
-// childZone is example.lab. as one provider serves it: the same records on
-// both providers, each with its own apex NS set.
-func childZone(c Config, a map[Role]netip.Addr, ns [2]string) string {
-	return zoneText(Zone, seconds(c.RecordTTL), []string{
-		soa(Zone, ns[0], 1, seconds(c.NegativeTTL)),
-		Zone + " NS " + ns[0],
-		Zone + " NS " + ns[1],
-		OldNS[0] + " A " + a[RoleOld1].String(),
-		OldNS[1] + " A " + a[RoleOld2].String(),
-		Zone + " A 192.0.2.80",
-		Zone + " AAAA 2001:db8::80",
-		"www." + Zone + " A 192.0.2.80",
-		"www." + Zone + " AAAA 2001:db8::80",
-		Zone + " MX 10 mail." + Zone,
-		"mail." + Zone + " A 192.0.2.25",
-		Zone + ` TXT "v=spf1 mx -all"`,
-		"blog." + Zone + " CNAME www." + Zone,
-		"_sip._tcp." + Zone + " SRV 10 5 5060 sip." + Zone,
-		"sip." + Zone + " A 192.0.2.50",
-	})
+// childZone is a customer zone as one provider serves it: the same records
+// on both providers, each with its own apex NS set. The OLD provider's
+// server names live in example.lab., so that zone carries their addresses.
+func childZone(c Config, a map[Role]netip.Addr, z string, ns [2]string) string {
+	records := []string{
+		soa(z, ns[0], 1, seconds(c.NegativeTTL)),
+		z + " NS " + ns[0],
+		z + " NS " + ns[1],
+	}
+	if z == Zone {
+		records = append(records, OldNS[0]+" A "+a[RoleOld1].String(), OldNS[1]+" A "+a[RoleOld2].String())
+	}
+	records = append(records,
+		z+" A 192.0.2.80",
+		z+" AAAA 2001:db8::80",
+		"www."+z+" A 192.0.2.80",
+		"www."+z+" AAAA 2001:db8::80",
+		z+" MX 10 mail."+z,
+		"mail."+z+" A 192.0.2.25",
+		z+` TXT "v=spf1 mx -all"`,
+		"blog."+z+" CNAME www."+z,
+		"_sip._tcp."+z+" SRV 10 5 5060 sip."+z,
+		"sip."+z+" A 192.0.2.50",
+	)
+	return zoneText(z, seconds(c.RecordTTL), records)
 }
 
 func rootHints(a map[Role]netip.Addr) string {

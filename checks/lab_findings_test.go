@@ -1,0 +1,218 @@
+package checks_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/miekg/dns"
+)
+
+// restore runs f at cleanup and fails the test if it fails: every lab
+// test leaves the lab as it found it.
+func restore(t *testing.T, f func(ctx context.Context) error) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := f(ctx); err != nil {
+			t.Errorf("restore lab: %v", err)
+		}
+		if err := shared.Get(t).WaitInSync(ctx); err != nil {
+			t.Errorf("restore lab: %v", err)
+		}
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rr(t *testing.T, s string) dns.RR {
+	t.Helper()
+	r, err := dns.NewRR(s)
+	must(t, err)
+	return r
+}
+
+func TestLabNSMismatch(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	// RFC 2136 never deletes a whole apex NS RRset: add and remove one.
+	extra := rr(t, "example.lab. 30 IN NS ns3.elsewhere.lab.")
+	must(t, l.AddRR(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, extra))
+	restore(t, func(ctx context.Context) error {
+		return l.DeleteRR(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, extra)
+	})
+	must(t, l.WaitInSync(ctx))
+	rep := check(t, l, lab.Zone)
+	if !rep.Has(checks.NSMismatch) {
+		t.Fatalf("no ns-mismatch; got %v", ids(rep))
+	}
+	if got := rep.ChildServers[0].NS; len(got) != 3 {
+		t.Errorf("child NS = %v, want 3 names", got)
+	}
+}
+
+func TestLabMissingGlue(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	glue := []dns.RR{rr(t, lab.OldNS[1]+" 10 IN A "+l.Addrs[lab.RoleOld2].String())}
+	must(t, l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.OldNS[1], dns.TypeA, nil))
+	restore(t, func(ctx context.Context) error {
+		return l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.OldNS[1], dns.TypeA, glue)
+	})
+	must(t, l.WaitInSync(ctx))
+	rep := check(t, l, lab.Zone)
+	var got *checks.Finding
+	for i, f := range rep.Findings {
+		if f.ID == checks.MissingGlue {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no missing-glue; got %v", ids(rep))
+	}
+	if got.Severity != checks.Critical || len(got.Evidence) != 2 {
+		t.Errorf("missing-glue = %s with %d evidence, want critical from both parent servers", got.Severity, len(got.Evidence))
+	}
+}
+
+func TestLabParentServersDisagree(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	old, err := l.LiveDS(ctx, lab.RoleOld1, lab.Zone)
+	must(t, err)
+	next, err := l.LiveDS(ctx, lab.RoleNew1, lab.Zone)
+	must(t, err)
+	must(t, l.HoldTransfers(ctx, lab.RoleTLD, true))
+	restore(t, func(ctx context.Context) error {
+		if err := l.SetDS(ctx, lab.Zone, old); err != nil {
+			return err
+		}
+		return l.HoldTransfers(ctx, lab.RoleTLD, false)
+	})
+	// A pre-published second DS, seen by one parent server only.
+	must(t, l.SetDS(ctx, lab.Zone, append(old, next...)))
+	rep := check(t, l, lab.Zone)
+	if !rep.Has(checks.ParentServersDisagree) {
+		t.Fatalf("no parent-servers-disagree; got %v", ids(rep))
+	}
+	if a, b := len(rep.ParentServers[0].DS), len(rep.ParentServers[1].DS); a == b {
+		t.Errorf("both parent servers report %d DS", a)
+	}
+	if rep.Status != checks.Secure {
+		t.Errorf("status = %s, want secure: both DS sets hold a matching DS", rep.Status)
+	}
+}
+
+func TestLabDSOrphan(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	// The registrar publishes a DS although the zone is served unsigned.
+	ds := dns.Copy(wrongDS(t, l)[0])
+	ds.Header().Name = lab.UnsignedZone
+	must(t, l.SetDS(ctx, lab.UnsignedZone, []dns.RR{ds}))
+	restore(t, func(ctx context.Context) error {
+		if err := l.SetDS(ctx, lab.UnsignedZone, nil); err != nil {
+			return err
+		}
+		return l.FlushResolvers(ctx)
+	})
+	must(t, l.WaitInSync(ctx))
+	mustFlush(t, l)
+	rep := check(t, l, lab.UnsignedZone)
+	if rep.Status != checks.Bogus || !rep.Has(checks.DSOrphan) || !rep.Has(checks.ValidationFailure) {
+		t.Fatalf("status %s findings %v, want bogus with ds-orphan and validation-failure", rep.Status, ids(rep))
+	}
+}
+
+func TestLabDNSKEYInconsistent(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	// Another signer's ZSK, published on OLD's primary only.
+	key := &dns.DNSKEY{Hdr: dns.RR_Header{Name: lab.Zone, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 20}, Flags: dns.ZONE, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+	if _, err := key.Generate(256); err != nil {
+		t.Fatal(err)
+	}
+	must(t, l.HoldTransfers(ctx, lab.RoleOld1, true))
+	restore(t, func(ctx context.Context) error {
+		if err := l.DeleteRR(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, key); err != nil {
+			return err
+		}
+		return l.HoldTransfers(ctx, lab.RoleOld1, false)
+	})
+	must(t, l.AddRR(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, key))
+	rep := check(t, l, lab.Zone)
+	if !rep.Has(checks.DNSKEYInconsistent) {
+		t.Fatalf("no dnskey-inconsistent; got %v", ids(rep))
+	}
+	if a, b := len(rep.ChildServers[0].DNSKEY), len(rep.ChildServers[1].DNSKEY); a == b {
+		t.Errorf("both servers report %d keys", a)
+	}
+}
+
+// TestLabSignatureExpiry moves the checker's clock, not the servers': the
+// child's real signatures are read first, and the clock is put where they
+// are close to expiry, then past it, while the ancestors' still hold.
+func TestLabSignatureExpiry(t *testing.T) {
+	l := shared.Get(t)
+	rep := check(t, l, lab.Zone)
+	if rep.Status != checks.Secure {
+		t.Fatalf("lab not secure at the start: %v", ids(rep))
+	}
+	first, last := sigWindow(t, l, lab.RoleOld1, lab.Zone)
+	ancestors, _ := sigWindow(t, l, lab.RoleTLD, lab.TLD)
+	if !last.Add(time.Hour).Before(ancestors) {
+		t.Fatalf("lab child signatures (to %s) do not expire before the TLD's (%s)", last, ancestors)
+	}
+	tests := []struct {
+		name   string
+		now    time.Time
+		want   string
+		status checks.Status
+	}{
+		{"expiring", first.Add(-24 * time.Hour), checks.RRSIGExpiring, checks.Secure},
+		{"expired", last.Add(time.Hour), checks.RRSIGExpired, checks.Bogus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := checker(t, l, func() time.Time { return tt.now }).Check(context.Background(), lab.Zone)
+			must(t, err)
+			if !rep.Has(tt.want) || rep.Status != tt.status {
+				t.Errorf("at %s: status %s findings %v, want %s and %s", tt.now, rep.Status, ids(rep), tt.status, tt.want)
+			}
+		})
+	}
+}
+
+// sigWindow returns the earliest and latest expiry of the signatures over
+// a zone's apex SOA, NS and DNSKEY at one server.
+func sigWindow(t *testing.T, l *lab.Lab, r lab.Role, zone string) (first, last time.Time) {
+	t.Helper()
+	c := checks.NewClient(time.Second, 4)
+	for _, qt := range []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY} {
+		reply := c.Ask(context.Background(), checks.Question{Server: l.Addr(r), Name: zone, Type: qt})
+		if !reply.OK() {
+			t.Fatal(reply.Err)
+		}
+		for _, x := range reply.Msg.Answer {
+			if s, ok := x.(*dns.RRSIG); ok {
+				exp := time.Unix(int64(s.Expiration), 0)
+				if first.IsZero() || exp.Before(first) {
+					first = exp
+				}
+				if exp.After(last) {
+					last = exp
+				}
+			}
+		}
+	}
+	if first.IsZero() {
+		t.Fatalf("%s serves no signatures for %s", r, zone)
+	}
+	return first, last
+}
