@@ -50,6 +50,9 @@ func ParseAnchors(r io.Reader, source string) (Anchors, error) {
 	zp := dns.NewZoneParser(r, ".", source)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		owner := strings.ToLower(rr.Header().Name)
+		if owner == "" {
+			return Anchors{}, fmt.Errorf("trust anchor %s: a record without an owner name", source)
+		}
 		if a.Zone == "" {
 			a.Zone = owner
 		} else if owner != a.Zone {
@@ -57,15 +60,21 @@ func ParseAnchors(r io.Reader, source string) (Anchors, error) {
 		}
 		switch x := rr.(type) {
 		case *dns.DS:
+			if x.Digest == "" {
+				return Anchors{}, fmt.Errorf("trust anchor %s: DS for %s without a digest", source, owner)
+			}
 			a.DS = append(a.DS, x)
 		case *dns.DNSKEY:
+			if x.PublicKey == "" || x.Protocol != 3 {
+				return Anchors{}, fmt.Errorf("trust anchor %s: DNSKEY for %s without a public key or with protocol %d (want 3)", source, owner, x.Protocol)
+			}
 			a.DNSKEY = append(a.DNSKEY, x)
 		default:
 			return Anchors{}, fmt.Errorf("trust anchor %s: %s record for %s; want DS or DNSKEY", source, dns.TypeToString[rr.Header().Rrtype], owner)
 		}
 	}
 	if err := zp.Err(); err != nil {
-		return Anchors{}, fmt.Errorf("trust anchor %s: %w", source, err)
+		return Anchors{}, fmt.Errorf("trust anchor: %w", err) // the parser names the file and line
 	}
 	if len(a.DS)+len(a.DNSKEY) == 0 {
 		return Anchors{}, fmt.Errorf("trust anchor %s: no DS or DNSKEY record", source)

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 
 // checker returns a Checker aimed at the lab only: its root, its trust
 // anchor, its two resolvers.
-func checker(t *testing.T, l *lab.Lab, now func() time.Time) *checks.Checker {
+func checker(t testing.TB, l *lab.Lab, now func() time.Time) *checks.Checker {
 	t.Helper()
 	a, err := checks.LoadAnchors(l.TrustAnchor)
 	if err != nil {
