@@ -393,6 +393,11 @@ func (l *Lab) Env() []EnvVar {
 		{"LAB_RESOLVER_VALIDATING", l.Addr(RoleValidating)},
 		{"LAB_RESOLVER_PLAIN", l.Addr(RolePlain)},
 	}
+	// What `migrate check` reads from the environment, aimed at the lab.
+	out = append(out,
+		EnvVar{"MIGRATE_ROOT", l.Addr(RoleRoot)},
+		EnvVar{"MIGRATE_TRUST_ANCHOR", l.TrustAnchor},
+		EnvVar{"MIGRATE_RESOLVER", join(RoleValidating, RolePlain)})
 	for _, k := range []struct{ prefix, name string }{{"REGISTRAR", KeyRegistrar}, {"OLD", KeyOld}, {"NEW", KeyNew}} {
 		key := l.Keys[k.name]
 		out = append(out,
@@ -401,4 +406,58 @@ func (l *Lab) Env() []EnvVar {
 			EnvVar{"LAB_" + k.prefix + "_TSIG_SECRET_FILE", key.File})
 	}
 	return out
+}
+
+// Faults the lab can show on purpose, named after the finding each makes
+// `migrate check` report.
+const (
+	FaultDSMismatch     = "ds-mismatch"     // the registry serves a DS that matches no key of example.lab.
+	FaultLameDelegation = "lame-delegation" // OLD's secondary is stopped
+)
+
+// Faults lists what Break accepts.
+var Faults = []string{FaultDSMismatch, FaultLameDelegation}
+
+// Break puts one fault into the lab; Repair takes every fault out.
+func (l *Lab) Break(ctx context.Context, fault string) error {
+	switch fault {
+	case FaultDSMismatch:
+		ds, err := l.LiveDS(ctx, RoleOld1, Zone)
+		if err != nil {
+			return err
+		}
+		bad := dns.Copy(ds[0]).(*dns.DS)
+		bad.Digest = strings.Repeat("0", len(bad.Digest)-2) + "AA"
+		if err := l.SetDS(ctx, Zone, []dns.RR{bad}); err != nil {
+			return err
+		}
+		return l.WaitInSync(ctx)
+	case FaultLameDelegation:
+		return l.Stop(ctx, RoleOld2)
+	}
+	return fmt.Errorf("lab: unknown fault %q (want one of %s)", fault, strings.Join(Faults, ", "))
+}
+
+// Repair starts any stopped server, puts back the DS made from OLD's live
+// KSK, waits until secondaries catch up and flushes the resolvers.
+func (l *Lab) Repair(ctx context.Context) error {
+	for _, r := range roles {
+		if err := l.Start(ctx, r.role); err != nil {
+			return err
+		}
+	}
+	if err := l.save(); err != nil {
+		return err
+	}
+	ds, err := l.LiveDS(ctx, RoleOld1, Zone)
+	if err != nil {
+		return err
+	}
+	if err := l.SetDS(ctx, Zone, ds); err != nil {
+		return err
+	}
+	if err := l.WaitInSync(ctx); err != nil {
+		return err
+	}
+	return l.FlushResolvers(ctx)
 }

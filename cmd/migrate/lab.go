@@ -68,22 +68,59 @@ loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 		Short: "Print the lab's addresses, TSIG key names and files, and trust anchor as shell variables",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := config(c)
-			if err != nil {
-				return err
-			}
-			l, err := lab.Open(cfg)
+			l, err := openLab(c, config)
 			if err != nil {
 				return err
 			}
 			for _, e := range l.Env() {
-				fmt.Fprintf(c.OutOrStdout(), "%s=%s\n", e.Name, shellQuote(e.Value))
+				fmt.Fprintf(c.OutOrStdout(), "export %s=%s\n", e.Name, shellQuote(e.Value))
 			}
 			return nil
 		},
 	}
-	cmd.AddCommand(up, down, env)
+	brk := &cobra.Command{
+		Use:       "break FAULT",
+		Short:     "Put a fault into the running lab: " + strings.Join(lab.Faults, " or "),
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: lab.Faults,
+		RunE: func(c *cobra.Command, args []string) error {
+			l, err := openLab(c, config)
+			if err != nil {
+				return err
+			}
+			if err := l.Break(c.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "lab broken: %s (`migrate lab repair` undoes it)\n", args[0])
+			return nil
+		},
+	}
+	repair := &cobra.Command{
+		Use:   "repair",
+		Short: "Undo every fault: restart stopped servers, restore the DS, flush the resolvers",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			l, err := openLab(c, config)
+			if err != nil {
+				return err
+			}
+			if err := l.Repair(c.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "lab repaired")
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down, env, brk, repair)
 	return cmd
+}
+
+func openLab(c *cobra.Command, config func(*cobra.Command) (lab.Config, error)) (*lab.Lab, error) {
+	cfg, err := config(c)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Open(cfg)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs quoting.
