@@ -112,13 +112,18 @@ func writeEvidence(b *strings.Builder, e Evidence) {
 	}
 }
 
-// dsShort writes "tag algorithm digest-type digest" as tag/alg/type.
+// dsShort writes "tag algorithm digest-type digest" as
+// tag/alg/type/first-8-digest-digits: enough to tell two DS apart.
 func dsShort(ds []string) []string {
 	var out []string
 	for _, d := range ds {
 		f := strings.Fields(d)
-		if len(f) >= 3 {
-			out = append(out, f[0]+"/"+f[1]+"/"+f[2])
+		if len(f) >= 4 {
+			digest := strings.Join(f[3:], "")
+			if len(digest) > 8 {
+				digest = digest[:8] + "…"
+			}
+			out = append(out, f[0]+"/"+f[1]+"/"+f[2]+"/"+digest)
 		} else {
 			out = append(out, d)
 		}

@@ -418,8 +418,17 @@ const (
 // Faults lists what Break accepts.
 var Faults = []string{FaultDSMismatch, FaultLameDelegation}
 
-// Break puts one fault into the lab; Repair takes every fault out.
+// Break puts one fault into the lab and flushes the resolvers, so they
+// show it at once rather than after their caches expire; Repair takes
+// every fault out.
 func (l *Lab) Break(ctx context.Context, fault string) error {
+	if err := l.inject(ctx, fault); err != nil {
+		return err
+	}
+	return l.FlushResolvers(ctx)
+}
+
+func (l *Lab) inject(ctx context.Context, fault string) error {
 	switch fault {
 	case FaultDSMismatch:
 		ds, err := l.LiveDS(ctx, RoleOld1, Zone)
