@@ -226,33 +226,29 @@ func (a *analysis) childFindings() {
 	if len(ok) == 0 {
 		return
 	}
-	// Serials, NS sets and DNSKEY sets must agree.
-	distinct := func(key func(ChildServer) string) bool {
+	// Serials and DNSKEY sets must agree across the servers.
+	for _, d := range []struct {
+		id, summary, fix string
+		key              func(ChildServer) string
+		reply            func(ChildServer) Reply
+		rrtype           uint16
+	}{
+		{SerialDrift, "the servers of %s serve different SOA serials",
+			"Check zone transfers from the primary to the servers behind (NOTIFY, IXFR/AXFR, TSIG, firewall); they should catch up within the SOA refresh.",
+			func(c ChildServer) string { return fmt.Sprint(c.Serial) }, func(c ChildServer) Reply { return c.soa }, dns.TypeSOA},
+		{DNSKEYInconsistent, "the servers of %s serve different DNSKEY sets",
+			"Every server must serve one DNSKEY set: check transfers; with several signers, each must publish the others' keys.",
+			func(c ChildServer) string { return fmt.Sprint(c.DNSKEY) }, func(c ChildServer) Reply { return c.dnskey }, dns.TypeDNSKEY},
+	} {
 		seen := map[string]bool{}
-		for _, c := range ok {
-			seen[key(c)] = true
-		}
-		return len(seen) > 1
-	}
-	if distinct(func(c ChildServer) string { return fmt.Sprint(c.Serial) }) {
 		var ev []Evidence
 		for _, c := range ok {
-			ev = append(ev, EvidenceOf(c.soa, dns.TypeSOA))
+			seen[d.key(c)] = true
+			ev = append(ev, EvidenceOf(d.reply(c), d.rrtype))
 		}
-		a.add(Finding{ID: SerialDrift, Severity: Warning,
-			Summary:  fmt.Sprintf("the servers of %s serve different SOA serials", a.zone),
-			Fix:      "Check zone transfers from the primary to the servers behind (NOTIFY, IXFR/AXFR, TSIG, firewall); they should catch up within the SOA refresh.",
-			Evidence: ev})
-	}
-	if distinct(func(c ChildServer) string { return fmt.Sprint(c.DNSKEY) }) {
-		var ev []Evidence
-		for _, c := range ok {
-			ev = append(ev, EvidenceOf(c.dnskey, dns.TypeDNSKEY))
+		if len(seen) > 1 {
+			a.add(Finding{ID: d.id, Severity: Warning, Summary: fmt.Sprintf(d.summary, a.zone), Fix: d.fix, Evidence: ev})
 		}
-		a.add(Finding{ID: DNSKEYInconsistent, Severity: Warning,
-			Summary:  fmt.Sprintf("the servers of %s serve different DNSKEY sets", a.zone),
-			Fix:      "Every server must serve one DNSKEY set: check transfers; with several signers, each must publish the others' keys.",
-			Evidence: ev})
 	}
 	var parentNS []string
 	var parentEv Reply

@@ -158,11 +158,7 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := l.Update(ctx, RoleRoot, ".", KeyAdmin, TLD, dns.TypeDS, tldDS); err != nil {
 		return err
 	}
-	childDS, err := l.LiveDS(ctx, RoleOld1, Zone)
-	if err != nil {
-		return err
-	}
-	if err := l.SetDS(ctx, Zone, childDS); err != nil {
+	if err := l.publishOldDS(ctx); err != nil {
 		return err
 	}
 	if err := l.writeTrustAnchor(ctx); err != nil {

@@ -458,15 +458,21 @@ func (l *Lab) Repair(ctx context.Context) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	ds, err := l.LiveDS(ctx, RoleOld1, Zone)
-	if err != nil {
-		return err
-	}
-	if err := l.SetDS(ctx, Zone, ds); err != nil {
+	if err := l.publishOldDS(ctx); err != nil {
 		return err
 	}
 	if err := l.WaitInSync(ctx); err != nil {
 		return err
 	}
 	return l.FlushResolvers(ctx)
+}
+
+// publishOldDS sets the registry's DS for example.lab. to the DS of OLD's
+// live KSK: the lab's healthy state.
+func (l *Lab) publishOldDS(ctx context.Context) error {
+	ds, err := l.LiveDS(ctx, RoleOld1, Zone)
+	if err != nil {
+		return err
+	}
+	return l.SetDS(ctx, Zone, ds)
 }
