@@ -216,3 +216,53 @@ func sigWindow(t *testing.T, l *lab.Lab, r lab.Role, zone string) (first, last t
 	}
 	return first, last
 }
+
+// Both providers take TSIG-signed RFC 2136 updates, sign the change and
+// pass it to their secondary: what a migration's record changes rely on.
+func TestLabProvidersTakeUpdates(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	tests := []struct {
+		name               string
+		primary, secondary lab.Role
+		key                string
+	}{
+		{"OLD (BIND)", lab.RoleOld1, lab.RoleOld2, lab.KeyOld},
+		{"NEW (Knot)", lab.RoleNew1, lab.RoleNew2, lab.KeyNew},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			owner := "update-test." + lab.Zone
+			txt := rr(t, owner+` 30 IN TXT "via rfc2136"`)
+			must(t, l.Update(ctx, tt.primary, lab.Zone, tt.key, owner, dns.TypeTXT, []dns.RR{txt}))
+			restore(t, func(ctx context.Context) error {
+				return l.Update(ctx, tt.primary, lab.Zone, tt.key, owner, dns.TypeTXT, nil)
+			})
+			must(t, l.WaitInSync(ctx))
+			c := checks.NewClient(time.Second, 2)
+			for _, r := range []lab.Role{tt.primary, tt.secondary} {
+				reply := c.Ask(ctx, checks.Question{Server: l.Addr(r), Name: owner, Type: dns.TypeTXT})
+				if !reply.OK() {
+					t.Fatal(reply.Err)
+				}
+				var txts, sigs int
+				for _, x := range reply.Msg.Answer {
+					switch x.(type) {
+					case *dns.TXT:
+						txts++
+					case *dns.RRSIG:
+						sigs++
+					}
+				}
+				if !reply.Msg.Authoritative || txts != 1 || sigs == 0 {
+					t.Errorf("%s serves %d TXT with %d RRSIG (aa=%v), want 1 signed", r, txts, sigs, reply.Msg.Authoritative)
+				}
+			}
+		})
+	}
+	// A wrong key is refused, and nothing changes.
+	err := l.Update(ctx, lab.RoleNew1, lab.Zone, lab.KeyOld, "wrong-key."+lab.Zone, dns.TypeTXT, []dns.RR{rr(t, `wrong-key.example.lab. 30 IN TXT "no"`)})
+	if err == nil {
+		t.Fatal("NEW accepted an update signed with OLD's key")
+	}
+}

@@ -437,7 +437,8 @@ func render(name, path string, data any) error {
 	if err != nil {
 		return fmt.Errorf("lab: template %s: %w", name, err)
 	}
-	f, err := os.Create(path)
+	// Configs hold TSIG secrets: readable by their owner only.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("lab: write %s: %w", path, err)
 	}
