@@ -1,0 +1,476 @@
+// Package plan holds what a migration is: the spec a user writes, the
+// planner that turns it and the live DNS into ordered steps, the plan file,
+// the executor that applies a plan with a journal, and the change log.
+package plan
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/miekg/dns"
+	"github.com/spf13/viper"
+)
+
+// Spec is a migration as the user declares it (see examples/).
+type Spec struct {
+	Version      int                     `mapstructure:"version"`
+	Zone         string                  `mapstructure:"zone"`
+	Kind         string                  `mapstructure:"kind"`
+	DNSSEC       string                  `mapstructure:"dnssec"`
+	From         Side                    `mapstructure:"from"`
+	To           Side                    `mapstructure:"to"`
+	Registrar    RegistrarSpec           `mapstructure:"registrar"`
+	Providers    map[string]ProviderSpec `mapstructure:"providers"`
+	TTL          TTLSpec                 `mapstructure:"ttl"`
+	SafetyMargin string                  `mapstructure:"safety_margin"`
+	Verify       VerifySpec              `mapstructure:"verify"`
+	Output       OutputSpec              `mapstructure:"output"`
+
+	// File is where the spec was read from.
+	File string `mapstructure:"-"`
+	// Margin is SafetyMargin parsed.
+	Margin Margin `mapstructure:"-"`
+}
+
+// Side is where the zone is served from (from) or moves to (to).
+type Side struct {
+	Provider    string   `mapstructure:"provider"`
+	Nameservers []string `mapstructure:"nameservers"`
+}
+
+// RegistrarSpec says who changes NS and DS at the parent.
+type RegistrarSpec struct {
+	Type   string   `mapstructure:"type"`   // rfc2136 or manual
+	Server string   `mapstructure:"server"` // rfc2136: the parent's primary, host:port
+	Zone   string   `mapstructure:"zone"`   // the parent zone; empty: found by iteration
+	TSIG   TSIGSpec `mapstructure:"tsig"`
+}
+
+// ProviderSpec is a DNS host reached through libdns.
+type ProviderSpec struct {
+	Type   string   `mapstructure:"type"` // rfc2136
+	Server string   `mapstructure:"server"`
+	TSIG   TSIGSpec `mapstructure:"tsig"`
+}
+
+// TSIGSpec names a TSIG key; its secret comes from the environment or a
+// file, never from the spec itself.
+type TSIGSpec struct {
+	Name       string `mapstructure:"name"`
+	Algorithm  string `mapstructure:"algorithm"`
+	SecretEnv  string `mapstructure:"secret_env"`
+	SecretFile string `mapstructure:"secret_file"`
+
+	// Secret is loaded by Load; it prints as [redacted].
+	Secret Secret `mapstructure:"-"`
+}
+
+// TTLSpec says how far TTLs are lowered before the move and whether they
+// are restored after it.
+type TTLSpec struct {
+	LowerTo time.Duration `mapstructure:"lower_to"`
+	Restore bool          `mapstructure:"restore"`
+}
+
+// VerifySpec says where each step is proven.
+type VerifySpec struct {
+	Root        string        `mapstructure:"root"`
+	TrustAnchor string        `mapstructure:"trust_anchor"`
+	Resolvers   []string      `mapstructure:"resolvers"`
+	GateTimeout time.Duration `mapstructure:"gate_timeout"`
+}
+
+// OutputSpec says where the plan, journal and change logs go.
+type OutputSpec struct {
+	Dir string `mapstructure:"dir"`
+}
+
+// Secret holds key material. It never prints, marshals or logs its value.
+type Secret struct{ value string }
+
+// Value returns the secret itself, for the one place that signs with it.
+func (s Secret) Value() string { return s.value }
+
+func (s Secret) String() string   { return "[redacted]" }
+func (s Secret) GoString() string { return "[redacted]" }
+
+// MarshalJSON never writes the secret.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+// Margin is added to every computed wait: a share of it, or a fixed time.
+type Margin struct {
+	Percent float64       `json:"percent,omitempty"`
+	Fixed   time.Duration `json:"fixed,omitempty"`
+}
+
+// Add returns d plus the margin, rounded up to a whole second.
+func (m Margin) Add(d time.Duration) time.Duration {
+	out := d + time.Duration(float64(d)*m.Percent/100) + m.Fixed
+	if r := out % time.Second; r != 0 {
+		out += time.Second - r
+	}
+	return out
+}
+
+func (m Margin) String() string {
+	if m.Fixed > 0 {
+		return m.Fixed.String()
+	}
+	return strconv.FormatFloat(m.Percent, 'f', -1, 64) + "%"
+}
+
+// ParseMargin reads "10%" or a duration such as "30s".
+func ParseMargin(s string) (Margin, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f < 0 || f > 1000 {
+			return Margin{}, fmt.Errorf("want a percentage from 0%% to 1000%% or a duration, got %q", s)
+		}
+		return Margin{Percent: f}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return Margin{}, fmt.Errorf("want a percentage such as 10%% or a duration such as 30s, got %q", s)
+	}
+	return Margin{Fixed: d}, nil
+}
+
+// Defaults for fields a spec may leave out.
+const (
+	DefaultLowerTo     = 300 * time.Second
+	DefaultGateTimeout = 30 * time.Minute
+	DefaultMargin      = "10%"
+	DefaultOutputDir   = "./migrations"
+)
+
+// Load reads, checks and completes a spec. Every problem is reported at
+// once, each naming the file and the field, before anything is queried.
+// Environment variables MIGRATE_<FIELD> (dots as underscores, e.g.
+// MIGRATE_VERIFY_ROOT) override the file.
+func Load(path string, env func(string) string) (*Spec, error) {
+	if env == nil {
+		env = os.Getenv
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if unknown := unknownKeys(v.AllSettings(), reflect.TypeOf(Spec{}), ""); len(unknown) > 0 {
+		var errs []error
+		for _, k := range unknown {
+			errs = append(errs, fmt.Errorf("%s: %s: unknown field", path, k))
+		}
+		return nil, errors.Join(errs...)
+	}
+	// Environment overrides, for every field the spec can have.
+	v.SetEnvPrefix("MIGRATE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	keys := fieldKeys(reflect.TypeOf(Spec{}), "")
+	for name := range v.GetStringMap("providers") {
+		for _, k := range fieldKeys(reflect.TypeOf(ProviderSpec{}), "providers."+name+".") {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if err := v.BindEnv(k); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, k, err)
+		}
+	}
+	v.SetDefault("ttl.lower_to", DefaultLowerTo)
+	v.SetDefault("ttl.restore", true)
+	v.SetDefault("safety_margin", DefaultMargin)
+	v.SetDefault("verify.gate_timeout", DefaultGateTimeout)
+	v.SetDefault("output.dir", DefaultOutputDir)
+
+	var s Spec
+	dec := func(c *mapstructure.DecoderConfig) {
+		c.ErrorUnused = true
+		c.WeaklyTypedInput = false
+		c.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+	}
+	if err := v.Unmarshal(&s, dec); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, typeError(err))
+	}
+	s.File = path
+	if err := s.check(env); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// typeError says, for each field mapstructure could not decode, which
+// field it is and what it wants.
+func typeError(err error) string {
+	var parts []string
+	var de *mapstructure.DecodeError
+	for _, e := range unjoin(err) {
+		if errors.As(e, &de) {
+			want := "a value of another type"
+			switch {
+			case strings.Contains(de.Error(), "time: "):
+				want = "a duration such as 300s or 30m"
+			case strings.Contains(de.Error(), "slice"):
+				want = "a list"
+			case strings.Contains(de.Error(), "'bool'"):
+				want = "true or false"
+			case strings.Contains(de.Error(), "'int'"):
+				want = "a whole number"
+			case strings.Contains(de.Error(), "'string'"):
+				want = "text"
+			}
+			parts = append(parts, fmt.Sprintf("%s: want %s (%v)", de.Name(), want, de.Unwrap()))
+			continue
+		}
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// unjoin flattens errors.Join trees.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// fieldKeys lists the dotted keys of every leaf field of t.
+func fieldKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			out = append(out, fieldKeys(f.Type, prefix+tag+".")...)
+			continue
+		}
+		if f.Type.Kind() == reflect.Map {
+			continue
+		}
+		out = append(out, prefix+tag)
+	}
+	return out
+}
+
+// unknownKeys returns the keys of settings that t has no field for.
+func unknownKeys(settings map[string]any, t reflect.Type, prefix string) []string {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag := f.Tag.Get("mapstructure"); tag != "" && tag != "-" {
+			fields[tag] = f.Type
+		}
+	}
+	var out []string
+	for k, val := range settings {
+		ft, ok := fields[k]
+		if !ok {
+			out = append(out, prefix+k)
+			continue
+		}
+		sub, isMap := val.(map[string]any)
+		switch {
+		case isMap && ft.Kind() == reflect.Struct:
+			out = append(out, unknownKeys(sub, ft, prefix+k+".")...)
+		case isMap && ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+			for name, pv := range sub {
+				if pm, ok := pv.(map[string]any); ok {
+					out = append(out, unknownKeys(pm, ft.Elem(), prefix+k+"."+name+".")...)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// check validates the spec and loads its secrets.
+func (s *Spec) check(env func(string) string) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", s.File, field, fmt.Sprintf(format, args...)))
+	}
+	absName := func(field, name string) {
+		switch {
+		case name == "":
+			bad(field, "missing; want an absolute domain name such as example.com.")
+		case !strings.HasSuffix(name, "."):
+			bad(field, "%q must end with a dot (an absolute name such as %s.)", name, name)
+		default:
+			if _, ok := dns.IsDomainName(name); !ok {
+				bad(field, "%q is not a domain name", name)
+			}
+		}
+	}
+	hostPort := func(field, addr string, required bool) {
+		if addr == "" {
+			if required {
+				bad(field, "missing; want an address such as 192.0.2.1:53")
+			}
+			return
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			host, port = addr, "53"
+		}
+		if net.ParseIP(host) == nil {
+			bad(field, "%q: want an IP address with an optional port, such as 192.0.2.1:53", addr)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			bad(field, "%q: port must be 1 to 65535", addr)
+		}
+	}
+	if s.Version != 1 {
+		bad("version", "%d is not supported; want 1", s.Version)
+	}
+	absName("zone", s.Zone)
+	s.Zone = strings.ToLower(s.Zone)
+	switch s.Kind {
+	case "nameservers":
+	case "records":
+		bad("kind", "records cutovers are not implemented yet; want nameservers")
+	default:
+		bad("kind", "%q: want nameservers", s.Kind)
+	}
+	switch s.DNSSEC {
+	case "insecure-window", "unsigned":
+	default:
+		bad("dnssec", "%q: want insecure-window (the zone is signed on both sides) or unsigned", s.DNSSEC)
+	}
+	for _, side := range []struct {
+		name string
+		s    *Side
+	}{{"from", &s.From}, {"to", &s.To}} {
+		if side.s.Provider == "" {
+			bad(side.name+".provider", "missing; want the name of one of providers")
+		} else if _, ok := s.Providers[side.s.Provider]; !ok {
+			bad(side.name+".provider", "%q is not defined under providers (defined: %s)", side.s.Provider, strings.Join(sortedKeys(s.Providers), ", "))
+		}
+		if len(side.s.Nameservers) == 0 {
+			bad(side.name+".nameservers", "missing; want the provider's name server names")
+		}
+		for i, ns := range side.s.Nameservers {
+			absName(fmt.Sprintf("%s.nameservers[%d]", side.name, i), ns)
+			side.s.Nameservers[i] = strings.ToLower(ns)
+		}
+	}
+	if s.From.Provider != "" && s.From.Provider == s.To.Provider {
+		bad("to.provider", "is the same provider as from.provider (%q)", s.From.Provider)
+	}
+	switch s.Registrar.Type {
+	case "rfc2136":
+		hostPort("registrar.server", s.Registrar.Server, true)
+		s.Registrar.TSIG.load("registrar.tsig", env, bad)
+	case "manual":
+	default:
+		bad("registrar.type", "%q: want rfc2136 or manual", s.Registrar.Type)
+	}
+	if s.Registrar.Zone != "" {
+		absName("registrar.zone", s.Registrar.Zone)
+	}
+	for _, name := range sortedKeys(s.Providers) {
+		p := s.Providers[name]
+		field := "providers." + name
+		if p.Type != "rfc2136" {
+			bad(field+".type", "%q: want rfc2136", p.Type)
+		}
+		hostPort(field+".server", p.Server, true)
+		p.TSIG.load(field+".tsig", env, bad)
+		s.Providers[name] = p
+	}
+	if s.TTL.LowerTo < time.Second {
+		bad("ttl.lower_to", "%s: want at least 1s", s.TTL.LowerTo)
+	}
+	m, err := ParseMargin(s.SafetyMargin)
+	if err != nil {
+		bad("safety_margin", "%v", err)
+	}
+	s.Margin = m
+	hostPort("verify.root", s.Verify.Root, false)
+	for i, r := range s.Verify.Resolvers {
+		hostPort(fmt.Sprintf("verify.resolvers[%d]", i), r, true)
+	}
+	if s.Verify.TrustAnchor != "" {
+		if _, err := os.Stat(s.Verify.TrustAnchor); err != nil {
+			bad("verify.trust_anchor", "%v", err)
+		}
+	}
+	if s.Verify.GateTimeout <= 0 {
+		bad("verify.gate_timeout", "%s: want a positive duration", s.Verify.GateTimeout)
+	}
+	if s.Output.Dir == "" {
+		bad("output.dir", "missing")
+	}
+	return errors.Join(errs...)
+}
+
+var tsigAlgorithms = map[string]string{
+	"hmac-sha256": dns.HmacSHA256, "hmac-sha384": dns.HmacSHA384, "hmac-sha512": dns.HmacSHA512, "hmac-sha1": dns.HmacSHA1,
+}
+
+// AlgorithmFQDN is the TSIG algorithm name miekg/dns expects.
+func (t TSIGSpec) AlgorithmFQDN() string { return tsigAlgorithms[t.Algorithm] }
+
+func (t *TSIGSpec) load(field string, env func(string) string, bad func(string, string, ...any)) {
+	if t.Name == "" {
+		bad(field+".name", "missing; want the TSIG key name")
+	}
+	if _, ok := tsigAlgorithms[t.Algorithm]; !ok {
+		bad(field+".algorithm", "%q: want one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha1", t.Algorithm)
+	}
+	var secret string
+	switch {
+	case t.SecretEnv != "" && t.SecretFile != "":
+		bad(field, "give secret_env or secret_file, not both")
+		return
+	case t.SecretEnv != "":
+		secret = strings.TrimSpace(env(t.SecretEnv))
+		if secret == "" {
+			bad(field+".secret_env", "environment variable %s is empty or not set", t.SecretEnv)
+			return
+		}
+	case t.SecretFile != "":
+		b, err := os.ReadFile(t.SecretFile)
+		if err != nil {
+			bad(field+".secret_file", "%v", err)
+			return
+		}
+		secret = strings.TrimSpace(string(b))
+	default:
+		bad(field, "no secret: give secret_env (an environment variable) or secret_file; secrets never go in the spec")
+		return
+	}
+	if _, err := base64.StdEncoding.DecodeString(secret); err != nil {
+		bad(field, "the secret is not base64 (as BIND and Knot write TSIG secrets)")
+		return
+	}
+	t.Secret = Secret{secret}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,207 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=" // base64
+
+func secretFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "key.secret")
+	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Every example loads; its secret files are replaced through MIGRATE_*.
+func TestExamplesLoad(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	key := secretFile(t)
+	anchor := filepath.Join(t.TempDir(), "root.ds")
+	if err := os.WriteFile(anchor, []byte(". 10 IN DS 1 13 2 AA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Which secret files each example reads, replaced by a test file.
+	overrides := map[string][]string{
+		"lab-nameservers.yaml": {"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", "MIGRATE_VERIFY_TRUST_ANCHOR"},
+		"nameservers.yaml":     {"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE"},
+	}
+	env := func(k string) string {
+		if k == "OLD_TSIG_SECRET" {
+			return secret
+		}
+		return ""
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			names, ok := overrides[filepath.Base(f)]
+			if !ok {
+				t.Fatalf("no overrides listed for %s: add it to this test", f)
+			}
+			for _, name := range names {
+				if name == "MIGRATE_VERIFY_TRUST_ANCHOR" {
+					t.Setenv(name, anchor)
+				} else {
+					t.Setenv(name, key)
+				}
+			}
+			s, err := Load(f, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Providers["new"].TSIG.Secret.Value() != secret || s.Margin.Percent != 10 {
+				t.Errorf("secret or margin not loaded: %+v", s.Margin)
+			}
+		})
+	}
+}
+
+const base = `version: 1
+zone: example.com.
+kind: nameservers
+dnssec: insecure-window
+from: {provider: old, nameservers: [ns1.old.example.net.]}
+to: {provider: new, nameservers: [ns1.new.example.org.]}
+registrar: {type: manual}
+providers:
+  old: {type: rfc2136, server: 192.0.2.11:53, tsig: {name: old-key, algorithm: hmac-sha256, secret_env: OLD}}
+  new: {type: rfc2136, server: 192.0.2.21, tsig: {name: new-key, algorithm: hmac-sha256, secret_env: NEW}}
+verify: {resolvers: [192.0.2.53]}
+`
+
+func load(t *testing.T, text string, env map[string]string) (*Spec, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if env == nil {
+		env = map[string]string{"OLD": secret, "NEW": secret}
+	}
+	return Load(p, func(k string) string { return env[k] })
+}
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := load(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TTL.LowerTo != DefaultLowerTo || !s.TTL.Restore || s.Verify.GateTimeout != DefaultGateTimeout || s.Output.Dir != DefaultOutputDir || s.Margin.Percent != 10 {
+		t.Errorf("defaults not applied: %+v %+v %+v %+v", s.TTL, s.Verify, s.Output, s.Margin)
+	}
+}
+
+func TestLoadEnvOverrides(t *testing.T) {
+	t.Setenv("MIGRATE_VERIFY_ROOT", "127.60.0.1:53")
+	t.Setenv("MIGRATE_TTL_LOWER_TO", "45s")
+	t.Setenv("MIGRATE_VERIFY_RESOLVERS", "127.60.0.53:53,127.60.0.54:53")
+	s, err := load(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Verify.Root != "127.60.0.1:53" || s.TTL.LowerTo != 45*time.Second || len(s.Verify.Resolvers) != 2 {
+		t.Errorf("env not applied: root %q lower_to %s resolvers %v", s.Verify.Root, s.TTL.LowerTo, s.Verify.Resolvers)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		env  map[string]string
+		want []string
+	}{
+		{"unknown field", func(s string) string { return s + "colour: blue\n" }, nil, []string{"colour: unknown field"}},
+		{"unknown nested field", func(s string) string { return s + "output: {dir: x, format: md}\n" }, nil, []string{"output.format: unknown field"}},
+		{"unknown provider field", func(s string) string {
+			return strings.Replace(s, "server: 192.0.2.21,", "server: 192.0.2.21, token: x,", 1)
+		}, nil, []string{"providers.new.token: unknown field"}},
+		{"wrong type", func(s string) string { return s + "ttl: {lower_to: banana}\n" }, nil, []string{"lower_to"}},
+		{"zone without dot", func(s string) string { return strings.Replace(s, "zone: example.com.", "zone: example.com", 1) }, nil, []string{`zone: "example.com" must end with a dot`}},
+		{"name server without dot", func(s string) string { return strings.Replace(s, "ns1.new.example.org.]", "ns1.new.example.org]", 1) }, nil, []string{"to.nameservers[0]"}},
+		{"undefined provider", func(s string) string { return strings.Replace(s, "provider: new,", "provider: nwe,", 1) }, nil, []string{`to.provider: "nwe" is not defined under providers (defined: new, old)`}},
+		{"missing secret", base2, map[string]string{"OLD": secret}, []string{"providers.new.tsig.secret_env: environment variable NEW is empty or not set"}},
+		{"secret not base64", base2, map[string]string{"OLD": secret, "NEW": "not base64!"}, []string{"providers.new.tsig: the secret is not base64"}},
+		{"records not yet", func(s string) string { return strings.Replace(s, "kind: nameservers", "kind: records", 1) }, nil, []string{"kind: records cutovers are not implemented yet"}},
+		{"bad dnssec", func(s string) string { return strings.Replace(s, "insecure-window", "yolo", 1) }, nil, []string{`dnssec: "yolo"`}},
+		{"bad registrar", func(s string) string { return strings.Replace(s, "{type: manual}", "{type: carrier-pigeon}", 1) }, nil, []string{"registrar.type"}},
+		{"rfc2136 registrar without server or key", func(s string) string { return strings.Replace(s, "{type: manual}", "{type: rfc2136}", 1) }, nil, []string{"registrar.server: missing", "registrar.tsig.name: missing", "registrar.tsig: no secret"}},
+		{"bad resolver", func(s string) string { return strings.Replace(s, "[192.0.2.53]", "[resolver.example.]", 1) }, nil, []string{"verify.resolvers[0]"}},
+		{"bad margin", func(s string) string { return s + "safety_margin: lots\n" }, nil, []string{"safety_margin"}},
+		{"same provider twice", func(s string) string { return strings.Replace(s, "provider: new,", "provider: old,", 1) }, nil, []string{"to.provider: is the same provider as from.provider"}},
+		{"bad version", func(s string) string { return strings.Replace(s, "version: 1", "version: 2", 1) }, nil, []string{"version: 2 is not supported"}},
+		{"not yaml", func(string) string { return "zone: [unclosed\n" }, nil, []string{"spec.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.edit(base), tt.env)
+			if err == nil {
+				t.Fatal("loaded a bad spec")
+			}
+			for _, w := range append(tt.want, "spec.yaml") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Error("error shows the secret")
+			}
+		})
+	}
+}
+
+func base2(s string) string { return s }
+
+func TestSecretNeverPrints(t *testing.T) {
+	s, err := load(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), string(b), s.Providers["old"].TSIG.Secret.String()} {
+		if strings.Contains(out, secret) || strings.Contains(out, secret[:12]) {
+			t.Fatalf("secret printed in %q", out)
+		}
+	}
+}
+
+func TestMargin(t *testing.T) {
+	tests := []struct {
+		in   string
+		d    time.Duration
+		want time.Duration
+	}{
+		{"10%", 30 * time.Second, 33 * time.Second},
+		{"10%", 25 * time.Second, 28 * time.Second}, // 27.5s rounds up
+		{"0%", 30 * time.Second, 30 * time.Second},
+		{"30s", 30 * time.Second, 60 * time.Second},
+	}
+	for _, tt := range tests {
+		m, err := ParseMargin(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Add(tt.d); got != tt.want {
+			t.Errorf("%s + %s = %s, want %s", tt.d, tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "-1%", "ten", "-5s"} {
+		if _, err := ParseMargin(bad); err == nil {
+			t.Errorf("ParseMargin(%q) accepted", bad)
+		}
+	}
+}
