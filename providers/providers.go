@@ -1,0 +1,196 @@
+// Package providers holds the two kinds of company a migration talks to,
+// kept apart as DNSControl keeps them: a DNS host serves the zone's
+// records; a registrar changes the delegation (NS, glue, DS) at the parent.
+// A migration touches both, often at different companies.
+package providers
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
+)
+
+// Host is a DNS host: the narrowest libdns interfaces a migration needs.
+// Record names are relative to the zone ("@" is the apex), as libdns has
+// them; conversion to absolute names happens once, in Records.
+//
+// libdns does not promise atomicity: after a failed SetRecords the zone is
+// undefined, so callers read it back before deciding what happened.
+type Host interface {
+	libdns.RecordGetter
+	libdns.RecordSetter
+}
+
+// Registrar changes a zone's delegation at its parent. ttl is the TTL the
+// parent should give the records; registrars that cannot choose ignore it.
+// Implementations are safe for concurrent use and honour ctx.
+type Registrar interface {
+	// SetNS replaces the delegation's NS set, with glue addresses for the
+	// names inside the zone, in one change where the registrar allows.
+	SetNS(ctx context.Context, zone string, ns []string, glue map[string][]netip.Addr, ttl time.Duration) error
+	// SetDS replaces the delegation's DS set; an empty set removes it.
+	SetDS(ctx context.Context, zone string, ds []*dns.DS, ttl time.Duration) error
+	// Capabilities says what the registrar can do, so that the planner
+	// asks the capability and never the registrar's name.
+	Capabilities() Capabilities
+}
+
+// Capabilities of a registrar.
+type Capabilities struct {
+	DS        bool `json:"ds"`        // can publish and remove DS records
+	Glue      bool `json:"glue"`      // can publish glue for in-zone name servers
+	Automatic bool `json:"automatic"` // makes the change itself (false: a person does, from printed instructions)
+}
+
+// signing marks the record types a signer owns: a migration never copies,
+// compares or rewrites them.
+var signing = map[uint16]bool{
+	dns.TypeRRSIG: true, dns.TypeNSEC: true, dns.TypeNSEC3: true, dns.TypeNSEC3PARAM: true,
+	dns.TypeDNSKEY: true, dns.TypeCDS: true, dns.TypeCDNSKEY: true, 65534: true, // BIND's private signing-state type
+}
+
+// IsSigning reports whether rrtype belongs to the signer.
+func IsSigning(rrtype uint16) bool { return signing[rrtype] }
+
+// Records returns the zone's records at host as absolute miekg/dns RRs,
+// without the signer's records, sorted.
+func Records(ctx context.Context, name string, host Host, zone string) ([]dns.RR, error) {
+	recs, err := host.GetRecords(ctx, zone)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: read %s: %w", name, zone, err)
+	}
+	var out []dns.RR
+	for _, rec := range recs {
+		rr, err := ToRR(rec, zone)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: record %+v: %w", name, rec.RR(), err)
+		}
+		if IsSigning(rr.Header().Rrtype) {
+			continue
+		}
+		out = append(out, rr)
+	}
+	SortRRs(out)
+	return out, nil
+}
+
+// ToRR turns a libdns record of zone into a miekg/dns RR.
+func ToRR(rec libdns.Record, zone string) (dns.RR, error) {
+	r := rec.RR()
+	data := r.Data
+	if r.Type == "TXT" {
+		var chunks []string
+		runes := []rune(data)
+		for i := 0; i < len(runes); i += 255 {
+			chunks = append(chunks, fmt.Sprintf("%q", string(runes[i:min(i+255, len(runes))])))
+		}
+		data = strings.Join(chunks, " ")
+	}
+	return dns.NewRR(fmt.Sprintf("$ORIGIN %s\n%s %d IN %s %s", dns.Fqdn(zone), r.Name, int(r.TTL/time.Second), r.Type, data))
+}
+
+// FromRR turns an RR of zone into a libdns record with names relative to it.
+func FromRR(rr dns.RR, zone string) libdns.RR {
+	h := rr.Header()
+	out := libdns.RR{Name: libdns.RelativeName(h.Name, dns.Fqdn(zone)), TTL: time.Duration(h.Ttl) * time.Second, Type: dns.TypeToString[h.Rrtype]}
+	if t, ok := rr.(*dns.TXT); ok {
+		out.Data = strings.Join(t.Txt, "")
+	} else {
+		out.Data = strings.TrimPrefix(rr.String(), h.String())
+	}
+	return out
+}
+
+// SortRRs orders records by owner, type and data, for stable comparison
+// and output.
+func SortRRs(rrs []dns.RR) {
+	sort.SliceStable(rrs, func(i, j int) bool { return RRKey(rrs[i]) < RRKey(rrs[j]) })
+}
+
+// RRKey is "owner type data" in lower case, without the TTL.
+func RRKey(rr dns.RR) string {
+	h := rr.Header()
+	return strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype] + " " + strings.TrimPrefix(rr.String(), h.String())
+}
+
+// RRset is the records of one owner and type.
+type RRset struct {
+	Name string   `json:"name"`
+	Type string   `json:"type"`
+	TTL  uint32   `json:"ttl"`
+	Data []string `json:"data"`
+}
+
+// Group turns records into RRsets, sorted by name and type; an RRset's TTL
+// is the largest of its records'.
+func Group(rrs []dns.RR) []RRset {
+	idx := map[string]int{}
+	var out []RRset
+	for _, rr := range rrs {
+		h := rr.Header()
+		k := strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype]
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, RRset{Name: strings.ToLower(h.Name), Type: dns.TypeToString[h.Rrtype]})
+		}
+		out[i].TTL = max(out[i].TTL, h.Ttl)
+		out[i].Data = append(out[i].Data, strings.TrimPrefix(rr.String(), h.String()))
+	}
+	for i := range out {
+		sort.Strings(out[i].Data)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}
+
+// TTLSetter is an optional interface for a host that changes TTLs more
+// safely than a SetRecords call would (found by type assertion, as lego
+// finds its optional provider behaviour).
+type TTLSetter interface {
+	SetTTLs(ctx context.Context, zone string, rrsets []RRset, ttls []uint32) error
+}
+
+// SetTTLs rewrites the given RRsets at host with new TTLs (ttls[i] for
+// rrsets[i]) in one change: the host's own TTLSetter where it has one,
+// else one SetRecords call. zone is the zone's apex.
+func SetTTLs(ctx context.Context, name string, host Host, zone string, rrsets []RRset, ttls []uint32) error {
+	if len(rrsets) != len(ttls) {
+		return fmt.Errorf("provider %s: %d RRsets but %d TTLs", name, len(rrsets), len(ttls))
+	}
+	if ts, ok := host.(TTLSetter); ok {
+		if err := ts.SetTTLs(ctx, zone, rrsets, ttls); err != nil {
+			return fmt.Errorf("provider %s: set TTLs in %s: %w", name, zone, err)
+		}
+		return nil
+	}
+	var recs []libdns.Record
+	for i, set := range rrsets {
+		for _, data := range set.Data {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", set.Name, ttls[i], set.Type, data))
+			if err != nil {
+				return fmt.Errorf("provider %s: %s %s: %w", name, set.Name, set.Type, err)
+			}
+			recs = append(recs, FromRR(rr, zone))
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if _, err := host.SetRecords(ctx, zone, recs); err != nil {
+		return fmt.Errorf("provider %s: set TTLs in %s: %w", name, zone, err)
+	}
+	return nil
+}
