@@ -108,7 +108,49 @@ type ChildServer struct {
 	DNSKEYTTL     uint32    `json:"dnskey_ttl,omitempty"`
 	Error         string    `json:"error,omitempty"`
 
+	// Keys is the DNSKEY RRset as served, for computing DS records.
+	Keys []*dns.DNSKEY `json:"-"`
+
 	soa, ns, dnskey Reply
+}
+
+// Evidence of what the server answered to the SOA, NS and DNSKEY queries.
+func (c ChildServer) Evidence() []Evidence {
+	if c.Server == "" {
+		return []Evidence{{Server: c.Name, Question: "address", Error: c.Error}}
+	}
+	return []Evidence{EvidenceOf(c.soa, dns.TypeSOA), EvidenceOf(c.ns, dns.TypeNS), EvidenceOf(c.dnskey, dns.TypeDNSKEY)}
+}
+
+// NSEvidence is what the parent server answered about the delegation.
+func (p ParentServer) NSEvidence() Evidence {
+	return EvidenceOf(p.nsReply, dns.TypeNS, dns.TypeA, dns.TypeAAAA)
+}
+
+// DSEvidence is what the parent server answered about the DS, with the
+// denial records when it has none.
+func (p ParentServer) DSEvidence() Evidence {
+	return EvidenceOf(p.dsReply, dns.TypeDS, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeSOA)
+}
+
+// DSAbsenceProven reports whether the server answered the DS question
+// authoritatively with no DS and an NSEC or NSEC3 record in the authority
+// section (the signed proof resolvers will validate).
+func (p ParentServer) DSAbsenceProven() bool {
+	m := p.dsReply.Msg
+	if !p.dsReply.OK() || m.Rcode != dns.RcodeSuccess || !m.Authoritative || len(p.DS) > 0 {
+		return false
+	}
+	return hasType(m.Ns, dns.TypeNSEC) || hasType(m.Ns, dns.TypeNSEC3)
+}
+
+func hasType(rrs []dns.RR, t uint16) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == t {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyInfo describes one DNSKEY without its key material.
@@ -356,7 +398,8 @@ func askChildren(ctx context.Context, c *Client, servers []NameServer, zone stri
 			ch.NS = dedupe(ch.NS)
 		}
 		if ch.dnskey.OK() {
-			for _, k := range keysOf(rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY)) {
+			ch.Keys = keysOf(rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY))
+			for _, k := range ch.Keys {
 				ch.DNSKEY = append(ch.DNSKEY, KeyInfo{Tag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags, KSK: k.Flags&dns.SEP != 0})
 				ch.DNSKEYTTL = k.Hdr.Ttl
 			}

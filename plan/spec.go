@@ -106,6 +106,27 @@ func (s Secret) GoString() string { return "[redacted]" }
 // MarshalJSON never writes the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
+// UnmarshalJSON reads nothing: a saved plan holds no secret, and
+// LoadSecrets fetches them again from the environment or files.
+func (s *Secret) UnmarshalJSON([]byte) error { *s = Secret{}; return nil }
+
+// LoadSecrets reads every TSIG secret again, for a spec that came out of a
+// saved plan.
+func (s *Spec) LoadSecrets(env func(string) string) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", s.File, field, fmt.Sprintf(format, args...)))
+	}
+	if s.Registrar.Type == "rfc2136" {
+		s.Registrar.TSIG.load("registrar.tsig", env, bad)
+	}
+	for name, p := range s.Providers {
+		p.TSIG.load("providers."+name+".tsig", env, bad)
+		s.Providers[name] = p
+	}
+	return errors.Join(errs...)
+}
+
 // Margin is added to every computed wait: a share of it, or a fixed time.
 type Margin struct {
 	Percent float64       `json:"percent,omitempty"`

@@ -1,0 +1,67 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// The probes below are the narrow questions a migration's gates ask, each
+// to every server involved. They share the checker's client, so its
+// counter and concurrency bound cover them.
+
+func (c *Checker) resolver() *resolver {
+	return &resolver{client: c.client, roots: c.opts.Roots, ipv6: c.opts.IPv6}
+}
+
+// Delegation finds zone's parent by iteration from the root and returns it
+// with every one of its server addresses.
+func (c *Checker) Delegation(ctx context.Context, zone string) (Cut, error) {
+	cuts, err := c.resolver().path(ctx, strings.ToLower(dns.Fqdn(zone)))
+	if err != nil {
+		return Cut{}, fmt.Errorf("find the parent of %s: %w", zone, err)
+	}
+	return cuts[len(cuts)-2], nil
+}
+
+// AskParents asks every address of the parent for zone's NS (with glue)
+// and DS.
+func (c *Checker) AskParents(ctx context.Context, parent Cut, zone string) []ParentServer {
+	return askParents(ctx, c.client, parent, strings.ToLower(dns.Fqdn(zone)))
+}
+
+// AskServers asks every address of the given servers for zone's SOA, NS
+// and DNSKEY; a server without addresses is looked up by iteration.
+func (c *Checker) AskServers(ctx context.Context, servers []NameServer, zone string) []ChildServer {
+	return askChildren(ctx, c.client, c.resolver().fill(ctx, servers, 0), strings.ToLower(dns.Fqdn(zone)))
+}
+
+// LookupAddrs finds a name's addresses (host:53) by iteration from the
+// root, never through the system's resolver.
+func (c *Checker) LookupAddrs(ctx context.Context, name string) []string {
+	return c.resolver().lookupAddrs(ctx, name, 0)
+}
+
+// AskAll sends each question (authoritative unless RD is set) and returns
+// the replies in order.
+func (c *Checker) AskAll(ctx context.Context, qs []Question) []Reply {
+	return askAll(ctx, c.client, qs)
+}
+
+// RRsetOf returns the records of one owner and type in a reply's answer
+// section, as their data without header, sorted, and their largest TTL.
+func RRsetOf(r Reply, owner string, t uint16) (data []string, ttl uint32) {
+	if !r.OK() {
+		return nil, 0
+	}
+	for _, rr := range rrset(r.Msg.Answer, owner, t) {
+		data = append(data, rrData(rr))
+		ttl = max(ttl, rr.Header().Ttl)
+	}
+	return dedupe(data), ttl
+}
+
+// RRData is a record's data as text, without its header.
+func RRData(rr dns.RR) string { return rrData(rr) }

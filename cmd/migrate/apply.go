@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/spf13/cobra"
+)
+
+func newApplyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apply (-f SPEC | PLAN)",
+		Short: "Execute a migration, proving each step live; resumes after a crash",
+		Long: `apply executes the plan of a spec (-f SPEC, planned now) or a saved plan
+(refused when the live state has drifted from what it observed). Each step's
+change is proven at every server involved before the next step starts; every
+transition is journaled in output.dir/<zone>/, so running apply again after
+a crash or Ctrl-C resumes without repeating an action or shortening a wait.
+A second apply on the same zone is refused while one runs. While it runs, a
+watchdog asks the resolvers every second and halts the run on any failure.
+
+--dry-run reads the live state, walks every step against a simulated clock,
+changes nothing and writes the change log it would write.
+
+Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	f := cmd.Flags()
+	f.StringP("file", "f", "", "migration spec (YAML); plan it now")
+	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
+	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	f.Float64("unsafe-test-wait-scale", 1, "TEST ONLY: multiply every wait (below 1 causes outages)")
+	_ = f.MarkHidden("unsafe-test-wait-scale")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		v, err := settings(cmd)
+		if err != nil {
+			return err
+		}
+		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"),
+			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
+		switch {
+		case len(args) == 1 && o.SpecFile != "":
+			return errors.New("give either -f SPEC or a saved PLAN, not both")
+		case len(args) == 1:
+			o.PlanFile = args[0]
+		case o.SpecFile == "":
+			return errors.New("give -f SPEC or a saved PLAN (from `migrate plan --out`)")
+		}
+		timeout := v.GetDuration("timeout")
+		o.NewEnv = func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, cmd.OutOrStdout(), timeout) }
+		if !o.DryRun && !v.GetBool("yes") {
+			if !isTerminal(os.Stdin) {
+				return errors.New("apply changes live DNS: confirm with --yes (stdin is not a terminal)")
+			}
+			o.Confirm = func(p *plan.Plan) bool {
+				_ = p.WriteText(cmd.OutOrStdout())
+				fmt.Fprintf(cmd.OutOrStdout(), "\nApply these %d steps to %s? Only 'yes' is accepted: ", len(p.Steps), p.Spec.Zone)
+				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				return strings.TrimSpace(line) == "yes"
+			}
+		}
+		cl, ws, err := plan.Apply(cmd.Context(), o)
+		if errors.Is(err, plan.ErrNothingToDo) {
+			fmt.Fprintln(cmd.OutOrStdout(), "Nothing to do: the live state already is the target.")
+			return nil
+		}
+		if cl != nil {
+			name := "changelog"
+			if o.DryRun {
+				name = "dry-run-changelog"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "result: %s; change log: %s (and .json)\n", cl.Result, ws.Path(name+".md"))
+		}
+		return err
+	}
+	return cmd
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

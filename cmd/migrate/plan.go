@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/spf13/cobra"
+)
+
+// exitChanges is --detailed-exitcode's "changes planned", as Terraform.
+const exitChanges = 2
+
+func newPlanCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan -f SPEC",
+		Short: "Read the spec and the live DNS, and print the exact ordered steps of the migration",
+		Long: `plan reads the spec and the live state (the parent's NS, glue and DS at every
+parent server, both providers' records and what every one of their servers
+serves), refuses with every reason when the move is not safe to start, and
+prints each step with the wait it needs and the formula that gave it.
+
+Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
+0 nothing to do, 2 changes planned, 1 error (as Terraform).`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringP("file", "f", "", "migration spec (YAML)")
+	f.String("out", "", "also save the plan as JSON to this file, for `migrate apply PLAN`")
+	f.Bool("json", false, "print the plan as JSON")
+	f.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are planned")
+	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	_ = cmd.MarkFlagRequired("file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		v, err := settings(cmd)
+		if err != nil {
+			return err
+		}
+		spec, err := plan.Load(v.GetString("file"), os.Getenv)
+		if err != nil {
+			return err
+		}
+		env, err := plan.NewEnv(spec, cmd.ErrOrStderr(), v.GetDuration("timeout"))
+		if err != nil {
+			return err
+		}
+		obs, err := plan.Observe(cmd.Context(), env, spec)
+		if err != nil {
+			return err
+		}
+		p, err := plan.Build(spec, obs, time.Now())
+		if err != nil {
+			return err
+		}
+		if out := v.GetString("out"); out != "" {
+			if err := p.Save(out); err != nil {
+				return err
+			}
+		}
+		if v.GetBool("json") {
+			err = p.WriteJSON(cmd.OutOrStdout())
+		} else {
+			err = p.WriteText(cmd.OutOrStdout())
+		}
+		if err != nil {
+			return err
+		}
+		if v.GetBool("detailed-exitcode") && !p.Nothing {
+			return &exitCode{code: exitChanges}
+		}
+		return nil
+	}
+	return cmd
+}

@@ -1,0 +1,218 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Workspace is one zone's migration directory under output.dir: the plan
+// being applied, its journal, its lock and its change logs.
+type Workspace struct{ Dir string }
+
+// WorkspaceFor returns the workspace of spec's zone.
+func WorkspaceFor(spec *Spec) Workspace {
+	return Workspace{Dir: filepath.Join(spec.Output.Dir, strings.TrimSuffix(spec.Zone, "."))}
+}
+
+// Path names a file of the workspace.
+func (w Workspace) Path(name string) string { return filepath.Join(w.Dir, name) }
+
+// ApplyOptions says what to apply and how.
+type ApplyOptions struct {
+	SpecFile string // -f: plan now from the spec
+	PlanFile string // or: a saved plan
+	Env      func(string) string
+	DryRun   bool
+	Out      io.Writer // progress and manual-registrar instructions
+	TTY      bool
+	// Confirm is asked before a real run starts; nil means yes.
+	Confirm func(*Plan) bool
+	// NewEnv builds the hosts, registrar and checker (tests swap it).
+	NewEnv func(*Spec) (Env, error)
+	// Test-only knobs.
+	WaitScale float64
+	Poll      time.Duration
+	NoWatch   bool
+}
+
+// ErrNothingToDo says the live state already is the target.
+var ErrNothingToDo = errors.New("nothing to do")
+
+// ErrDeclined says the user did not confirm.
+var ErrDeclined = errors.New("not confirmed: nothing was changed")
+
+// Apply runs (or resumes, or dry-runs) a migration and writes its change
+// logs. It returns the change log even when the run stops.
+func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
+	var spec *Spec
+	var saved *Plan
+	var err error
+	switch {
+	case o.PlanFile != "":
+		if saved, err = ReadPlan(o.PlanFile); err != nil {
+			return nil, Workspace{}, err
+		}
+		spec = saved.Spec
+		if err := spec.LoadSecrets(o.Env); err != nil {
+			return nil, Workspace{}, err
+		}
+	default:
+		if spec, err = Load(o.SpecFile, o.Env); err != nil {
+			return nil, Workspace{}, err
+		}
+	}
+	ws := WorkspaceFor(spec)
+	env, err := o.NewEnv(spec)
+	if err != nil {
+		return nil, ws, err
+	}
+	resume := "migrate apply -f " + spec.File + " --yes"
+	if o.PlanFile != "" {
+		resume = "migrate apply " + o.PlanFile + " --yes"
+	}
+	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
+
+	if o.DryRun {
+		p, err := freshPlan(ctx, env, spec, saved)
+		if err != nil {
+			return nil, ws, err
+		}
+		x.Plan, x.Clock, x.Journal = p, NewSimClock(time.Now()), MemoryJournal()
+		x.Watchdog = NewWatchdog(env.Checker, p)
+		x.Watchdog.Round(ctx, time.Now()) // one read-only round: the resolvers answer now
+		cl, err := x.Run(ctx)
+		if werr := writeChangeLogs(ws, "dry-run-changelog", cl); werr != nil && err == nil {
+			err = werr
+		}
+		return cl, ws, err
+	}
+
+	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
+		return nil, ws, fmt.Errorf("apply: %w", err)
+	}
+	lock, err := TakeLock(ws.Path("lock"))
+	if err != nil {
+		return nil, ws, err
+	}
+	defer lock.Release()
+	j, err := OpenJournal(ws.Path("journal.jsonl"))
+	if err != nil {
+		return nil, ws, err
+	}
+	defer j.Close()
+	var p *Plan
+	switch {
+	case len(j.Entries) > 0 && !j.Finished():
+		// A run was under way: resume exactly its plan.
+		if p, err = ReadPlan(ws.Path("plan.json")); err != nil {
+			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.Dir, err)
+		}
+		if saved != nil && saved.ID != p.ID {
+			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.Dir, ws.Path("plan.json"), saved.ID)
+		}
+		if err := p.Spec.LoadSecrets(o.Env); err != nil {
+			return nil, ws, err
+		}
+	default:
+		if j.Finished() {
+			// The last migration finished: keep it, start a new one.
+			j.Close()
+			archive := ws.Dir + "-" + time.Now().UTC().Format("20060102T150405Z")
+			if err := os.Rename(ws.Dir, archive); err != nil {
+				return nil, ws, fmt.Errorf("apply: archive %s: %w", ws.Dir, err)
+			}
+			return Apply(ctx, o)
+		}
+		if p, err = freshPlan(ctx, env, spec, saved); err != nil {
+			return nil, ws, err
+		}
+		if o.Confirm != nil && !o.Confirm(p) {
+			return nil, ws, ErrDeclined
+		}
+		if err := p.Save(ws.Path("plan.json")); err != nil {
+			return nil, ws, err
+		}
+	}
+	x.Plan, x.Clock, x.Journal = p, RealClock{}, j
+	x.RollbackHint = rollbackHint(p, j)
+	if !o.NoWatch && len(spec.Verify.Resolvers) > 0 {
+		x.Watchdog = NewWatchdog(env.Checker, p)
+	}
+	cl, err := x.Run(ctx)
+	x.RollbackHint = rollbackHint(p, j)
+	cl.Rollback = ""
+	if err != nil {
+		cl.Rollback = x.RollbackHint
+	}
+	if werr := writeChangeLogs(ws, "changelog", cl); werr != nil && err == nil {
+		err = werr
+	}
+	return cl, ws, err
+}
+
+// freshPlan plans from the live state; a saved plan is used only if the
+// live state has not drifted from what it observed.
+func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan) (*Plan, error) {
+	obs, err := Observe(ctx, env, spec)
+	if err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		if err := saved.Observed.Drift(obs); err != nil {
+			return nil, err
+		}
+		if saved.Nothing {
+			return nil, ErrNothingToDo
+		}
+		return saved, nil
+	}
+	p, err := Build(spec, obs, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if p.Nothing {
+		return nil, ErrNothingToDo
+	}
+	return p, nil
+}
+
+// rollbackHint says how to undo what the journal shows done.
+func rollbackHint(p *Plan, j *Journal) string {
+	var undo []string
+	for i := len(p.Steps) - 1; i >= 0; i-- {
+		st := p.Steps[i]
+		if _, ok := j.Last(st.ID, EvActionDone); ok && st.Rollback != "" && !st.Done {
+			undo = append(undo, st.ID+": "+st.Rollback)
+		}
+	}
+	if len(undo) == 0 {
+		return "nothing was changed"
+	}
+	return "swap from and to in " + p.Spec.File + " and run `migrate plan` then `migrate apply`: the planner starts from the live state and keeps every wait. Done so far, newest first: " + strings.Join(undo, "; ")
+}
+
+func writeChangeLogs(ws Workspace, base string, cl *ChangeLog) error {
+	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	var md, js strings.Builder
+	if err := cl.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if err := cl.WriteJSON(&js); err != nil {
+		return err
+	}
+	if err := writeFileSync(ws.Path(base+".md"), []byte(md.String())); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	if err := writeFileSync(ws.Path(base+".json"), []byte(js.String())); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// NewEnv builds the checker, hosts and registrar a spec names. Instructions
+// for a manual registrar go to out.
+func NewEnv(spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
+	opts := checks.Options{Resolvers: append([]string{}, spec.Verify.Resolvers...), Timeout: timeout}
+	if spec.Verify.Root != "" {
+		opts.Roots = []string{spec.Verify.Root}
+	}
+	if spec.Verify.TrustAnchor != "" {
+		a, err := checks.LoadAnchors(spec.Verify.TrustAnchor)
+		if err != nil {
+			return Env{}, fmt.Errorf("%s: verify.trust_anchor: %w", spec.File, err)
+		}
+		opts.Anchors = &a
+	}
+	env := Env{Checker: checks.New(opts), Hosts: map[string]providers.Host{}, Now: time.Now}
+	for name, p := range spec.Providers {
+		env.Hosts[name] = providers.NewRFC2136Host(checks.WithPort(p.Server), tsig(p.TSIG))
+	}
+	switch spec.Registrar.Type {
+	case "rfc2136":
+		parent := spec.Registrar.Zone
+		if parent == "" {
+			parent = parentOf(spec.Zone)
+		}
+		env.Registrar = providers.NewRFC2136Registrar(checks.WithPort(spec.Registrar.Server), parent, tsig(spec.Registrar.TSIG))
+	case "manual":
+		env.Registrar = providers.NewManualRegistrar(out)
+	}
+	return env, nil
+}
+
+func tsig(t TSIGSpec) providers.TSIG {
+	return providers.TSIG{Name: t.Name, Algorithm: t.Algorithm, Secret: t.Secret.Value()}
+}
+
+// parentOf is the zone one label up: the usual parent, when the spec does
+// not name registrar.zone.
+func parentOf(zone string) string {
+	for i := 0; i < len(zone)-1; i++ {
+		if zone[i] == '.' {
+			return zone[i+1:]
+		}
+	}
+	return "."
+}

@@ -1,0 +1,336 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/miekg/dns"
+)
+
+// Executor applies a plan: for each step its action, then its gate polled
+// at every server involved, every transition journaled before the next.
+// Preview and apply share this one code path: a dry run is the same
+// executor with a simulated clock, an unwritten journal, and actions and
+// gate polling replaced by one read-only look at the live state.
+type Executor struct {
+	Plan    *Plan
+	Env     Env
+	Clock   Clock
+	Journal *Journal
+	Out     io.Writer // progress, one line per event unless TTY
+	TTY     bool
+	DryRun  bool
+	// Poll is how often a gate is asked again; default 1s.
+	Poll time.Duration
+	// Watchdog asks resolvers every second while applying; nil: none.
+	Watchdog *Watchdog
+	// WaitScale shortens every wait: a test-only override to prove that
+	// the prober sees an outage when waits are too short. 0 means 1.
+	WaitScale float64
+	// ResumeCmd and RollbackHint are shown when a run stops.
+	ResumeCmd, RollbackHint string
+}
+
+// ErrStopped says the run stopped safely between actions (Ctrl-C).
+var ErrStopped = errors.New("stopped between actions")
+
+func (x *Executor) now() time.Time { return x.Clock.Now().UTC() }
+
+func (x *Executor) log(format string, args ...any) {
+	if x.Out != nil {
+		fmt.Fprintf(x.Out, "%s %s\n", x.now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	}
+}
+
+func (x *Executor) journal(e Entry) error {
+	e.Time = Stamp(x.now())
+	return x.Journal.Append(e)
+}
+
+// Run applies the plan from wherever the journal says it stopped.
+func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
+	if x.Poll == 0 {
+		x.Poll = time.Second
+	}
+	ctx, halt := context.WithCancelCause(ctx)
+	defer halt(nil)
+	if len(x.Journal.Entries) == 0 {
+		if err := x.journal(Entry{Event: EvBegin, Detail: "plan " + x.Plan.ID}); err != nil {
+			return nil, err
+		}
+	} else {
+		x.log("resuming plan %s from its journal (%d entries)", x.Plan.ID, len(x.Journal.Entries))
+	}
+	if x.Watchdog != nil && !x.DryRun {
+		go x.Watchdog.Run(ctx, time.Second, func(ev []WatchEvent) {
+			for _, e := range ev {
+				_ = x.journal(Entry{Event: EvWatchdog, Detail: "failed answer", Evidence: []checks.Evidence{e.Evidence}})
+			}
+			halt(&ErrWatchdog{Events: ev})
+		})
+	}
+	err := x.steps(ctx)
+	if err == nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+		err = context.Cause(ctx)
+	}
+	switch {
+	case err == nil:
+		err = x.journal(Entry{Event: EvFinished})
+		if x.DryRun {
+			x.log("dry run finished: nothing was changed")
+		} else {
+			x.log("finished: %s is on %s", x.Plan.Spec.Zone, x.Plan.Spec.To.Provider)
+		}
+	default:
+		var wd *ErrWatchdog
+		if errors.As(context.Cause(ctx), &wd) {
+			err = wd
+		}
+		reason := "stopped: " + err.Error()
+		if !errors.Is(err, ErrStopped) {
+			reason = "failed: " + err.Error()
+		}
+		_ = x.journal(Entry{Event: EvStopped, Detail: reason})
+		err = fmt.Errorf("%w\n  to resume: %s\n  to roll back: %s", err, x.ResumeCmd, x.RollbackHint)
+	}
+	return x.ChangeLog(), err
+}
+
+// ChangeLog returns the change log of what the journal holds so far.
+func (x *Executor) ChangeLog() *ChangeLog {
+	var wd *WatchReport
+	if x.Watchdog != nil {
+		r := x.Watchdog.Report()
+		wd = &r
+	}
+	cl := BuildChangeLog(x.Plan, x.Journal.Entries, wd, x.DryRun)
+	if cl.Result != "completed" && !x.DryRun {
+		cl.Resume, cl.Rollback = x.ResumeCmd, x.RollbackHint
+	}
+	return cl
+}
+
+func (x *Executor) steps(ctx context.Context) error {
+	for i := range x.Plan.Steps {
+		st := &x.Plan.Steps[i]
+		if _, done := x.Journal.Last(st.ID, EvStepDone); done {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return stopErr(ctx)
+		}
+		var err error
+		if st.Action == ActionWait {
+			err = x.wait(ctx, i)
+		} else {
+			err = x.act(ctx, st)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stopErr(ctx context.Context) error {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
+	return ErrStopped
+}
+
+// wait lets caches expire. The wait is anchored to the moment the step
+// before it was proven (journaled), so a restart never shortens it.
+func (x *Executor) wait(ctx context.Context, i int) error {
+	st := &x.Plan.Steps[i]
+	d := time.Duration(st.Wait)
+	if x.WaitScale > 0 && x.WaitScale != 1 {
+		d = time.Duration(float64(d) * x.WaitScale)
+	}
+	var until time.Time
+	if e, ok := x.Journal.Last(st.ID, EvWaitStart); ok && e.Until != nil {
+		until = time.Time(*e.Until)
+	} else {
+		anchor := x.now()
+		if i > 0 {
+			if e, ok := x.Journal.Last(x.Plan.Steps[i-1].ID, EvStepDone); ok {
+				anchor = time.Time(e.Time)
+			}
+		}
+		until = anchor.Add(d)
+		u := Stamp(until)
+		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: st.Formula}
+		if d != time.Duration(st.Wait) {
+			e.Before = []string{d.String()}
+			e.Detail = fmt.Sprintf("TEST OVERRIDE: waits scaled by %g to %s; %s", x.WaitScale, d, st.Formula)
+		}
+		if err := x.journal(e); err != nil {
+			return err
+		}
+	}
+	x.log("%s: waiting until %s (%s)", st.ID, until.Format("15:04:05.000"), st.Formula)
+	last := ""
+	for {
+		left := until.Sub(x.now())
+		if left <= 0 {
+			break
+		}
+		if x.TTY {
+			fmt.Fprintf(x.Out, "\r  %s: %s left   ", st.ID, left.Round(time.Second))
+		} else if s := left.Round(10 * time.Second).String(); s != last && left > 5*time.Second {
+			last = s
+			x.log("%s: %s left", st.ID, left.Round(time.Second))
+		}
+		if err := x.Clock.Sleep(ctx, min(left, time.Second)); err != nil {
+			if x.TTY {
+				fmt.Fprintln(x.Out)
+			}
+			return stopErr(ctx)
+		}
+	}
+	if x.TTY {
+		fmt.Fprintln(x.Out)
+	}
+	x.log("%s: done", st.ID)
+	return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+}
+
+// act performs a step's action (unless done), then proves its gate.
+func (x *Executor) act(ctx context.Context, st *Step) error {
+	_, actionDone := x.Journal.Last(st.ID, EvActionDone)
+	switch {
+	case st.Action == ActionVerify || actionDone:
+	case st.Done:
+		if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Detail: "already in place when planned: not sent"}); err != nil {
+			return err
+		}
+	case x.DryRun:
+		if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Before: st.Before, After: st.After, Detail: "dry run: would " + st.Summary}); err != nil {
+			return err
+		}
+	default:
+		if _, started := x.Journal.Last(st.ID, EvActionStart); started {
+			// Stopped during the action: read the live state back before
+			// deciding whether to send it again.
+			if r := evalGate(ctx, x.Env, x.Plan, st); r.OK {
+				x.log("%s: found in place after a restart; not sent again", st.ID)
+				if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Before: st.Before, After: st.After, Detail: "found in place after a restart: not sent again", Evidence: r.Evidence}); err != nil {
+					return err
+				}
+				actionDone = true
+			}
+		}
+		if !actionDone {
+			if err := x.journal(Entry{Step: st.ID, Event: EvActionStart}); err != nil {
+				return err
+			}
+			x.log("%s: %s", st.ID, st.Summary)
+			// An action, once started, runs to its end: Ctrl-C stops
+			// between actions, never inside one.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+			err := x.do(actx, st)
+			cancel()
+			if err != nil {
+				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st)
+				_ = x.journal(Entry{Step: st.ID, Event: EvActionFail, Detail: fmt.Sprintf("%v; read back: %s", err, r.Summary), Evidence: r.Evidence})
+				return fmt.Errorf("step %s: %w", st.ID, err)
+			}
+			if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Before: st.Before, After: st.After}); err != nil {
+				return err
+			}
+		}
+	}
+	return x.gate(ctx, st)
+}
+
+// gate polls the step's gate until it holds, or fails after its timeout.
+// A dry run looks once and records what it saw.
+func (x *Executor) gate(ctx context.Context, st *Step) error {
+	if st.Gate == nil {
+		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+	}
+	if x.DryRun {
+		r := evalGate(ctx, x.Env, x.Plan, st)
+		if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: "dry run, read-only look at the live state now: " + r.Summary, Evidence: r.Evidence}); err != nil {
+			return err
+		}
+		x.log("%s: would prove %s (now: %s)", st.ID, gateWords(st.Gate), r.Summary)
+		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+	}
+	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
+	last := ""
+	for attempt := 1; ; attempt++ {
+		r := evalGate(ctx, x.Env, x.Plan, st)
+		if r.OK {
+			x.log("%s: proven: %s", st.ID, r.Summary)
+			if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: fmt.Sprintf("%s (attempt %d)", r.Summary, attempt), Evidence: r.Evidence}); err != nil {
+				return err
+			}
+			return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+		}
+		if r.Summary != last {
+			x.log("%s: not yet: %s", st.ID, r.Summary)
+			last = r.Summary
+		}
+		if x.now().After(deadline) {
+			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("%s after %d attempts over %s", r.Summary, attempt, st.Gate.Timeout), Evidence: r.Evidence})
+			return fmt.Errorf("step %s: gate %s did not hold within %s: %s", st.ID, st.Gate.Check, st.Gate.Timeout, r.Summary)
+		}
+		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+			return stopErr(ctx)
+		}
+	}
+}
+
+// do sends a step's change.
+func (x *Executor) do(ctx context.Context, st *Step) error {
+	zone := x.Plan.Spec.Zone
+	o := x.Plan.Observed
+	switch st.Action {
+	case ActionSetTTL:
+		for _, c := range st.TTLs {
+			host, ok := x.Env.Hosts[c.Provider]
+			if !ok {
+				return fmt.Errorf("no host for provider %q", c.Provider)
+			}
+			if err := providers.SetTTLs(ctx, c.Provider, host, zone, c.RRsets, c.TTLs); err != nil {
+				return err
+			}
+		}
+		return nil
+	case ActionSetDS:
+		var ds []*dns.DS
+		for _, d := range st.DS {
+			rr, err := dns.NewRR(zone + " 0 IN DS " + d)
+			if err != nil {
+				return fmt.Errorf("DS %q: %w", d, err)
+			}
+			ds = append(ds, rr.(*dns.DS))
+		}
+		ttl := o.DSTTL
+		if ttl == 0 {
+			ttl = o.NSTTL
+		}
+		return x.Env.Registrar.SetDS(ctx, zone, ds, time.Duration(ttl)*time.Second)
+	case ActionSetNS:
+		glue := map[string][]netip.Addr{}
+		for n, addrs := range st.Glue {
+			for _, a := range addrs {
+				ip, err := netip.ParseAddr(strings.TrimSpace(a))
+				if err != nil {
+					return fmt.Errorf("glue %s %q: %w", n, a, err)
+				}
+				glue[n] = append(glue[n], ip)
+			}
+		}
+		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
+	}
+	return fmt.Errorf("unknown action %q", st.Action)
+}

@@ -1,0 +1,170 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/miekg/dns"
+)
+
+// GateResult is one evaluation of a gate: whether it holds, a one-line
+// account per server, and the answers it rests on.
+type GateResult struct {
+	OK       bool
+	Summary  string
+	Evidence []checks.Evidence
+}
+
+// evalGate asks the servers of step's gate once.
+func evalGate(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
+	g := st.Gate
+	switch g.Check {
+	case GateTTLServed:
+		return gateTTL(ctx, env, p, st)
+	case GateDSGone, GateNSServed, GateDSServed:
+		return gateParent(ctx, env, p, g)
+	case GateVerified:
+		return gateVerified(ctx, env, p, g)
+	}
+	return GateResult{Summary: "unknown gate " + g.Check}
+}
+
+// gateTTL: every server of each host serves each changed RRset with the
+// new TTL and unchanged data.
+func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
+	var qs []checks.Question
+	type want struct {
+		data []string
+		ttl  uint32
+	}
+	var wants []want
+	for _, c := range st.TTLs {
+		servers := p.Observed.Old.Servers
+		if c.Provider == p.Observed.New.Provider {
+			servers = p.Observed.New.Servers
+		}
+		for i, set := range c.RRsets {
+			for _, s := range servers {
+				qs = append(qs, checks.Question{Server: s, Name: set.Name, Type: dns.StringToType[set.Type]})
+				wants = append(wants, want{set.Data, c.TTLs[i]})
+			}
+		}
+	}
+	res := GateResult{OK: true}
+	bad := 0
+	for i, r := range env.Checker.AskAll(ctx, qs) {
+		data, ttl := checks.RRsetOf(r, r.Name, r.Type)
+		if r.OK() && r.Msg.Authoritative && ttl == wants[i].ttl && slices.Equal(data, wants[i].data) {
+			continue
+		}
+		res.OK = false
+		bad++
+		e := checks.EvidenceOf(r, r.Type)
+		e.Note = fmt.Sprintf("want ttl %d with %v", wants[i].ttl, wants[i].data)
+		if len(res.Evidence) < 8 {
+			res.Evidence = append(res.Evidence, e)
+		}
+	}
+	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", len(qs)-bad, len(qs))
+	if res.OK && len(qs) > 0 {
+		// One answer per server as the proof.
+		seen := map[string]bool{}
+		for _, r := range env.Checker.AskAll(ctx, qs[:min(len(qs), 4)]) {
+			if !seen[r.Server] {
+				seen[r.Server] = true
+				res.Evidence = append(res.Evidence, checks.EvidenceOf(r, r.Type))
+			}
+		}
+	}
+	return res
+}
+
+func parentCut(p *Plan) checks.Cut {
+	var servers []checks.NameServer
+	for _, ps := range p.Observed.ParentServers {
+		servers = append(servers, checks.NameServer{Name: ps, Addrs: []string{ps}})
+	}
+	return checks.Cut{Zone: p.Observed.Parent, Servers: servers}
+}
+
+// gateParent: every parent server shows the delegation change.
+func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
+	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
+	res := GateResult{OK: true}
+	var lines []string
+	for _, ps := range parents {
+		var ok bool
+		var ev checks.Evidence
+		switch g.Check {
+		case GateDSGone:
+			ok, ev = ps.DSAbsenceProven(), ps.DSEvidence()
+		case GateNSServed:
+			ok, ev = ps.Answered && slices.Equal(ps.NS, sorted(g.Expect)), ps.NSEvidence()
+		case GateDSServed:
+			ok, ev = ps.Answered && slices.Equal(ps.DS, sorted(g.Expect)), ps.DSEvidence()
+		}
+		if ps.Error != "" {
+			ev.Note = strings.TrimPrefix(ev.Note+"; "+ps.Error, "; ")
+		}
+		res.Evidence = append(res.Evidence, ev)
+		state := "yes"
+		if !ok {
+			state = "not yet"
+			res.OK = false
+		}
+		lines = append(lines, ps.Server+" "+state)
+	}
+	res.Summary = strings.Join(lines, ", ")
+	return res
+}
+
+// gateVerified: the zone validates as planned, every parent server
+// delegates to the new servers, no critical finding, and every resolver
+// answers (validating ones with AD when the zone is signed).
+func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
+	rep, err := env.Checker.Check(ctx, p.Spec.Zone)
+	if err != nil {
+		return GateResult{Summary: err.Error()}
+	}
+	var problems []string
+	if string(rep.Status) != g.Status {
+		problems = append(problems, fmt.Sprintf("zone is %s, want %s", rep.Status, g.Status))
+	}
+	for _, ps := range rep.ParentServers {
+		if !slices.Equal(ps.NS, sorted(g.Expect)) {
+			problems = append(problems, fmt.Sprintf("%s delegates to %v", ps.Server, ps.NS))
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == checks.Critical {
+			problems = append(problems, f.ID+": "+f.Summary)
+		}
+	}
+	var ev []checks.Evidence
+	for _, r := range rep.Resolvers {
+		e := checks.Evidence{Server: r.Server, Question: p.Spec.Zone + " SOA", RCODE: r.RCODE, Error: r.Error}
+		if r.AD {
+			e.Flags = "ad"
+		}
+		if r.Validating {
+			e.Note = "validating"
+		}
+		ev = append(ev, e)
+		switch {
+		case r.Error != "" || r.RCODE != "NOERROR":
+			problems = append(problems, fmt.Sprintf("resolver %s answers %s%s", r.Server, r.RCODE, r.Error))
+		case r.Validating && g.Status == "secure" && !r.AD:
+			problems = append(problems, fmt.Sprintf("validating resolver %s answers without AD", r.Server))
+		}
+	}
+	for _, c := range rep.ChildServers {
+		ev = append(ev, c.Evidence()[0])
+	}
+	if len(problems) == 0 {
+		return GateResult{OK: true, Summary: fmt.Sprintf("%s is %s; %d resolvers answer", p.Spec.Zone, rep.Status, len(rep.Resolvers)), Evidence: ev}
+	}
+	return GateResult{Summary: strings.Join(problems, "; "), Evidence: ev}
+}

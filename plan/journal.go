@@ -1,0 +1,182 @@
+package plan
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+)
+
+// Journal events.
+const (
+	EvBegin       = "begin"
+	EvActionStart = "action-start"
+	EvActionDone  = "action-done"
+	EvActionFail  = "action-failed"
+	EvGatePassed  = "gate-passed"
+	EvGateFailed  = "gate-failed"
+	EvWaitStart   = "wait-start"
+	EvStepDone    = "step-done"
+	EvStopped     = "stopped"
+	EvWatchdog    = "watchdog"
+	EvFinished    = "finished"
+)
+
+// Entry is one line of the journal: what happened, when, with evidence.
+type Entry struct {
+	Time     Stamp             `json:"time"`
+	Step     string            `json:"step,omitempty"`
+	Event    string            `json:"event"`
+	Detail   string            `json:"detail,omitempty"`
+	Until    *Stamp            `json:"until,omitempty"` // wait-start: when the wait ends
+	Before   []string          `json:"before,omitempty"`
+	After    []string          `json:"after,omitempty"`
+	Evidence []checks.Evidence `json:"evidence,omitempty"`
+}
+
+// Stamp is a UTC time written to the millisecond.
+type Stamp time.Time
+
+// MarshalJSON writes 2006-01-02T15:04:05.000Z.
+func (s Stamp) MarshalJSON() ([]byte, error) { return json.Marshal(stamp(time.Time(s))) }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *Stamp) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.000Z", v)
+	*s = Stamp(t)
+	return err
+}
+
+// Journal is the append-only record of an apply, one JSON object a line,
+// each written and fsynced before the next action: after a crash at any
+// moment, it says what was done and when.
+type Journal struct {
+	f       *os.File
+	Entries []Entry
+}
+
+// OpenJournal opens (creating) the journal at path and reads what it
+// holds. A last line cut short by a crash is dropped and rewritten away.
+func OpenJournal(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &Journal{f: f}
+	var good int64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var e Entry
+		if len(bytes.TrimSpace(line)) == 0 {
+			good += int64(len(line)) + 1
+			continue
+		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			break // torn write: everything after it is dropped
+		}
+		j.Entries = append(j.Entries, e)
+		good += int64(len(line)) + 1
+	}
+	if err := sc.Err(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: read %s: %w", path, err)
+	}
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.Seek(good, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return j, nil
+}
+
+// MemoryJournal is a journal that is never written: a dry run's.
+func MemoryJournal() *Journal { return &Journal{} }
+
+// Append writes e and fsyncs it before returning.
+func (j *Journal) Append(e Entry) error {
+	if j.f == nil {
+		j.Entries = append(j.Entries, e)
+		return nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("journal: encode: %w", err)
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal: fsync: %w", err)
+	}
+	j.Entries = append(j.Entries, e)
+	return nil
+}
+
+// Last returns the latest entry of step with event.
+func (j *Journal) Last(step, event string) (Entry, bool) {
+	for i := len(j.Entries) - 1; i >= 0; i-- {
+		if e := j.Entries[i]; e.Step == step && e.Event == event {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Finished reports whether the journal records a completed migration.
+func (j *Journal) Finished() bool {
+	_, ok := j.Last("", EvFinished)
+	return ok
+}
+
+// Close closes the file.
+func (j *Journal) Close() error {
+	if j.f == nil {
+		return nil
+	}
+	return j.f.Close()
+}
+
+// Lock is an exclusive lock on a migration's directory: a second apply on
+// the same migration is refused while the first runs (even when the first
+// is killed, the kernel releases the lock).
+type Lock struct{ f *os.File }
+
+// ErrLocked says another apply holds the lock.
+var ErrLocked = errors.New("another migrate apply is running on this migration")
+
+// TakeLock takes the lock file at path without waiting.
+func TakeLock(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s is held)", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f}, nil
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() error {
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	return l.f.Close()
+}

@@ -1,0 +1,350 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/miekg/dns"
+)
+
+// Observed is the live state a plan was made from, as read at the
+// authoritative servers and through the hosts' APIs.
+type Observed struct {
+	Time          time.Time             `json:"time"`
+	Parent        string                `json:"parent"`
+	ParentServers []string              `json:"parent_servers"`
+	NS            []string              `json:"ns"`
+	NSTTL         uint32                `json:"ns_ttl"`
+	DS            []string              `json:"ds,omitempty"`
+	DSTTL         uint32                `json:"ds_ttl"`
+	NegTTL        uint32                `json:"neg_ttl"`
+	Status        checks.Status         `json:"status"`
+	Findings      []checks.Finding      `json:"findings,omitempty"`
+	Old           HostState             `json:"old"`
+	New           HostState             `json:"new"`
+	Fingerprint   string                `json:"fingerprint"`
+	Problems      []string              `json:"problems,omitempty"`
+	Parents       []checks.ParentServer `json:"-"`
+}
+
+// HostState is one DNS host's zone: its records through its API and what
+// its servers serve.
+type HostState struct {
+	Provider    string            `json:"provider"`
+	Nameservers []string          `json:"nameservers"`
+	Servers     []string          `json:"servers"`
+	RRsets      []providers.RRset `json:"rrsets"`
+	MaxTTL      uint32            `json:"max_ttl"`
+	ApexNSTTL   uint32            `json:"apex_ns_ttl"`
+	DNSKEYTTL   uint32            `json:"dnskey_ttl,omitempty"`
+	// KSKDS are SHA-256 DS records of the KSKs that every server serves.
+	KSKDS   []string            `json:"ksk_ds,omitempty"`
+	Serials []uint32            `json:"serials"`
+	Glue    map[string][]string `json:"glue,omitempty"`
+
+	hostAnswers []checks.ChildServer
+}
+
+// Env is what planning and applying talk to: the live DNS through a
+// checker, and the hosts and registrar the spec names.
+type Env struct {
+	Checker   *checks.Checker
+	Hosts     map[string]providers.Host
+	Registrar providers.Registrar
+	Now       func() time.Time
+}
+
+// Observe reads the live state for spec. Problems that make a migration
+// unsafe are listed in Observed.Problems rather than returned as an error:
+// an error means the state could not be read at all.
+func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
+	now := env.Now
+	if now == nil {
+		now = time.Now
+	}
+	o := &Observed{Time: now().UTC()}
+	rep, err := env.Checker.Check(ctx, spec.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	o.Status, o.Findings, o.Parent = rep.Status, rep.Findings, rep.Parent
+	o.Parents = rep.ParentServers
+	for _, p := range rep.ParentServers {
+		o.ParentServers = append(o.ParentServers, p.Server)
+		if !p.Answered {
+			o.Problems = append(o.Problems, fmt.Sprintf("parent server %s (%s) does not answer: %s", p.Name, p.Server, p.Error))
+			continue
+		}
+		if o.NS == nil {
+			o.NS, o.DS = p.NS, p.DS
+		}
+		o.NSTTL = max(o.NSTTL, p.NSTTL)
+		o.DSTTL = max(o.DSTTL, p.DSTTL, p.DSOrigTTL)
+		o.NegTTL = max(o.NegTTL, p.NegTTL)
+	}
+	if o.NS == nil {
+		return nil, fmt.Errorf("observe: no server of %s answered for %s", rep.Parent, spec.Zone)
+	}
+	if o.NegTTL == 0 {
+		// The parent served a DS, so no negative answer was seen: ask for
+		// the parent's SOA to learn its negative-caching TTL.
+		o.NegTTL = parentNegTTL(ctx, env.Checker, o.Parent, o.ParentServers)
+	}
+	for _, side := range []struct {
+		s   Side
+		dst *HostState
+	}{{spec.From, &o.Old}, {spec.To, &o.New}} {
+		if err := observeHost(ctx, env, spec, side.s, side.dst); err != nil {
+			return nil, err
+		}
+	}
+	o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
+	o.Fingerprint = o.fingerprint()
+	return o, nil
+}
+
+func parentNegTTL(ctx context.Context, c *checks.Checker, parent string, servers []string) uint32 {
+	var qs []checks.Question
+	for _, s := range servers {
+		qs = append(qs, checks.Question{Server: s, Name: parent, Type: dns.TypeSOA})
+	}
+	var neg uint32
+	for _, r := range c.AskAll(ctx, qs) {
+		if !r.OK() {
+			continue
+		}
+		for _, rr := range r.Msg.Answer {
+			if soa, ok := rr.(*dns.SOA); ok {
+				neg = max(neg, min(soa.Hdr.Ttl, soa.Minttl))
+			}
+		}
+	}
+	return neg
+}
+
+func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostState) error {
+	host, ok := env.Hosts[side.Provider]
+	if !ok {
+		return fmt.Errorf("observe: provider %q has no host", side.Provider)
+	}
+	h.Provider, h.Nameservers = side.Provider, side.Nameservers
+	rrs, err := providers.Records(ctx, side.Provider, host, spec.Zone)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	h.RRsets = providers.Group(rrs)
+	h.Glue = map[string][]string{}
+	for _, set := range h.RRsets {
+		if set.Type != "SOA" {
+			h.MaxTTL = max(h.MaxTTL, set.TTL)
+		}
+		if set.Type == "NS" && set.Name == spec.Zone {
+			h.ApexNSTTL = set.TTL
+		}
+		if (set.Type == "A" || set.Type == "AAAA") && slices.Contains(side.Nameservers, set.Name) {
+			h.Glue[set.Name] = append(h.Glue[set.Name], set.Data...)
+		}
+	}
+	var servers []checks.NameServer
+	for _, n := range side.Nameservers {
+		servers = append(servers, checks.NameServer{Name: n})
+	}
+	answers := env.Checker.AskServers(ctx, servers, spec.Zone)
+	var keySets []string
+	for _, a := range answers {
+		if a.Server != "" {
+			h.Servers = append(h.Servers, a.Server)
+		}
+		if a.Answered {
+			h.Serials = append(h.Serials, a.Serial)
+			h.DNSKEYTTL = max(h.DNSKEYTTL, a.DNSKEYTTL)
+			keySets = append(keySets, fmt.Sprint(a.DNSKEY))
+		}
+	}
+	// The KSKs every server serves.
+	if len(keySets) > 0 && len(slices.Compact(slices.Sorted(slices.Values(keySets)))) == 1 {
+		for _, a := range answers {
+			if !a.Answered {
+				continue
+			}
+			for _, k := range a.Keys {
+				if k.Flags&dns.SEP != 0 {
+					h.KSKDS = append(h.KSKDS, checks.RRData(k.ToDS(dns.SHA256)))
+				}
+			}
+			break
+		}
+	}
+	sort.Strings(h.KSKDS)
+	h.hostAnswers = answers
+	return nil
+}
+
+// fingerprint covers what apply relies on: the delegation, the keys and
+// both hosts' records with their TTLs (not the SOA, whose serial moves
+// with every signature refresh).
+func (o *Observed) fingerprint() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ns %v\nds %v\nold %v\nnew %v\n", o.NS, o.DS, o.Old.KSKDS, o.New.KSKDS)
+	for _, h := range []HostState{o.Old, o.New} {
+		for _, s := range h.RRsets {
+			if s.Type != "SOA" {
+				fmt.Fprintf(&b, "%s %s %s %d %v\n", h.Provider, s.Name, s.Type, s.TTL, s.Data)
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Drift compares a fresh observation with the one a plan was made from.
+func (o *Observed) Drift(now *Observed) error {
+	if o.Fingerprint == now.Fingerprint {
+		return nil
+	}
+	var diffs []string
+	if !slices.Equal(o.NS, now.NS) {
+		diffs = append(diffs, fmt.Sprintf("parent NS %v, now %v", o.NS, now.NS))
+	}
+	if !slices.Equal(o.DS, now.DS) {
+		diffs = append(diffs, fmt.Sprintf("parent DS %v, now %v", o.DS, now.DS))
+	}
+	if !slices.Equal(o.Old.KSKDS, now.Old.KSKDS) || !slices.Equal(o.New.KSKDS, now.New.KSKDS) {
+		diffs = append(diffs, "a provider's keys changed")
+	}
+	if len(diffs) == 0 {
+		diffs = append(diffs, "a provider's records or TTLs changed")
+	}
+	return fmt.Errorf("saved plan is stale: the live state has drifted since %s (%s); run migrate plan again", o.Time.Format(time.RFC3339), strings.Join(diffs, "; "))
+}
+
+// preflight lists what makes the migration unsafe to start.
+func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
+	var out []string
+	for _, f := range o.Findings {
+		if f.Severity == checks.Critical {
+			out = append(out, fmt.Sprintf("the zone is broken now (%s: %s); a migration would not make it better", f.ID, f.Summary))
+		}
+	}
+	from, to := sorted(spec.From.Nameservers), sorted(spec.To.Nameservers)
+	if !slices.Equal(o.NS, from) && !slices.Equal(o.NS, to) {
+		out = append(out, fmt.Sprintf("the parent delegates to %v, which is neither from.nameservers %v nor to.nameservers %v", o.NS, from, to))
+	}
+	// The new servers: authoritative, with the new NS set at the apex.
+	for _, a := range o.New.hostAnswers {
+		switch {
+		case !a.Answered:
+			out = append(out, fmt.Sprintf("new server %s (%s) does not answer for %s: %s", a.Name, a.Server, spec.Zone, a.Error))
+		case !a.Authoritative:
+			out = append(out, fmt.Sprintf("new server %s (%s) is not authoritative for %s", a.Name, a.Server, spec.Zone))
+		case !slices.Equal(a.NS, to):
+			out = append(out, fmt.Sprintf("new server %s (%s) serves apex NS %v, want to.nameservers %v", a.Name, a.Server, a.NS, to))
+		}
+	}
+	if len(o.New.Servers) == 0 {
+		out = append(out, "no address found for any of to.nameservers")
+	}
+	switch spec.DNSSEC {
+	case "insecure-window":
+		if len(o.New.KSKDS) == 0 {
+			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
+		}
+		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !overlaps(o.DS, o.Old.KSKDS) && !anyMatch(o.DS, o.Old.KSKDS) {
+			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
+		}
+		if c := env.Registrar.Capabilities(); !c.DS {
+			out = append(out, "dnssec is insecure-window but the registrar cannot change DS records")
+		}
+	case "unsigned":
+		if len(o.DS) > 0 {
+			out = append(out, fmt.Sprintf("dnssec is unsigned but the parent publishes DS %v; use insecure-window", o.DS))
+		}
+	}
+	out = append(out, parity(ctx, env, spec, o)...)
+	return out
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyMatch reports whether a DS at the parent points to one of the KSKs,
+// whatever its digest type: the tag and algorithm must match and the
+// digest must be the key's for that digest type (checked by the checker's
+// ds-mismatch finding); here tag and algorithm suffice as a cross-check.
+func anyMatch(ds, ksk []string) bool {
+	for _, d := range ds {
+		f := strings.Fields(d)
+		for _, k := range ksk {
+			g := strings.Fields(k)
+			if len(f) > 2 && len(g) > 2 && f[0] == g[0] && f[1] == g[1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parity proves that the new host serves every RRset the old one has,
+// identically, through its API and on every new server.
+func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
+	skip := func(s providers.RRset) bool { return s.Type == "SOA" || (s.Type == "NS" && s.Name == spec.Zone) }
+	newSets := map[string][]string{}
+	for _, s := range o.New.RRsets {
+		if !skip(s) {
+			newSets[s.Name+" "+s.Type] = s.Data
+		}
+	}
+	var out []string
+	var qs []checks.Question
+	var want [][]string
+	for _, s := range o.Old.RRsets {
+		if skip(s) {
+			continue
+		}
+		k := s.Name + " " + s.Type
+		if got, ok := newSets[k]; !ok {
+			out = append(out, fmt.Sprintf("zone parity: the new provider has no %s (old: %v)", k, s.Data))
+		} else if !slices.Equal(got, s.Data) {
+			out = append(out, fmt.Sprintf("zone parity: %s differs: old %v, new %v", k, s.Data, got))
+		}
+		for _, srv := range o.New.Servers {
+			qs = append(qs, checks.Question{Server: srv, Name: s.Name, Type: dns.StringToType[s.Type]})
+			want = append(want, s.Data)
+		}
+	}
+	for i, r := range env.Checker.AskAll(ctx, qs) {
+		got, _ := checks.RRsetOf(r, r.Name, r.Type)
+		if !r.OK() || !r.Msg.Authoritative || !slices.Equal(got, want[i]) {
+			e := checks.EvidenceOf(r)
+			out = append(out, fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, want[i]))
+		}
+	}
+	if len(out) > 12 {
+		out = append(out[:12], fmt.Sprintf("zone parity: and %d more differences", len(out)-12))
+	}
+	return out
+}
+
+// ErrNotSafe wraps the preflight problems that stop a plan.
+var ErrNotSafe = errors.New("preflight refused the migration")

@@ -1,0 +1,200 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// Step ids: a public contract that users script against.
+const (
+	StepLowerTTL    = "lower-ttl"
+	StepWaitTTL     = "wait-ttl"
+	StepRemoveDS    = "remove-ds"
+	StepWaitDSGone  = "wait-ds-gone"
+	StepSwitchNS    = "switch-ns"
+	StepWaitNS      = "wait-ns"
+	StepAddDS       = "add-ds"
+	StepWaitDS      = "wait-ds"
+	StepRestoreTTL  = "restore-ttl"
+	StepFinalVerify = "final-verify"
+)
+
+// Actions a step can take. Everything apply does is described by these
+// and the step's data: nothing computed for display changes what runs.
+const (
+	ActionSetTTL = "set-ttl" // TTLs at DNS hosts
+	ActionWait   = "wait"    // let caches expire
+	ActionSetDS  = "set-ds"  // DS at the registrar (none: remove)
+	ActionSetNS  = "set-ns"  // NS and glue at the registrar
+	ActionVerify = "verify"  // prove the end state
+)
+
+// Gate checks, each run against every server involved until it holds or
+// the gate times out.
+const (
+	GateTTLServed = "ttl-served" // every server of the hosts serves the RRsets at or under the TTLs
+	GateDSGone    = "ds-gone"    // every parent server answers NODATA with NSEC/NSEC3 for the DS
+	GateNSServed  = "ns-served"  // every parent server delegates to exactly the NS set
+	GateDSServed  = "ds-served"  // every parent server serves exactly the DS set
+	GateVerified  = "verified"   // the zone validates as expected and resolvers answer (with AD when signed)
+)
+
+// Duration is a time.Duration written as "33s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "33s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// TTLChange is what a set-ttl step writes at one DNS host.
+type TTLChange struct {
+	Provider string            `json:"provider"`
+	RRsets   []providers.RRset `json:"rrsets"` // as they are before the step
+	TTLs     []uint32          `json:"ttls"`   // TTL for RRsets[i] after it
+}
+
+// Gate is the proof a step must show before the next one starts.
+type Gate struct {
+	Check   string   `json:"check"`
+	Servers []string `json:"servers"`
+	Expect  []string `json:"expect,omitempty"`
+	Status  string   `json:"status,omitempty"` // for verified: secure or insecure
+	Timeout Duration `json:"timeout"`
+}
+
+// Step is one thing apply does. Waits are steps of their own, anchored to
+// the moment the previous step's gate passed.
+type Step struct {
+	ID      string `json:"id"`
+	Action  string `json:"action"`
+	Summary string `json:"summary"`
+	// Done says the live state already satisfied the step when planned:
+	// its action is skipped, its gate still proven, its wait still taken.
+	Done bool `json:"already_done,omitempty"`
+
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
+
+	TTLs []TTLChange         `json:"ttls,omitempty"`
+	NS   []string            `json:"ns,omitempty"`
+	Glue map[string][]string `json:"glue,omitempty"`
+	DS   []string            `json:"ds,omitempty"`
+
+	Wait    Duration `json:"wait,omitempty"`
+	Formula string   `json:"formula,omitempty"`
+	Gate    *Gate    `json:"gate,omitempty"`
+
+	Rollback string `json:"rollback,omitempty"`
+	// Start is the earliest time the step can start, from the start of apply.
+	Start Duration `json:"earliest_start"`
+}
+
+// Plan is the only input of apply: self-contained, versioned, and
+// carrying a fingerprint of the live state it was made from.
+type Plan struct {
+	Format   string    `json:"format"`
+	Version  int       `json:"version"`
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Spec     *Spec     `json:"spec"`
+	Observed *Observed `json:"observed"`
+	Steps    []Step    `json:"steps"`
+	// TotalWait is the sum of the mandated waits.
+	TotalWait Duration `json:"total_wait"`
+	// Nothing is true when the live state is already the target.
+	Nothing bool `json:"nothing_to_do,omitempty"`
+}
+
+// Format and version of plan files.
+const (
+	PlanFormat  = "dnsmigrate-plan"
+	PlanVersion = 1
+)
+
+// seal computes the plan's id from its content.
+func (p *Plan) seal() {
+	p.ID = ""
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	p.ID = hex.EncodeToString(sum[:6])
+}
+
+// Step returns the step with id, or nil.
+func (p *Plan) Step(id string) *Step {
+	for i := range p.Steps {
+		if p.Steps[i].ID == id {
+			return &p.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Save writes the plan as indented JSON.
+func (p *Plan) Save(path string) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("plan: encode: %w", err)
+	}
+	if err := writeFileSync(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("plan: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadPlan reads a saved plan and checks its format and version.
+func ReadPlan(path string) (*Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("plan: %s: %w", path, err)
+	}
+	if p.Format != PlanFormat || p.Version != PlanVersion {
+		return nil, fmt.Errorf("plan: %s is not a dnsmigrate plan of version %d (format %q, version %d)", path, PlanVersion, p.Format, p.Version)
+	}
+	if p.Spec == nil || p.Observed == nil || len(p.Steps) == 0 && !p.Nothing {
+		return nil, fmt.Errorf("plan: %s is incomplete", path)
+	}
+	return &p, nil
+}
+
+// writeFileSync writes a file atomically (temp file, fsync, rename).
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,147 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// symbol is a one-character summary of a step, as Terraform shows
+// changes: ~ change, - remove, + add, … wait, ✓ prove.
+func (s Step) symbol() string {
+	switch {
+	case s.Done:
+		return "="
+	case s.Action == ActionWait:
+		return "…"
+	case s.Action == ActionVerify:
+		return "✓"
+	case s.Action == ActionSetDS && len(s.DS) == 0:
+		return "-"
+	case s.Action == ActionSetDS:
+		return "+"
+	}
+	return "~"
+}
+
+// WriteText writes the plan for the change ticket.
+func (p *Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	o, s := p.Observed, p.Spec
+	if p.Nothing {
+		fmt.Fprintf(&b, "Nothing to do: %s is already delegated to %s %v", s.Zone, s.To.Provider, o.NS)
+		if len(o.DS) > 0 {
+			fmt.Fprintf(&b, " with DS %v", o.DS)
+		}
+		b.WriteString(".\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
+	fmt.Fprintf(&b, "Observed %s at the authoritative servers (fingerprint %s):\n", stamp(o.Time), o.Fingerprint)
+	fmt.Fprintf(&b, "  parent %s, %d server addresses: NS %v ttl %ds, DS %v ttl %ds, negative-caching ttl %ds\n",
+		o.Parent, len(o.ParentServers), o.NS, o.NSTTL, orNone(o.DS), o.DSTTL, o.NegTTL)
+	for _, h := range []HostState{o.Old, o.New} {
+		fmt.Fprintf(&b, "  %s: %d servers, %d RRsets, largest TTL %ds, apex NS ttl %ds, DNSKEY ttl %ds, KSK DS %v\n",
+			h.Provider, len(h.Servers), len(h.RRsets), h.MaxTTL, h.ApexNSTTL, h.DNSKEYTTL, orNone(h.KSKDS))
+	}
+	b.WriteString("\nSteps (= already done, ~ change, - remove, + add, … wait, ✓ prove):\n")
+	for i, st := range p.Steps {
+		fmt.Fprintf(&b, "%2d. %s %-13s at +%-7s %s\n", i+1, st.symbol(), st.ID, time.Duration(st.Start), st.Summary)
+		if st.Action == ActionWait {
+			fmt.Fprintf(&b, "      wait %s: %s\n", st.Wait, st.Formula)
+		}
+		if len(st.Before)+len(st.After) > 0 && st.Action != ActionSetTTL {
+			fmt.Fprintf(&b, "      before: %s\n      after:  %s\n", strings.Join(orNone(st.Before), ", "), strings.Join(orNone(st.After), ", "))
+		}
+		if st.Action == ActionSetTTL && len(st.After) > 0 {
+			fmt.Fprintf(&b, "      %d RRsets, e.g. %s -> %s\n", len(st.After), st.Before[0], st.After[0])
+		}
+		if st.Gate != nil {
+			fmt.Fprintf(&b, "      proven when: %s at %d servers (timeout %s)\n", gateWords(st.Gate), len(st.Gate.Servers), st.Gate.Timeout)
+		}
+		if st.Rollback != "" {
+			fmt.Fprintf(&b, "      rollback: %s\n", st.Rollback)
+		}
+	}
+	fmt.Fprintf(&b, "\nMandated waits: %s in all; the window is at least %s plus the time gates take.\n", p.TotalWait, p.TotalWait)
+	b.WriteString("\n" + p.Mermaid(nil))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes the plan as JSON, as saved by --out.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+func gateWords(g *Gate) string {
+	switch g.Check {
+	case GateTTLServed:
+		return "every server serves the new TTLs"
+	case GateDSGone:
+		return "every parent server proves there is no DS (NODATA with NSEC/NSEC3)"
+	case GateNSServed:
+		return "every parent server delegates to " + strings.Join(g.Expect, " ")
+	case GateDSServed:
+		return "every parent server serves exactly DS " + strings.Join(g.Expect, "; ")
+	case GateVerified:
+		return fmt.Sprintf("the zone is %s at every server and every resolver answers (validating ones with AD)", g.Status)
+	}
+	return g.Check
+}
+
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{"none"}
+	}
+	return s
+}
+
+// stamp is a UTC time to the millisecond.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// Mermaid draws the plan as a gantt chart: planned times, and, given the
+// steps' actual start and end, what happened beside them.
+func (p *Plan) Mermaid(actual map[string][2]time.Time) string {
+	var b strings.Builder
+	b.WriteString("```mermaid\ngantt\n    title " + p.Spec.Zone + " migration\n    dateFormat x\n    axisFormat %H:%M:%S\n")
+	b.WriteString("    section planned\n")
+	var origin time.Time
+	for _, st := range p.Steps {
+		if a, ok := actual[st.ID]; ok && (origin.IsZero() || a[0].Before(origin)) {
+			origin = a[0]
+		}
+	}
+	if origin.IsZero() {
+		origin = p.Created
+	}
+	for _, st := range p.Steps {
+		start := origin.Add(time.Duration(st.Start))
+		d := time.Duration(st.Wait)
+		if d < time.Second {
+			d = time.Second
+		}
+		fmt.Fprintf(&b, "    %s :%s, %d, %d\n", st.ID, "p-"+st.ID, start.UnixMilli(), start.Add(d).UnixMilli())
+	}
+	if len(actual) > 0 {
+		b.WriteString("    section actual\n")
+		for _, st := range p.Steps {
+			a, ok := actual[st.ID]
+			if !ok {
+				continue
+			}
+			end := a[1]
+			if end.Sub(a[0]) < time.Second {
+				end = a[0].Add(time.Second)
+			}
+			fmt.Fprintf(&b, "    %s :%s, %d, %d\n", st.ID, "a-"+st.ID, a[0].UnixMilli(), end.UnixMilli())
+		}
+	}
+	b.WriteString("```\n")
+	return b.String()
+}

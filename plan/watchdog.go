@@ -1,0 +1,121 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/miekg/dns"
+)
+
+// WatchEvent is one failed watchdog answer.
+type WatchEvent struct {
+	Time     Stamp           `json:"time"`
+	Evidence checks.Evidence `json:"evidence"`
+}
+
+// WatchReport is what the watchdog saw over a run.
+type WatchReport struct {
+	Resolvers []string     `json:"resolvers"`
+	Names     []string     `json:"names"`
+	Rounds    int          `json:"rounds"`
+	Queries   int          `json:"queries"`
+	Failures  []WatchEvent `json:"failures,omitempty"`
+}
+
+// Watchdog asks the configured resolvers, every interval, for the apex
+// and a few of the zone's records, as users would. Any SERVFAIL, NXDOMAIN
+// or timeout is recorded and reported to onFail, which halts the run.
+type Watchdog struct {
+	checker *checks.Checker
+	qs      []checks.Question
+	mu      sync.Mutex
+	report  WatchReport
+}
+
+// NewWatchdog picks the names to watch from the plan: the apex SOA, and
+// the apex A, MX and TXT and a www A where the zone has them.
+func NewWatchdog(c *checks.Checker, p *Plan) *Watchdog {
+	zone := p.Spec.Zone
+	type nt struct {
+		name string
+		t    string
+	}
+	picks := []nt{{zone, "SOA"}}
+	for _, want := range []nt{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
+		for _, s := range p.Observed.Old.RRsets {
+			if s.Name == want.name && s.Type == want.t {
+				picks = append(picks, want)
+				break
+			}
+		}
+	}
+	w := &Watchdog{checker: c}
+	w.report.Resolvers = p.Spec.Verify.Resolvers
+	for _, pk := range picks {
+		w.report.Names = append(w.report.Names, pk.name+" "+pk.t)
+		for _, r := range p.Spec.Verify.Resolvers {
+			w.qs = append(w.qs, checks.Question{Server: checks.WithPort(r), Name: pk.name, Type: dns.StringToType[pk.t], RD: true})
+		}
+	}
+	return w
+}
+
+// Round asks every question once and returns the failures.
+func (w *Watchdog) Round(ctx context.Context, now time.Time) []WatchEvent {
+	var fails []WatchEvent
+	for _, r := range w.checker.AskAll(ctx, w.qs) {
+		if ctx.Err() != nil {
+			return nil // stopping: an unanswered query is ours, not the resolver's
+		}
+		if r.OK() && r.Msg.Rcode == dns.RcodeSuccess {
+			continue
+		}
+		fails = append(fails, WatchEvent{Time: Stamp(now.UTC()), Evidence: checks.EvidenceOf(r)})
+	}
+	w.mu.Lock()
+	w.report.Rounds++
+	w.report.Queries += len(w.qs)
+	w.report.Failures = append(w.report.Failures, fails...)
+	w.mu.Unlock()
+	return fails
+}
+
+// Run asks a round every interval until ctx ends.
+func (w *Watchdog) Run(ctx context.Context, interval time.Duration, onFail func([]WatchEvent)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if fails := w.Round(ctx, time.Now()); len(fails) > 0 {
+			onFail(fails)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Report returns what the watchdog saw so far.
+func (w *Watchdog) Report() WatchReport {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.report
+	r.Failures = append([]WatchEvent(nil), r.Failures...)
+	return r
+}
+
+// ErrWatchdog is the cause of a run halted by the watchdog.
+type ErrWatchdog struct{ Events []WatchEvent }
+
+func (e *ErrWatchdog) Error() string {
+	ev := e.Events[0].Evidence
+	what := ev.RCODE
+	if ev.Error != "" {
+		what = ev.Error
+	}
+	return fmt.Sprintf("watchdog: resolver %s answered %s for %s (%d failures in this round)", ev.Server, what, ev.Question, len(e.Events))
+}
