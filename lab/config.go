@@ -39,6 +39,10 @@ type Config struct {
 	Dir string
 	// RecordTTL is the TTL of the child zone's records.
 	RecordTTL time.Duration
+	// ApexNSTTL is the TTL of the child zone's apex NS set: longer than
+	// the records', as in most real zones, so that caches expire out of
+	// step, the way that makes a hurried migration fail.
+	ApexNSTTL time.Duration
 	// DelegationTTL is the TTL of NS, glue and DS at the parents.
 	DelegationTTL time.Duration
 	// DNSKEYTTL is the TTL of every zone's DNSKEY RRset.
@@ -58,7 +62,10 @@ func (c Config) WithDefaults() Config {
 		c.Dir = filepath.Join(os.TempDir(), "dnsmigrate-lab-"+strings.NewReplacer("/", "_", ":", "_").Replace(c.Prefix))
 	}
 	if c.RecordTTL == 0 {
-		c.RecordTTL = 30 * time.Second
+		c.RecordTTL = 15 * time.Second
+	}
+	if c.ApexNSTTL == 0 {
+		c.ApexNSTTL = 40 * time.Second
 	}
 	if c.DelegationTTL == 0 {
 		c.DelegationTTL = 10 * time.Second

@@ -476,3 +476,39 @@ func (l *Lab) publishOldDS(ctx context.Context) error {
 	}
 	return l.SetDS(ctx, Zone, ds)
 }
+
+// UpdateMessages counts the RFC 2136 update messages a server accepted for
+// zone, from its own log: the provider's and the registrar's change
+// history, to prove no change was sent twice. BIND logs every record of a
+// message with the client's address and port, Knot one line per message.
+func (l *Lab) UpdateMessages(r Role, zone string) (int, error) {
+	zone = strings.TrimSuffix(dns.Fqdn(zone), ".")
+	switch r {
+	case RoleNew1:
+		b, err := os.ReadFile(filepath.Join(l.roleDir(r), "knot.log"))
+		if err != nil {
+			return 0, fmt.Errorf("lab: %w", err)
+		}
+		return strings.Count(string(b), "["+zone+".] DDNS, processing"), nil
+	case RoleTLD, RoleOld1, RoleRoot:
+		b, err := os.ReadFile(filepath.Join(l.roleDir(r), "named.log"))
+		if err != nil {
+			return 0, fmt.Errorf("lab: %w", err)
+		}
+		messages := map[string]bool{}
+		for _, line := range strings.Split(string(b), "\n") {
+			i := strings.Index(line, ": updating zone '"+zone+"/IN'")
+			j := strings.Index(line, "update: client @")
+			if i < 0 || j < 0 {
+				continue
+			}
+			// "client @0x.. ADDR#PORT/key NAME": one TCP connection per message.
+			fields := strings.Fields(line[j:i])
+			if len(fields) >= 4 {
+				messages[fields[3]] = true
+			}
+		}
+		return len(messages), nil
+	}
+	return 0, fmt.Errorf("lab: %s takes no updates", r)
+}

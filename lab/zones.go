@@ -70,8 +70,8 @@ var (
 func childZone(c Config, a map[Role]netip.Addr, z string, ns [2]string) string {
 	records := []string{
 		soa(z, ns[0], 1, seconds(c.NegativeTTL)),
-		z + " NS " + ns[0],
-		z + " NS " + ns[1],
+		fmt.Sprintf("%s %d NS %s", z, seconds(c.ApexNSTTL), ns[0]),
+		fmt.Sprintf("%s %d NS %s", z, seconds(c.ApexNSTTL), ns[1]),
 	}
 	if z == Zone {
 		records = append(records, OldNS[0]+" A "+a[RoleOld1].String(), OldNS[1]+" A "+a[RoleOld2].String())
