@@ -218,8 +218,9 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 	default:
 		if _, started := x.Journal.Last(st.ID, EvActionStart); started {
 			// Stopped during the action: read the live state back before
-			// deciding whether to send it again.
-			if r := evalGate(ctx, x.Env, x.Plan, st); r.OK {
+			// deciding whether to send it again, giving secondaries a few
+			// seconds to catch up with a change that did go out.
+			if r := x.readBack(ctx, st); r.OK {
 				x.log("%s: found in place after a restart; not sent again", st.ID)
 				if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Before: st.Before, After: st.After, Detail: "found in place after a restart: not sent again", Evidence: r.Evidence}); err != nil {
 					return err
@@ -248,6 +249,17 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 		}
 	}
 	return x.gate(ctx, st)
+}
+
+// readBack polls the step's gate for up to 10 s (or its timeout).
+func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
+	deadline := x.now().Add(min(10*time.Second, time.Duration(st.Gate.Timeout)))
+	for {
+		r := evalGate(ctx, x.Env, x.Plan, st)
+		if r.OK || x.now().After(deadline) || x.Clock.Sleep(ctx, x.Poll) != nil {
+			return r
+		}
+	}
 }
 
 // gate polls the step's gate until it holds, or fails after its timeout.

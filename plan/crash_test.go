@@ -1,0 +1,174 @@
+package plan_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/plan"
+)
+
+// buildMigrate compiles the CLI for tests that must kill it.
+func buildMigrate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "migrate")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/migrate").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func readJournal(t *testing.T, path string) []plan.Entry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []plan.Entry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e plan.Entry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// killPoint says when to kill apply: when the journal shows event for
+// step, after delay.
+type killPoint struct {
+	step, event string
+	delay       time.Duration
+}
+
+// TestCrashAndResume kills `migrate apply` with SIGKILL at every step
+// boundary, in the middle of every wait and once in the middle of an
+// action, and runs it again each time. The migration must end as an
+// uninterrupted one does, with no change sent twice (the journal and the
+// servers' own logs agree) and no wait shortened.
+func TestCrashAndResume(t *testing.T) {
+	t.Parallel()
+	l := freshLab(t, "127.67.0.0/24")
+	bin := buildMigrate(t)
+	spec := writeSpec(t, l, "insecure-window", time.Minute)
+	s, err := plan.Load(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := plan.WorkspaceFor(s).Path("journal.jsonl")
+	points := []killPoint{
+		{plan.StepLowerTTL, plan.EvStepDone, 0},
+		{plan.StepWaitTTL, plan.EvWaitStart, 3 * time.Second},
+		{plan.StepRemoveDS, plan.EvStepDone, 0},
+		{plan.StepWaitDSGone, plan.EvWaitStart, 5 * time.Second},
+		{plan.StepSwitchNS, plan.EvActionStart, 0},
+		{plan.StepWaitNS, plan.EvWaitStart, 2 * time.Second},
+		{plan.StepAddDS, plan.EvStepDone, 0},
+		{plan.StepWaitDS, plan.EvWaitStart, 2 * time.Second},
+		{plan.StepRestoreTTL, plan.EvActionDone, 0},
+	}
+	kills := 0
+	for run := 0; run < len(points)+3; run++ {
+		cmd := exec.Command(bin, "apply", "-f", spec, "--yes")
+		logf, err := os.Create(filepath.Join(t.TempDir(), "apply.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var point *killPoint
+		if kills < len(points) {
+			point = &points[kills]
+		}
+		killed := false
+	watch:
+		for {
+			select {
+			case err := <-exited:
+				if !killed && err != nil {
+					b, _ := os.ReadFile(logf.Name())
+					t.Fatalf("apply failed on run %d: %v\n%s", run, err, b)
+				}
+				break watch
+			case <-time.After(20 * time.Millisecond):
+			}
+			if point == nil || killed {
+				continue
+			}
+			for _, e := range readJournal(t, journal) {
+				if e.Step == point.step && e.Event == point.event {
+					time.Sleep(point.delay)
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+					kills++
+					t.Logf("run %d: killed after %s %s + %s", run, point.step, point.event, point.delay)
+					break
+				}
+			}
+		}
+		logf.Close()
+		entries := readJournal(t, journal)
+		if len(entries) > 0 && entries[len(entries)-1].Event == plan.EvFinished {
+			break
+		}
+	}
+	if kills != len(points) {
+		t.Errorf("killed %d times, want %d", kills, len(points))
+	}
+	entries := readJournal(t, journal)
+	if len(entries) == 0 || entries[len(entries)-1].Event != plan.EvFinished {
+		t.Fatalf("the migration did not finish; journal ends %+v", entries[len(entries)-1])
+	}
+	endState(t, l)
+
+	// The journal: each change started once, each wait whole.
+	p, err := plan.ReadPlan(plan.WorkspaceFor(s).Path("plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := map[string]int{}
+	for _, e := range entries {
+		if e.Event == plan.EvActionStart {
+			starts[e.Step]++
+		}
+	}
+	cl := plan.BuildChangeLog(p, entries, nil, false)
+	for _, st := range cl.Steps {
+		if st.Action != plan.ActionWait && st.Action != plan.ActionVerify && starts[st.ID] != 1 {
+			t.Errorf("step %s started %d times, want 1", st.ID, starts[st.ID])
+		}
+		if time.Duration(st.WaitTaken) < time.Duration(st.WaitPlanned) {
+			t.Errorf("step %s waited %s, less than the %s planned", st.ID, st.WaitTaken, st.WaitPlanned)
+		}
+	}
+	// The servers' own change history: registry 1 (lab start) + 3, each
+	// host 2 (lower and restore TTLs).
+	for _, c := range []struct {
+		role lab.Role
+		zone string
+		want int
+	}{{lab.RoleTLD, lab.TLD, 4}, {lab.RoleOld1, lab.Zone, 2}, {lab.RoleNew1, lab.Zone, 2}} {
+		if n, err := l.UpdateMessages(c.role, c.zone); err != nil || n != c.want {
+			t.Errorf("%s took %d update messages for %s (err %v), want %d", c.role, n, c.zone, err, c.want)
+		}
+	}
+	md, err := os.ReadFile(plan.WorkspaceFor(s).Path("changelog.md"))
+	if err != nil || !strings.Contains(string(md), "result: **completed**") {
+		t.Errorf("change log after resumes: %v\n%s", err, md)
+	}
+}
