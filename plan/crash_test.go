@@ -50,6 +50,7 @@ func readJournal(t *testing.T, path string) []plan.Entry {
 type killPoint struct {
 	step, event string
 	delay       time.Duration
+	sig         syscall.Signal
 }
 
 // TestCrashAndResume kills `migrate apply` with SIGKILL at every step
@@ -68,15 +69,16 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	journal := plan.WorkspaceFor(s).Path("journal.jsonl")
 	points := []killPoint{
-		{plan.StepLowerTTL, plan.EvStepDone, 0},
-		{plan.StepWaitTTL, plan.EvWaitStart, 3 * time.Second},
-		{plan.StepRemoveDS, plan.EvStepDone, 0},
-		{plan.StepWaitDSGone, plan.EvWaitStart, 5 * time.Second},
-		{plan.StepSwitchNS, plan.EvActionStart, 0},
-		{plan.StepWaitNS, plan.EvWaitStart, 2 * time.Second},
-		{plan.StepAddDS, plan.EvStepDone, 0},
-		{plan.StepWaitDS, plan.EvWaitStart, 2 * time.Second},
-		{plan.StepRestoreTTL, plan.EvActionDone, 0},
+		{plan.StepLowerTTL, plan.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitTTL, plan.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
+		{plan.StepWaitTTL, plan.EvWaitStart, 6 * time.Second, syscall.SIGINT}, // Ctrl-C in a wait
+		{plan.StepRemoveDS, plan.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitDSGone, plan.EvWaitStart, 5 * time.Second, syscall.SIGKILL},
+		{plan.StepSwitchNS, plan.EvActionStart, 0, syscall.SIGKILL},
+		{plan.StepWaitNS, plan.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
+		{plan.StepAddDS, plan.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitDS, plan.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
+		{plan.StepRestoreTTL, plan.EvActionDone, 0, syscall.SIGKILL},
 	}
 	kills := 0
 	for run := 0; run < len(points)+3; run++ {
@@ -113,10 +115,10 @@ func TestCrashAndResume(t *testing.T) {
 			for _, e := range readJournal(t, journal) {
 				if e.Step == point.step && e.Event == point.event {
 					time.Sleep(point.delay)
-					_ = cmd.Process.Signal(syscall.SIGKILL)
+					_ = cmd.Process.Signal(point.sig)
 					killed = true
 					kills++
-					t.Logf("run %d: killed after %s %s + %s", run, point.step, point.event, point.delay)
+					t.Logf("run %d: %s after %s %s + %s", run, point.sig, point.step, point.event, point.delay)
 					break
 				}
 			}
@@ -136,6 +138,16 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	endState(t, l)
 
+	// Ctrl-C stopped the run between actions, and said so.
+	stopped := 0
+	for _, e := range entries {
+		if e.Event == plan.EvStopped && strings.Contains(e.Detail, "stopped between actions") {
+			stopped++
+		}
+	}
+	if stopped != 1 {
+		t.Errorf("%d journal entries say the run stopped between actions, want 1 (the SIGINT)", stopped)
+	}
 	// The journal: each change started once, each wait whole.
 	p, err := plan.ReadPlan(plan.WorkspaceFor(s).Path("plan.json"))
 	if err != nil {
