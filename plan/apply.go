@@ -100,15 +100,24 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	if err != nil {
 		return nil, ws, err
 	}
-	defer lock.Release()
-	j, err := OpenJournal(ws.Path("journal.jsonl"))
-	if err != nil {
-		return nil, ws, err
-	}
-	defer j.Close()
+	defer func() { _ = lock.Release() }()
 	var p *Plan
-	switch {
-	case len(j.Entries) > 0 && !j.Finished():
+	var j *Journal
+	if _, err := os.Stat(ws.Path("journal.jsonl")); err == nil {
+		if j, err = OpenJournal(ws.Path("journal.jsonl")); err != nil {
+			return nil, ws, err
+		}
+		defer j.Close()
+		if j.Finished() || len(j.Entries) == 0 {
+			// The last migration finished: keep it aside, start anew.
+			j.Close()
+			lock.Release()
+			archive := ws.Dir + "-" + time.Now().UTC().Format("20060102T150405Z")
+			if err := os.Rename(ws.Dir, archive); err != nil {
+				return nil, ws, fmt.Errorf("apply: archive %s: %w", ws.Dir, err)
+			}
+			return Apply(ctx, o)
+		}
 		// A run was under way: resume exactly its plan.
 		if p, err = ReadPlan(ws.Path("plan.json")); err != nil {
 			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.Dir, err)
@@ -119,16 +128,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if err := p.Spec.LoadSecrets(o.Env); err != nil {
 			return nil, ws, err
 		}
-	default:
-		if j.Finished() {
-			// The last migration finished: keep it, start a new one.
-			j.Close()
-			archive := ws.Dir + "-" + time.Now().UTC().Format("20060102T150405Z")
-			if err := os.Rename(ws.Dir, archive); err != nil {
-				return nil, ws, fmt.Errorf("apply: archive %s: %w", ws.Dir, err)
-			}
-			return Apply(ctx, o)
-		}
+	} else {
+		// A new migration: nothing is written before it is planned,
+		// checked against drift and confirmed.
 		if p, err = freshPlan(ctx, env, spec, saved); err != nil {
 			return nil, ws, err
 		}
@@ -138,6 +140,10 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if err := p.Save(ws.Path("plan.json")); err != nil {
 			return nil, ws, err
 		}
+		if j, err = OpenJournal(ws.Path("journal.jsonl")); err != nil {
+			return nil, ws, err
+		}
+		defer j.Close()
 	}
 	x.Plan, x.Clock, x.Journal = p, RealClock{}, j
 	x.RollbackHint = rollbackHint(p, j)

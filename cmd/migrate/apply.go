@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func newApplyCmd() *cobra.Command {
@@ -82,8 +83,6 @@ Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
 	return cmd
 }
 
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/miekg/dns"
+)
+
+// labSpec writes a spec moving the shared lab's example.lab. to NEW.
+func labSpec(t *testing.T, l *lab.Lab) (string, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "migrations")
+	key := func(n string) string {
+		return fmt.Sprintf("{name: %s, algorithm: hmac-sha256, secret_file: %s}", l.Keys[n].Name, l.Keys[n].File)
+	}
+	spec := fmt.Sprintf(`version: 1
+zone: example.lab.
+kind: nameservers
+dnssec: insecure-window
+from: {provider: old, nameservers: [%s, %s]}
+to: {provider: new, nameservers: [%s, %s]}
+registrar: {type: rfc2136, server: %s, tsig: %s}
+providers:
+  old: {type: rfc2136, server: %s, tsig: %s}
+  new: {type: rfc2136, server: %s, tsig: %s}
+ttl: {lower_to: 10s}
+verify: {root: %s, trust_anchor: %s, resolvers: [%s, %s], gate_timeout: 30s}
+output: {dir: %s}
+`, lab.OldNS[0], lab.OldNS[1], lab.NewNS[0], lab.NewNS[1], l.Addr(lab.RoleTLD), key(lab.KeyRegistrar),
+		l.Addr(lab.RoleOld1), key(lab.KeyOld), l.Addr(lab.RoleNew1), key(lab.KeyNew),
+		l.Addr(lab.RoleRoot), l.TrustAnchor, l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain), out)
+	p := filepath.Join(t.TempDir(), "spec.yaml")
+	must(t, os.WriteFile(p, []byte(spec), 0o644))
+	return p, filepath.Join(out, "example.lab")
+}
+
+func TestPlanAndDryRun(t *testing.T) {
+	l := shared.Get(t)
+	spec, ws := labSpec(t, l)
+	saved := filepath.Join(t.TempDir(), "plan.json")
+
+	code, out, errs := migrate(t, "plan", "-f", spec, "--detailed-exitcode", "--out", saved)
+	if code != exitChanges {
+		t.Fatalf("plan --detailed-exitcode: exit %d, want 2\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"lower-ttl", "wait-ds-gone", "final-verify", "```mermaid", "DS TTL at lab. 10s + DNSKEY TTL at old 20s = 30s, + margin 10% = 33s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q", want)
+		}
+	}
+	if code, _, _ := migrate(t, "plan", "-f", spec); code != exitOK {
+		t.Errorf("plan without --detailed-exitcode: exit %d, want 0", code)
+	}
+	code, out, _ = migrate(t, "plan", "-f", spec, "--json")
+	var p plan.Plan
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Steps) != 10 || p.Steps[4].ID != plan.StepSwitchNS {
+		t.Errorf("plan --json: exit %d, %d steps", code, len(p.Steps))
+	}
+	for _, k := range l.Keys {
+		if strings.Contains(out, k.Secret) {
+			t.Fatalf("plan prints the secret of %s", k.Name)
+		}
+	}
+
+	// A dry run of the saved plan changes nothing and writes its change log.
+	code, out, errs = migrate(t, "apply", saved, "--dry-run")
+	if code != 0 || !strings.Contains(out, "result: dry-run") {
+		t.Fatalf("apply --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	md, err := os.ReadFile(filepath.Join(ws, "dry-run-changelog.md"))
+	if err != nil || !strings.Contains(string(md), "# Dry run (nothing was changed)") || !strings.Contains(string(md), "dry run: would remove the DS") {
+		t.Errorf("dry-run change log: %v\n%s", err, md)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "journal.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a dry run wrote a journal: %v", err)
+	}
+	rep := check(t, l)
+	if !strings.Contains(rep, "ns1.example.lab. ns2.example.lab.") {
+		t.Errorf("the delegation changed in a dry run:\n%s", rep)
+	}
+
+	// Not interactive and no --yes: refused before anything happens.
+	if code, _, errs := migrate(t, "apply", "-f", spec); code != exitError || !strings.Contains(errs, "--yes") {
+		t.Errorf("apply without --yes: exit %d %q", code, errs)
+	}
+
+	// A saved plan is refused once the live state drifts.
+	ctx := context.Background()
+	txt, _ := dns.NewRR(`example.lab. 60 IN TXT "v=spf1 mx -all"`)
+	must(t, l.Update(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, lab.Zone, dns.TypeTXT, []dns.RR{txt}))
+	t.Cleanup(func() {
+		txt.Header().Ttl = 15
+		must(t, l.Update(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, lab.Zone, dns.TypeTXT, []dns.RR{txt}))
+		must(t, l.WaitInSync(ctx))
+	})
+	must(t, l.WaitInSync(ctx))
+	code, _, errs = migrate(t, "apply", saved, "--yes")
+	if code != exitError || !strings.Contains(errs, "saved plan is stale") {
+		t.Errorf("apply of a stale plan: exit %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "journal.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a refused plan started a journal: %v", err)
+	}
+}
+
+func check(t *testing.T, l *lab.Lab) string {
+	t.Helper()
+	_, out, _ := migrate(t, append([]string{"check"}, append(labArgs(l), lab.Zone)...)...)
+	return out
+}
+
+// A second apply on the same zone is refused while one holds the lock.
+func TestApplyLocked(t *testing.T) {
+	l := shared.Get(t)
+	spec, ws := labSpec(t, l)
+	must(t, os.MkdirAll(ws, 0o755))
+	lock, err := plan.TakeLock(filepath.Join(ws, "lock"))
+	must(t, err)
+	defer lock.Release()
+	start := time.Now()
+	code, _, errs := migrate(t, "apply", "-f", spec, "--yes")
+	if code != exitError || !strings.Contains(errs, "another migrate apply is running") {
+		t.Errorf("second apply: exit %d %q", code, errs)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("a locked apply waited %s instead of refusing", time.Since(start))
+	}
+}

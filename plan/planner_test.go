@@ -1,0 +1,284 @@
+package plan
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func testSpec(dnssec string) *Spec {
+	return &Spec{Version: 1, Zone: "example.com.", Kind: "nameservers", DNSSEC: dnssec, File: "spec.yaml",
+		From:         Side{Provider: "old", Nameservers: []string{"ns1.old.example.net.", "ns2.old.example.net."}},
+		To:           Side{Provider: "new", Nameservers: []string{"ns1.new.example.org.", "ns2.new.example.org."}},
+		Registrar:    RegistrarSpec{Type: "manual"},
+		TTL:          TTLSpec{LowerTo: 300 * time.Second, Restore: true},
+		SafetyMargin: "10%", Margin: Margin{Percent: 10},
+		Verify: VerifySpec{Resolvers: []string{"192.0.2.53:53"}, GateTimeout: 30 * time.Minute},
+		Output: OutputSpec{Dir: "./migrations"}}
+}
+
+// observed is a live state as a real move would see it: hour-long TTLs,
+// a day-long apex NS, a signed zone on both sides.
+func observed(recordTTL, nsTTL, dnskeyTTL, parentNS, parentDS, neg uint32) *Observed {
+	host := func(name string, ns []string, ksk string) HostState {
+		return HostState{Provider: name, Nameservers: ns, Servers: []string{"192.0.2.1:53", "192.0.2.2:53"},
+			RRsets: []providers.RRset{
+				{Name: "example.com.", Type: "A", TTL: recordTTL, Data: []string{"192.0.2.80"}},
+				{Name: "example.com.", Type: "NS", TTL: nsTTL, Data: ns},
+				{Name: "example.com.", Type: "SOA", TTL: 3600, Data: []string{"ns1. host. 1 2 3 4 5"}},
+				{Name: "www.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.80"}},
+			},
+			MaxTTL: max(recordTTL, nsTTL), ApexNSTTL: nsTTL, DNSKEYTTL: dnskeyTTL, KSKDS: []string{ksk}, Serials: []uint32{1, 1}}
+	}
+	return &Observed{Time: t0, Parent: "com.", ParentServers: []string{"192.0.2.100:53", "192.0.2.101:53"},
+		NS: []string{"ns1.old.example.net.", "ns2.old.example.net."}, NSTTL: parentNS,
+		DS: []string{"11111 13 2 AAAA"}, DSTTL: parentDS, NegTTL: neg, Status: "secure",
+		Old: host("old", []string{"ns1.old.example.net.", "ns2.old.example.net."}, "11111 13 2 AAAA"),
+		New: host("new", []string{"ns1.new.example.org.", "ns2.new.example.org."}, "22222 13 2 BBBB"), Fingerprint: "f"}
+}
+
+func TestPlanWaits(t *testing.T) {
+	tests := []struct {
+		name                            string
+		o                               *Observed
+		waitTTL, dsGone, waitNS, waitDS time.Duration
+	}{
+		// Old max TTL 86400 (apex NS) lowered to 300; DS 86400 + DNSKEY 3600;
+		// max(parent NS 172800, lowered apex NS 300); max(DS 86400, neg 900).
+		{"typical com.", observed(3600, 86400, 3600, 172800, 86400, 900), 95040 * time.Second, 99000 * time.Second, 190080 * time.Second, 95040 * time.Second},
+		// Everything already at or under lower_to: no wait-ttl.
+		{"short TTLs", observed(60, 300, 300, 300, 300, 60), 0, 660 * time.Second, 330 * time.Second, 330 * time.Second},
+		// The negative-caching TTL is longer than the DS TTL.
+		{"long negative TTL", observed(60, 300, 300, 300, 300, 3600), 0, 660 * time.Second, 330 * time.Second, 3960 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Build(testSpec("insecure-window"), tt.o, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]time.Duration{}
+			for _, s := range p.Steps {
+				got[s.ID] = time.Duration(s.Wait)
+			}
+			want := map[string]time.Duration{StepWaitTTL: tt.waitTTL, StepWaitDSGone: tt.dsGone, StepWaitNS: tt.waitNS, StepWaitDS: tt.waitDS}
+			for id, w := range want {
+				if got[id] != w {
+					t.Errorf("%s = %s, want %s", id, got[id], w)
+				}
+			}
+			var sum time.Duration
+			for _, s := range p.Steps {
+				if time.Duration(s.Start) != sum {
+					t.Errorf("%s starts at +%s, want +%s", s.ID, time.Duration(s.Start), sum)
+				}
+				sum += time.Duration(s.Wait)
+			}
+			if time.Duration(p.TotalWait) != sum {
+				t.Errorf("total %s, want %s", time.Duration(p.TotalWait), sum)
+			}
+		})
+	}
+}
+
+func TestPlanSteps(t *testing.T) {
+	tests := []struct {
+		name   string
+		dnssec string
+		edit   func(*Observed)
+		ids    string
+		done   string
+	}{
+		{"signed", "insecure-window", nil, "lower-ttl wait-ttl remove-ds wait-ds-gone switch-ns wait-ns add-ds wait-ds restore-ttl final-verify", ""},
+		{"unsigned", "unsigned", func(o *Observed) { o.DS = nil }, "lower-ttl wait-ttl switch-ns wait-ns restore-ttl final-verify", ""},
+		{"DS already removed (a resumed or reversed move)", "insecure-window", func(o *Observed) { o.DS = nil }, "lower-ttl wait-ttl remove-ds wait-ds-gone switch-ns wait-ns add-ds wait-ds restore-ttl final-verify", "remove-ds"},
+		{"nothing to do", "insecure-window", func(o *Observed) {
+			o.NS, o.DS = []string{"ns1.new.example.org.", "ns2.new.example.org."}, []string{"22222 13 2 BBBB"}
+		}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := observed(3600, 86400, 3600, 172800, 86400, 900)
+			if tt.edit != nil {
+				tt.edit(o)
+			}
+			p, err := Build(testSpec(tt.dnssec), o, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids, done []string
+			for _, s := range p.Steps {
+				ids = append(ids, s.ID)
+				if s.Done {
+					done = append(done, s.ID)
+				}
+			}
+			if strings.Join(ids, " ") != tt.ids || strings.Join(done, " ") != tt.done || p.Nothing != (tt.ids == "") {
+				t.Errorf("steps %v (done %v, nothing %v)", ids, done, p.Nothing)
+			}
+		})
+	}
+}
+
+func TestPlanRefusesProblems(t *testing.T) {
+	o := observed(60, 300, 300, 300, 300, 60)
+	o.Problems = []string{"zone parity: the new provider has no www.example.com. A"}
+	_, err := Build(testSpec("insecure-window"), o, t0)
+	if !IsNotSafe(err) || !strings.Contains(err.Error(), "zone parity") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n%s", path, got)
+	}
+}
+
+func TestPlanText(t *testing.T) {
+	p, err := Build(testSpec("insecure-window"), observed(3600, 86400, 3600, 172800, 86400, 900), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.txt", b.Bytes())
+}
+
+// A change log from a journal, resumed once, with a watchdog failure.
+func TestChangeLogGolden(t *testing.T) {
+	p, err := Build(testSpec("insecure-window"), observed(60, 300, 300, 300, 300, 60), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s int) Stamp { return Stamp(t0.Add(time.Duration(s) * time.Second)) }
+	until := at(2 + 330)
+	e := []Entry{
+		{Time: at(0), Event: EvBegin},
+		{Time: at(0), Step: StepLowerTTL, Event: EvActionDone, Detail: "already in place when planned: not sent"},
+		{Time: at(1), Step: StepLowerTTL, Event: EvStepDone},
+		{Time: at(1), Step: StepWaitTTL, Event: EvStepDone},
+		{Time: at(1), Step: StepRemoveDS, Event: EvActionStart},
+		{Time: at(2), Step: StepRemoveDS, Event: EvActionDone, Before: []string{"11111 13 2 AAAA"}},
+		{Time: at(2), Step: StepRemoveDS, Event: EvGatePassed, Detail: "192.0.2.100:53 yes, 192.0.2.101:53 yes (attempt 1)"},
+		{Time: at(2), Step: StepRemoveDS, Event: EvStepDone},
+		{Time: at(3), Step: StepWaitDSGone, Event: EvWaitStart, Until: &until},
+		{Time: at(100), Event: EvStopped, Detail: "stopped: stopped between actions"},
+	}
+	wd := &WatchReport{Resolvers: []string{"192.0.2.53:53"}, Names: []string{"example.com. SOA"}, Rounds: 100, Queries: 100}
+	cl := BuildChangeLog(p, e, wd, false)
+	cl.Resume = "migrate apply -f spec.yaml --yes"
+	var md, js bytes.Buffer
+	if err := cl.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "changelog.md", md.Bytes())
+	golden(t, "changelog.json", js.Bytes())
+	if cl.Result != "stopped" || cl.Steps[2].State != "done" || cl.Steps[3].State != "started" {
+		t.Errorf("result %s, states %s %s", cl.Result, cl.Steps[2].State, cl.Steps[3].State)
+	}
+}
+
+func TestJournalSurvivesTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Entry{Time: Stamp(t0), Event: EvBegin}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"time":"2026-11-21T12:00:01.000Z","step":"lower-ttl","ev`) // a crash mid-write
+	f.Close()
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Entries) != 1 {
+		t.Fatalf("read %d entries, want 1", len(j.Entries))
+	}
+	if err := j.Append(Entry{Time: Stamp(t0), Step: StepLowerTTL, Event: EvActionStart}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, _ = OpenJournal(path)
+	if len(j.Entries) != 2 || j.Entries[1].Event != EvActionStart {
+		t.Errorf("after a torn line and an append: %+v", j.Entries)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	a, err := TakeLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TakeLock(path); err == nil || !strings.Contains(err.Error(), "another migrate apply") {
+		t.Errorf("second lock: %v", err)
+	}
+	a.Release()
+	b, err := TakeLock(path)
+	if err != nil {
+		t.Errorf("lock after release: %v", err)
+	}
+	b.Release()
+}
+
+// A resumed wait ends when the journal says, not a full wait after the
+// restart: and never earlier.
+func TestWaitIsAnchoredToTheJournal(t *testing.T) {
+	p, err := Build(testSpec("unsigned"), observed(60, 300, 300, 300, 300, 60), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Steps = p.Steps[:4] // lower-ttl, wait-ttl, switch-ns, wait-ns
+	clock := NewSimClock(t0.Add(100 * time.Second))
+	until := Stamp(t0.Add(330 * time.Second))
+	j := MemoryJournal()
+	for _, e := range []Entry{
+		{Time: Stamp(t0), Event: EvBegin},
+		{Time: Stamp(t0), Step: StepLowerTTL, Event: EvStepDone},
+		{Time: Stamp(t0), Step: StepWaitTTL, Event: EvStepDone},
+		{Time: Stamp(t0), Step: StepSwitchNS, Event: EvStepDone},
+		{Time: Stamp(t0), Step: StepWaitNS, Event: EvWaitStart, Until: &until},
+	} {
+		j.Append(e)
+	}
+	x := &Executor{Plan: p, Clock: clock, Journal: j}
+	if _, err := x.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := j.Last(StepWaitNS, EvStepDone)
+	if !ok || !time.Time(e.Time).Equal(time.Time(until)) {
+		t.Errorf("wait-ns ended at %v, want %v", time.Time(e.Time), time.Time(until))
+	}
+}
