@@ -35,8 +35,10 @@ vet:
 test: deps fmt vet
 	$(GO) test -race -count=1 ./...
 
+# Prints, for a whole lab migration, wall time / mandated waits (target <= 1.15).
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./checks
+	$(GO) test -run '^$$' -bench LabMigration -benchtime 1x ./plan
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReply -fuzztime 30s ./checks
@@ -52,7 +54,15 @@ demo: deps build
 	$$m lab break ds-mismatch; \
 	$$m check $$LAB_ZONE && rc=0 || rc=$$?; echo "(migrate check exited $$rc: 3 means at least one critical finding)"; \
 	echo; echo "== 3. Repaired: DS made from the zone's live KSK, resolvers flushed"; \
-	$$m lab repair; $$m check $$LAB_ZONE; \
+	$$m lab repair; $$m check $$LAB_ZONE | head -2; \
+	out=$$(mktemp -d); export MIGRATE_OUTPUT_DIR=$$out; \
+	echo; echo "== 4. Plan the move of $$LAB_ZONE from OLD (BIND) to NEW (Knot), signed on both sides"; \
+	$$m plan -f examples/lab-nameservers.yaml --out $$out/plan.json; \
+	echo; echo "== 5. Apply it: every wait from served TTLs, every step proven at every server (about 2 minutes)"; \
+	$$m apply $$out/plan.json --yes; \
+	echo; echo "== 6. The change log for the ticket ($$out/example.lab/changelog.md)"; \
+	cat $$out/example.lab/changelog.md; \
+	echo; $$m check $$LAB_ZONE | head -2; \
 	echo; $$m lab down
 
 clean:

@@ -398,6 +398,17 @@ func (l *Lab) Env() []EnvVar {
 		EnvVar{"MIGRATE_ROOT", l.Addr(RoleRoot)},
 		EnvVar{"MIGRATE_TRUST_ANCHOR", l.TrustAnchor},
 		EnvVar{"MIGRATE_RESOLVER", join(RoleValidating, RolePlain)})
+	// What a migration spec reads from the environment (examples/lab-*.yaml).
+	out = append(out,
+		EnvVar{"MIGRATE_VERIFY_ROOT", l.Addr(RoleRoot)},
+		EnvVar{"MIGRATE_VERIFY_TRUST_ANCHOR", l.TrustAnchor},
+		EnvVar{"MIGRATE_VERIFY_RESOLVERS", join(RoleValidating, RolePlain)},
+		EnvVar{"MIGRATE_REGISTRAR_SERVER", l.Addr(RoleTLD)},
+		EnvVar{"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", l.Keys[KeyRegistrar].File},
+		EnvVar{"MIGRATE_PROVIDERS_OLD_SERVER", l.Addr(RoleOld1)},
+		EnvVar{"MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", l.Keys[KeyOld].File},
+		EnvVar{"MIGRATE_PROVIDERS_NEW_SERVER", l.Addr(RoleNew1)},
+		EnvVar{"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", l.Keys[KeyNew].File})
 	for _, k := range []struct{ prefix, name string }{{"REGISTRAR", KeyRegistrar}, {"OLD", KeyOld}, {"NEW", KeyNew}} {
 		key := l.Keys[k.name]
 		out = append(out,
