@@ -35,6 +35,9 @@ type ApplyOptions struct {
 	Confirm func(*Plan) bool
 	// NewEnv builds the hosts, registrar and checker (tests swap it).
 	NewEnv func(*Spec) (Env, error)
+	// Reverse moves the zone back (from and to swapped): a rollback, in a
+	// workspace of its own; the forward plan's original TTLs are restored.
+	Reverse bool
 	// Test-only knobs.
 	WaitScale float64
 	Poll      time.Duration
@@ -68,18 +71,35 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 	}
 	ws := WorkspaceFor(spec)
+	forward := ws
+	var restoreTo []TTLChange
+	if o.Reverse {
+		if saved != nil {
+			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
+		}
+		spec.From, spec.To = spec.To, spec.From
+		ws.Dir += ".rollback"
+		if fp, err := ReadPlan(forward.Path("plan.json")); err == nil {
+			if st := fp.Step(StepRestoreTTL); st != nil {
+				restoreTo = st.TTLs
+			}
+		}
+	}
 	env, err := o.NewEnv(spec)
 	if err != nil {
 		return nil, ws, err
 	}
 	resume := "migrate apply -f " + spec.File + " --yes"
-	if o.PlanFile != "" {
+	switch {
+	case o.Reverse:
+		resume = "migrate rollback -f " + spec.File + " --yes"
+	case o.PlanFile != "":
 		resume = "migrate apply " + o.PlanFile + " --yes"
 	}
 	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
 
 	if o.DryRun {
-		p, err := freshPlan(ctx, env, spec, saved)
+		p, err := freshPlan(ctx, env, spec, saved, restoreTo)
 		if err != nil {
 			return nil, ws, err
 		}
@@ -131,7 +151,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
-		if p, err = freshPlan(ctx, env, spec, saved); err != nil {
+		if p, err = freshPlan(ctx, env, spec, saved, restoreTo); err != nil {
 			return nil, ws, err
 		}
 		if o.Confirm != nil && !o.Confirm(p) {
@@ -146,25 +166,28 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		defer j.Close()
 	}
 	x.Plan, x.Clock, x.Journal = p, RealClock{}, j
-	x.RollbackHint = rollbackHint(p, j)
 	if !o.NoWatch && len(spec.Verify.Resolvers) > 0 {
 		x.Watchdog = NewWatchdog(env.Checker, p)
 	}
 	cl, err := x.Run(ctx)
-	x.RollbackHint = rollbackHint(p, j)
-	cl.Rollback = ""
-	if err != nil {
-		cl.Rollback = x.RollbackHint
-	}
 	if werr := writeChangeLogs(ws, "changelog", cl); werr != nil && err == nil {
 		err = werr
+	}
+	if err == nil && o.Reverse {
+		// The forward move is undone: set its unfinished journal aside so
+		// that a later apply plans afresh instead of resuming it.
+		if _, serr := os.Stat(forward.Dir); serr == nil {
+			if rerr := os.Rename(forward.Dir, forward.Dir+"-rolled-back-"+time.Now().UTC().Format("20060102T150405Z")); rerr != nil {
+				err = fmt.Errorf("rollback: set aside %s: %w", forward.Dir, rerr)
+			}
+		}
 	}
 	return cl, ws, err
 }
 
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan) (*Plan, error) {
+func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo []TTLChange) (*Plan, error) {
 	obs, err := Observe(ctx, env, spec)
 	if err != nil {
 		return nil, err
@@ -185,6 +208,9 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan) (*Plan, er
 	if p.Nothing {
 		return nil, ErrNothingToDo
 	}
+	if len(restoreTo) > 0 {
+		p.restoreTTLs(restoreTo)
+	}
 	return p, nil
 }
 
@@ -198,9 +224,9 @@ func rollbackHint(p *Plan, j *Journal) string {
 		}
 	}
 	if len(undo) == 0 {
-		return "nothing was changed"
+		return "nothing was changed by this run"
 	}
-	return "swap from and to in " + p.Spec.File + " and run `migrate plan` then `migrate apply`: the planner starts from the live state and keeps every wait. Done so far, newest first: " + strings.Join(undo, "; ")
+	return "`migrate rollback -f " + p.Spec.File + " --yes` (plans the move back from the live state, keeping every wait). Done so far, newest first: " + strings.Join(undo, "; ")
 }
 
 func writeChangeLogs(ws Workspace, base string, cl *ChangeLog) error {

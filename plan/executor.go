@@ -34,8 +34,9 @@ type Executor struct {
 	// WaitScale shortens every wait: a test-only override to prove that
 	// the prober sees an outage when waits are too short. 0 means 1.
 	WaitScale float64
-	// ResumeCmd and RollbackHint are shown when a run stops.
-	ResumeCmd, RollbackHint string
+	// ResumeCmd is shown when a run stops, with how to roll back what the
+	// journal shows done by then.
+	ResumeCmd string
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -98,7 +99,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 			reason = "failed: " + err.Error()
 		}
 		_ = x.journal(Entry{Event: EvStopped, Detail: reason})
-		err = fmt.Errorf("%w\n  to resume: %s\n  to roll back: %s", err, x.ResumeCmd, x.RollbackHint)
+		err = fmt.Errorf("%w\n  to resume: %s\n  to roll back: %s", err, x.ResumeCmd, rollbackHint(x.Plan, x.Journal))
 	}
 	return x.ChangeLog(), err
 }
@@ -112,7 +113,7 @@ func (x *Executor) ChangeLog() *ChangeLog {
 	}
 	cl := BuildChangeLog(x.Plan, x.Journal.Entries, wd, x.DryRun)
 	if cl.Result != "completed" && !x.DryRun {
-		cl.Resume, cl.Rollback = x.ResumeCmd, x.RollbackHint
+		cl.Resume, cl.Rollback = x.ResumeCmd, rollbackHint(x.Plan, x.Journal)
 	}
 	return cl
 }
@@ -229,6 +230,18 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			}
 		}
 		if !actionDone {
+			inPlace, pre := precondition(ctx, x.Env, x.Plan, st)
+			switch {
+			case !pre.OK:
+				_ = x.journal(Entry{Step: st.ID, Event: EvActionFail, Detail: "precondition: " + pre.Summary, Evidence: pre.Evidence})
+				return fmt.Errorf("step %s: precondition: %s", st.ID, pre.Summary)
+			case inPlace:
+				x.log("%s: %s; not sent", st.ID, pre.Summary)
+				if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Before: st.Before, After: st.After, Detail: pre.Summary + ": not sent", Evidence: pre.Evidence}); err != nil {
+					return err
+				}
+				return x.gate(ctx, st)
+			}
 			if err := x.journal(Entry{Step: st.ID, Event: EvActionStart}); err != nil {
 				return err
 			}

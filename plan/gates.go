@@ -168,3 +168,37 @@ func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 	}
 	return GateResult{Summary: strings.Join(problems, "; "), Evidence: ev}
 }
+
+// precondition checks, before a registrar change, that every parent server
+// serves the state the plan starts the step from (Before) or already the
+// one it leads to (After). Anything else means someone else changed the
+// delegation: apply stops rather than overwrite it.
+func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool, res GateResult) {
+	if st.Action != ActionSetNS && st.Action != ActionSetDS {
+		return false, GateResult{OK: true}
+	}
+	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
+	before, after := true, true
+	for _, ps := range parents {
+		got := ps.DS
+		ev := ps.DSEvidence()
+		if st.Action == ActionSetNS {
+			got, ev = ps.NS, ps.NSEvidence()
+		}
+		res.Evidence = append(res.Evidence, ev)
+		if !ps.Answered {
+			before, after = false, false
+			continue
+		}
+		before = before && slices.Equal(got, sorted(st.Before))
+		after = after && slices.Equal(got, sorted(st.After))
+	}
+	switch {
+	case after:
+		return true, GateResult{OK: true, Summary: "already in place at every parent server", Evidence: res.Evidence}
+	case before:
+		return false, GateResult{OK: true, Summary: "every parent server serves the planned starting state", Evidence: res.Evidence}
+	}
+	res.Summary = fmt.Sprintf("the parent serves neither the planned starting state %v nor the target %v: the delegation was changed outside this run", orNone(st.Before), orNone(st.After))
+	return false, res
+}

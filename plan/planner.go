@@ -157,3 +157,22 @@ func (p *Plan) add(s Step) {
 
 // IsNotSafe reports whether err is a preflight refusal.
 func IsNotSafe(err error) bool { return errors.Is(err, ErrNotSafe) }
+
+// restoreTTLs makes the restore-ttl step put back the TTLs another plan
+// found (a rollback restores the forward move's originals, which its own
+// observation sees lowered).
+func (p *Plan) restoreTTLs(changes []TTLChange) {
+	st := p.Step(StepRestoreTTL)
+	if st == nil {
+		return
+	}
+	st.TTLs, st.Done, st.Before, st.After = changes, false, nil, nil
+	for _, c := range changes {
+		for i, s := range c.RRsets {
+			st.Before = append(st.Before, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, s.TTL))
+			st.After = append(st.After, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, c.TTLs[i]))
+		}
+	}
+	st.Summary = fmt.Sprintf("restore %d RRsets to the TTLs they had before the forward move", len(st.After))
+	p.seal()
+}

@@ -38,12 +38,17 @@ Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 	f.Float64("unsafe-test-wait-scale", 1, "TEST ONLY: multiply every wait (below 1 causes outages)")
 	_ = f.MarkHidden("unsafe-test-wait-scale")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runApply(cmd, args, false) }
+	return cmd
+}
+
+func runApply(cmd *cobra.Command, args []string, reverse bool) error {
+	{
 		v, err := settings(cmd)
 		if err != nil {
 			return err
 		}
-		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"),
+		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse,
 			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
 		switch {
 		case len(args) == 1 && o.SpecFile != "":
@@ -80,9 +85,30 @@ Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
 		}
 		return err
 	}
-	return cmd
 }
 
 // isTerminal reports whether f is a terminal (not merely a character
 // device such as /dev/null).
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+func newRollbackCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollback -f SPEC",
+		Short: "Move the zone back to the spec's from provider, safely, from wherever it is now",
+		Long: `rollback plans the move back (from and to swapped) from the live state and
+applies it like apply: every wait kept, every step proven, journaled in
+output.dir/<zone>.rollback/, resumable. Steps already in place are not sent
+again; the TTLs the forward move lowered are put back.`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringP("file", "f", "", "the migration spec of the move to undo")
+	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
+	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	_ = cmd.MarkFlagRequired("file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runApply(cmd, nil, true)
+	}
+	return cmd
+}
