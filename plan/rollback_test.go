@@ -45,7 +45,10 @@ func TestRollbackMidway(t *testing.T) {
 	p := &prober{}
 	pctx, stopProbe := context.WithCancel(context.Background())
 	probed := make(chan struct{})
-	go func() { p.run(pctx, lab.Zone, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)}); close(probed) }()
+	go func() {
+		p.run(pctx, lab.Zone, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)})
+		close(probed)
+	}()
 	newEnv := func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, &tlog{t: t}, time.Second) }
 
 	ctx, cancel := context.WithCancel(context.Background())
