@@ -258,7 +258,7 @@ func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		if len(o.New.KSKDS) == 0 {
 			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
 		}
-		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !overlaps(o.DS, o.Old.KSKDS) && !anyMatch(o.DS, o.Old.KSKDS) {
+		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
 			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
 		}
 		if c := env.Registrar.Capabilities(); !c.DS {
@@ -277,15 +277,6 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)
 	return out
-}
-
-func overlaps(a, b []string) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // anyMatch reports whether a DS at the parent points to one of the KSKs,

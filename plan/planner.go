@@ -78,7 +78,8 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
 	}
 
-	oldNSTTL := min(o.Old.ApexNSTTL, max(lowerTo, 1))
+	// The old apex NS TTL resolvers can hold once lower-ttl is waited out.
+	oldNSTTL := min(o.Old.ApexNSTTL, lowerTo)
 	if o.Old.ApexNSTTL == 0 {
 		oldNSTTL = lowerTo
 	}
