@@ -33,7 +33,7 @@ vet:
 
 # With CI=true a lab test whose server binary is missing fails, never skips.
 test: deps fmt vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -parallel 8 -timeout 30m ./...
 
 # Prints, for a whole lab migration, wall time / mandated waits (target <= 1.15).
 bench: deps
