@@ -266,3 +266,60 @@ func TestLabProvidersTakeUpdates(t *testing.T) {
 		t.Fatal("NEW accepted an update signed with OLD's key")
 	}
 }
+
+// A change in the lab, watched as it propagates: the authoritative servers
+// have it at once, honest resolvers show the old answer until their cached
+// copy expires (pending) and then the new one (updated); the sticky
+// resolver, which keeps answers an hour, is stale after the deadline.
+func TestLabPropagation(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	www := "www." + lab.Zone
+	resolvers := []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain), l.Addr(lab.RoleSticky)}
+	old := []dns.RR{rr(t, www+" 15 IN A 192.0.2.80")}
+	c := checker(t, l, nil)
+	// Prime every cache with the old answer.
+	for _, r := range resolvers {
+		if reply := c.Client().Ask(ctx, checks.Question{Server: r, Name: www, Type: dns.TypeA, RD: true}); !reply.OK() {
+			t.Fatal(reply.Err)
+		}
+	}
+	since := time.Now()
+	must(t, l.Update(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, www, dns.TypeA, []dns.RR{rr(t, www+" 15 IN A 198.51.100.80")}))
+	restore(t, func(ctx context.Context) error {
+		if err := l.Update(ctx, lab.RoleOld1, lab.Zone, lab.KeyOld, www, dns.TypeA, old); err != nil {
+			return err
+		}
+		return l.FlushResolvers(ctx)
+	})
+	must(t, l.WaitInSync(ctx))
+	change, err := checks.NewChange(www, "A", []string{"198.51.100.80"}, []string{"192.0.2.80"}, since)
+	must(t, err)
+	verdicts := func(at time.Time) map[string]checks.Verdict {
+		seen, err := c.Propagation(ctx, []checks.Change{change}, resolvers, at)
+		must(t, err)
+		out := map[string]checks.Verdict{}
+		for _, s := range seen {
+			out[s.Server] = s.Verdict
+		}
+		return out
+	}
+	now := verdicts(time.Now())
+	want := map[string]checks.Verdict{
+		l.Addr(lab.RoleOld1): checks.Updated, l.Addr(lab.RoleOld2): checks.Updated,
+		l.Addr(lab.RoleValidating): checks.Pending, l.Addr(lab.RolePlain): checks.Pending, l.Addr(lab.RoleSticky): checks.Pending,
+	}
+	for s, v := range want {
+		if now[s] != v {
+			t.Errorf("just after the change, %s is %s, want %s (%v)", s, now[s], v, now)
+		}
+	}
+	time.Sleep(time.Until(since.Add(16 * time.Second)))
+	later := verdicts(time.Now())
+	want[l.Addr(lab.RoleValidating)], want[l.Addr(lab.RolePlain)], want[l.Addr(lab.RoleSticky)] = checks.Updated, checks.Updated, checks.Stale
+	for s, v := range want {
+		if later[s] != v {
+			t.Errorf("after the deadline, %s is %s, want %s (%v)", s, later[s], v, later)
+		}
+	}
+}

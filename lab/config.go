@@ -96,6 +96,7 @@ const (
 	RoleNew2       Role = "new2"       // .22 Knot DNS secondary of example.lab.
 	RoleValidating Role = "validating" // .53 Unbound, validating
 	RolePlain      Role = "plain"      // .54 Unbound, not validating
+	RoleSticky     Role = "sticky"     // .55 Unbound, keeps every answer an hour whatever its TTL
 )
 
 // Roles lists every server in start order.
@@ -104,7 +105,7 @@ var roles = []struct {
 	host byte
 }{
 	{RoleRoot, 1}, {RoleTLD, 2}, {RoleTLD2, 3}, {RoleOld1, 11}, {RoleOld2, 12},
-	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54},
+	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54}, {RoleSticky, 55},
 }
 
 // Addrs maps each role to its loopback address.

@@ -167,7 +167,7 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := l.WaitInSync(ctx); err != nil {
 		return err
 	}
-	for _, r := range []Role{RoleValidating, RolePlain} {
+	for _, r := range []Role{RoleValidating, RolePlain, RoleSticky} {
 		if err := l.startUnbound(ctx, r); err != nil {
 			return err
 		}
@@ -388,6 +388,7 @@ func (l *Lab) startKnot(ctx context.Context, r Role) error {
 type unboundData struct {
 	Name, Dir, Addr, RootHints, TrustAnchor string
 	Validating                              bool
+	CacheMinTTL                             int
 }
 
 func (l *Lab) startUnbound(ctx context.Context, r Role) error {
@@ -401,6 +402,11 @@ func (l *Lab) startUnbound(ctx context.Context, r Role) error {
 	}
 	conf := filepath.Join(dir, "unbound.conf")
 	d := unboundData{Name: string(r), Dir: dir, Addr: l.Addrs[r].String(), RootHints: hints, TrustAnchor: l.TrustAnchor, Validating: r == RoleValidating}
+	if r == RoleSticky {
+		// A resolver that breaks the TTL contract, as some do: it keeps
+		// answers an hour. Propagation checks must call it stale.
+		d.CacheMinTTL = 3600
+	}
 	if err := render("unbound.conf.tmpl", conf, d); err != nil {
 		return err
 	}

@@ -309,7 +309,7 @@ func (l *Lab) Start(ctx context.Context, r Role) error {
 	if err := l.launch(ctx, r, p.Config, p.Args...); err != nil {
 		return err
 	}
-	if r == RoleValidating || r == RolePlain {
+	if r == RoleValidating || r == RolePlain || r == RoleSticky {
 		return l.waitAnswer(ctx, r, Zone, dns.TypeSOA, true)
 	}
 	return nil
@@ -318,7 +318,7 @@ func (l *Lab) Start(ctx context.Context, r Role) error {
 // FlushResolvers empties both resolvers' caches, bogus entries included
 // (Unbound otherwise keeps a zone bogus for a minute whatever the TTLs).
 func (l *Lab) FlushResolvers(ctx context.Context) error {
-	for _, r := range []Role{RoleValidating, RolePlain} {
+	for _, r := range []Role{RoleValidating, RolePlain, RoleSticky} {
 		conf := filepath.Join(l.roleDir(r), "unbound.conf")
 		for _, cmd := range [][]string{{"flush_zone", "."}, {"flush_bogus"}, {"flush_negative"}, {"flush_infra", "all"}} {
 			args := append([]string{"unbound-control", "-c", conf}, cmd...)
@@ -392,6 +392,7 @@ func (l *Lab) Env() []EnvVar {
 		{"LAB_NEW_NS", strings.Join(NewNS[:], ",")},
 		{"LAB_RESOLVER_VALIDATING", l.Addr(RoleValidating)},
 		{"LAB_RESOLVER_PLAIN", l.Addr(RolePlain)},
+		{"LAB_RESOLVER_STICKY", l.Addr(RoleSticky)},
 	}
 	// What `migrate check` reads from the environment, aimed at the lab.
 	out = append(out,

@@ -29,7 +29,7 @@ underscores (MIGRATE_TRUST_ANCHOR for --trust-anchor).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newCheckCmd(), newLabCmd(), newPlanCmd(), newApplyCmd(), newRollbackCmd())
+	root.AddCommand(newVersionCmd(), newCheckCmd(), newLabCmd(), newPlanCmd(), newApplyCmd(), newRollbackCmd(), newPropagationCmd())
 	return root
 }
 
