@@ -35,6 +35,14 @@ type Spec struct {
 	Verify       VerifySpec              `mapstructure:"verify"`
 	Output       OutputSpec              `mapstructure:"output"`
 
+	// kind: records
+	Provider string         `mapstructure:"provider"`
+	Changes  []RecordChange `mapstructure:"changes"`
+	Phases   []int          `mapstructure:"phases"`
+	Hold     time.Duration  `mapstructure:"hold"`
+	Health   []HealthCheck  `mapstructure:"health"`
+	Rollback string         `mapstructure:"rollback"`
+
 	// File is where the spec was read from.
 	File string `mapstructure:"-"`
 	// Margin is SafetyMargin parsed.
@@ -87,6 +95,27 @@ type VerifySpec struct {
 	TrustAnchor string        `mapstructure:"trust_anchor"`
 	Resolvers   []string      `mapstructure:"resolvers"`
 	GateTimeout time.Duration `mapstructure:"gate_timeout"`
+}
+
+// RecordChange moves one RRset from old values to new ones.
+type RecordChange struct {
+	Name string `mapstructure:"name"`
+	Type string `mapstructure:"type"`
+	From Values `mapstructure:"from"`
+	To   Values `mapstructure:"to"`
+}
+
+// Values is one value or a list of them, as zone-file data.
+type Values []string
+
+// HealthCheck is a gate every phase must pass before and while it holds.
+type HealthCheck struct {
+	Type            string        `mapstructure:"type"` // http or tcp
+	URL             string        `mapstructure:"url"`
+	ExpectStatus    int           `mapstructure:"expect_status"`
+	Address         string        `mapstructure:"address"`
+	Interval        time.Duration `mapstructure:"interval"`
+	FailuresAllowed int           `mapstructure:"failures_allowed"`
 }
 
 // OutputSpec says where the plan, journal and change logs go.
@@ -219,7 +248,7 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	dec := func(c *mapstructure.DecoderConfig) {
 		c.ErrorUnused = true
 		c.WeaklyTypedInput = false
-		c.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+		c.DecodeHook = mapstructure.ComposeDecodeHookFunc(oneValue, mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
 	}
 	if err := v.Unmarshal(&s, dec); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, typeError(err))
@@ -229,6 +258,15 @@ func Load(path string, env func(string) string) (*Spec, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// oneValue lets `from: x` stand for `from: [x]` without splitting x (a
+// TXT value may hold commas).
+func oneValue(from, to reflect.Type, data any) (any, error) {
+	if to == reflect.TypeOf(Values{}) && from.Kind() == reflect.String {
+		return Values{data.(string)}, nil
+	}
+	return data, nil
 }
 
 // typeError says, for each field mapstructure could not decode, which
@@ -367,11 +405,49 @@ func (s *Spec) check(env func(string) string) error {
 	s.Zone = strings.ToLower(s.Zone)
 	switch s.Kind {
 	case "nameservers":
+		s.checkNameservers(bad, absName, hostPort, env)
 	case "records":
-		bad("kind", "records cutovers are not implemented yet; want nameservers")
+		s.checkRecords(bad)
 	default:
-		bad("kind", "%q: want nameservers", s.Kind)
+		bad("kind", "%q: want nameservers or records", s.Kind)
 	}
+	for _, name := range sortedKeys(s.Providers) {
+		p := s.Providers[name]
+		field := "providers." + name
+		if p.Type != "rfc2136" {
+			bad(field+".type", "%q: want rfc2136", p.Type)
+		}
+		hostPort(field+".server", p.Server, true)
+		p.TSIG.load(field+".tsig", env, bad)
+		s.Providers[name] = p
+	}
+	if s.TTL.LowerTo < time.Second {
+		bad("ttl.lower_to", "%s: want at least 1s", s.TTL.LowerTo)
+	}
+	m, err := ParseMargin(s.SafetyMargin)
+	if err != nil {
+		bad("safety_margin", "%v", err)
+	}
+	s.Margin = m
+	hostPort("verify.root", s.Verify.Root, false)
+	for i, r := range s.Verify.Resolvers {
+		hostPort(fmt.Sprintf("verify.resolvers[%d]", i), r, true)
+	}
+	if s.Verify.TrustAnchor != "" {
+		if _, err := os.Stat(s.Verify.TrustAnchor); err != nil {
+			bad("verify.trust_anchor", "%v", err)
+		}
+	}
+	if s.Verify.GateTimeout <= 0 {
+		bad("verify.gate_timeout", "%s: want a positive duration", s.Verify.GateTimeout)
+	}
+	if s.Output.Dir == "" {
+		bad("output.dir", "missing")
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(string, string), hostPort func(string, string, bool), env func(string) string) {
 	switch s.DNSSEC {
 	case "insecure-window", "unsigned":
 	default:
@@ -408,40 +484,114 @@ func (s *Spec) check(env func(string) string) error {
 	if s.Registrar.Zone != "" {
 		absName("registrar.zone", s.Registrar.Zone)
 	}
-	for _, name := range sortedKeys(s.Providers) {
-		p := s.Providers[name]
-		field := "providers." + name
-		if p.Type != "rfc2136" {
-			bad(field+".type", "%q: want rfc2136", p.Type)
+}
+
+// Record types a records cutover may change: never the apex NS set, and
+// never the signer's or the parent's (DNSKEY, DS).
+var cutoverTypes = map[string]bool{"A": true, "AAAA": true, "CNAME": true, "TXT": true, "MX": true, "SRV": true, "CAA": true, "NS": true, "HTTPS": true, "SVCB": true}
+
+func (s *Spec) checkRecords(bad func(string, string, ...any)) {
+	if s.Provider == "" {
+		bad("provider", "missing; want the name of one of providers")
+	} else if _, ok := s.Providers[s.Provider]; !ok {
+		bad("provider", "%q is not defined under providers (defined: %s)", s.Provider, strings.Join(sortedKeys(s.Providers), ", "))
+	}
+	if len(s.Changes) == 0 {
+		bad("changes", "missing; want at least one {name, type, from, to}")
+	}
+	seen := map[string]bool{}
+	for i := range s.Changes {
+		c := &s.Changes[i]
+		field := fmt.Sprintf("changes[%d]", i)
+		c.Type = strings.ToUpper(c.Type)
+		name := c.Name
+		if name == "" {
+			bad(field+".name", "missing")
+			continue
 		}
-		hostPort(field+".server", p.Server, true)
-		p.TSIG.load(field+".tsig", env, bad)
-		s.Providers[name] = p
-	}
-	if s.TTL.LowerTo < time.Second {
-		bad("ttl.lower_to", "%s: want at least 1s", s.TTL.LowerTo)
-	}
-	m, err := ParseMargin(s.SafetyMargin)
-	if err != nil {
-		bad("safety_margin", "%v", err)
-	}
-	s.Margin = m
-	hostPort("verify.root", s.Verify.Root, false)
-	for i, r := range s.Verify.Resolvers {
-		hostPort(fmt.Sprintf("verify.resolvers[%d]", i), r, true)
-	}
-	if s.Verify.TrustAnchor != "" {
-		if _, err := os.Stat(s.Verify.TrustAnchor); err != nil {
-			bad("verify.trust_anchor", "%v", err)
+		if name == "@" {
+			name = s.Zone
+		} else if !strings.HasSuffix(name, ".") {
+			name += "." + s.Zone
+		}
+		c.Name = strings.ToLower(name)
+		if !dns.IsSubDomain(s.Zone, c.Name) {
+			bad(field+".name", "%q is not inside %s", c.Name, s.Zone)
+		}
+		switch {
+		case c.Type == "DNSKEY" || c.Type == "DS":
+			bad(field+".type", "%s is never changed by a records cutover (the signer and the registrar own it)", c.Type)
+		case c.Type == "NS" && c.Name == s.Zone:
+			bad(field+".type", "the apex NS set is never changed by a records cutover; use kind: nameservers")
+		case !cutoverTypes[c.Type]:
+			bad(field+".type", "%q: want one of A, AAAA, CNAME, TXT, MX, SRV, CAA, NS (below the apex), HTTPS, SVCB", c.Type)
+		}
+		for _, side := range []struct {
+			name string
+			v    Values
+		}{{"from", c.From}, {"to", c.To}} {
+			if len(side.v) == 0 {
+				bad(field+"."+side.name, "missing")
+			}
+			for _, val := range side.v {
+				if _, err := dns.NewRR(fmt.Sprintf("%s 0 IN %s %s", c.Name, c.Type, val)); err != nil {
+					bad(field+"."+side.name, "%q is not %s data", val, c.Type)
+				}
+			}
+		}
+		if k := c.Name + " " + c.Type; seen[k] {
+			bad(field, "%s %s is changed twice", c.Name, c.Type)
+		} else {
+			seen[k] = true
 		}
 	}
-	if s.Verify.GateTimeout <= 0 {
-		bad("verify.gate_timeout", "%s: want a positive duration", s.Verify.GateTimeout)
+	if len(s.Phases) == 0 {
+		s.Phases = []int{100}
 	}
-	if s.Output.Dir == "" {
-		bad("output.dir", "missing")
+	for i, p := range s.Phases {
+		if p <= 0 || p > 100 || (i > 0 && p <= s.Phases[i-1]) {
+			bad("phases", "%v: want rising percentages from 1 to 100, such as [10, 50, 100]", s.Phases)
+			break
+		}
 	}
-	return errors.Join(errs...)
+	if s.Phases[len(s.Phases)-1] != 100 {
+		bad("phases", "%v: the last phase must be 100", s.Phases)
+	}
+	if s.Hold < 0 {
+		bad("hold", "%s: want a duration of 0 or more", s.Hold)
+	}
+	for i := range s.Health {
+		h := &s.Health[i]
+		field := fmt.Sprintf("health[%d]", i)
+		switch h.Type {
+		case "http":
+			if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
+				bad(field+".url", "%q: want an http:// or https:// URL", h.URL)
+			}
+			if h.ExpectStatus == 0 {
+				h.ExpectStatus = 200
+			}
+		case "tcp":
+			if _, _, err := net.SplitHostPort(h.Address); err != nil {
+				bad(field+".address", "%q: want host:port", h.Address)
+			}
+		default:
+			bad(field+".type", "%q: want http or tcp", h.Type)
+		}
+		if h.Interval == 0 {
+			h.Interval = 10 * time.Second
+		}
+		if h.FailuresAllowed < 0 {
+			bad(field+".failures_allowed", "want 0 or more")
+		}
+	}
+	switch s.Rollback {
+	case "":
+		s.Rollback = "auto"
+	case "auto", "manual":
+	default:
+		bad("rollback", "%q: want auto or manual", s.Rollback)
+	}
 }
 
 var tsigAlgorithms = map[string]string{

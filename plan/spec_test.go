@@ -36,9 +36,10 @@ func TestExamplesLoad(t *testing.T) {
 	overrides := map[string][]string{
 		"lab-nameservers.yaml": {"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", "MIGRATE_VERIFY_TRUST_ANCHOR"},
 		"nameservers.yaml":     {"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE"},
+		"records.yaml":         nil,
 	}
 	env := func(k string) string {
-		if k == "OLD_TSIG_SECRET" {
+		if k == "OLD_TSIG_SECRET" || k == "MAIN_TSIG_SECRET" {
 			return secret
 		}
 		return ""
@@ -60,8 +61,13 @@ func TestExamplesLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Providers["new"].TSIG.Secret.Value() != secret || s.Margin.Percent != 10 {
-				t.Errorf("secret or margin not loaded: %+v", s.Margin)
+			for name, p := range s.Providers {
+				if p.TSIG.Secret.Value() != secret {
+					t.Errorf("secret of %s not loaded", name)
+				}
+			}
+			if s.Margin.Percent != 10 {
+				t.Errorf("margin not loaded: %+v", s.Margin)
 			}
 		})
 	}
@@ -133,7 +139,7 @@ func TestLoadErrors(t *testing.T) {
 		{"undefined provider", func(s string) string { return strings.Replace(s, "provider: new,", "provider: nwe,", 1) }, nil, []string{`to.provider: "nwe" is not defined under providers (defined: new, old)`}},
 		{"missing secret", base2, map[string]string{"OLD": secret}, []string{"providers.new.tsig.secret_env: environment variable NEW is empty or not set"}},
 		{"secret not base64", base2, map[string]string{"OLD": secret, "NEW": "not base64!"}, []string{"providers.new.tsig: the secret is not base64"}},
-		{"records not yet", func(s string) string { return strings.Replace(s, "kind: nameservers", "kind: records", 1) }, nil, []string{"kind: records cutovers are not implemented yet"}},
+		{"records without changes", func(s string) string { return strings.Replace(s, "kind: nameservers", "kind: records", 1) }, nil, []string{"provider: missing", "changes: missing"}},
 		{"bad dnssec", func(s string) string { return strings.Replace(s, "insecure-window", "yolo", 1) }, nil, []string{`dnssec: "yolo"`}},
 		{"bad registrar", func(s string) string { return strings.Replace(s, "{type: manual}", "{type: carrier-pigeon}", 1) }, nil, []string{"registrar.type"}},
 		{"rfc2136 registrar without server or key", func(s string) string { return strings.Replace(s, "{type: manual}", "{type: rfc2136}", 1) }, nil, []string{"registrar.server: missing", "registrar.tsig.name: missing", "registrar.tsig: no secret"}},
@@ -203,5 +209,60 @@ func TestMargin(t *testing.T) {
 		if _, err := ParseMargin(bad); err == nil {
 			t.Errorf("ParseMargin(%q) accepted", bad)
 		}
+	}
+}
+
+const records = `version: 1
+zone: example.com.
+kind: records
+provider: main
+changes:
+  - {name: backend, type: CNAME, from: server1.old.example.net., to: server2.new.example.net.}
+  - {name: txt, type: TXT, from: "v=1, a, b", to: "v=2, c"}
+phases: [10, 50, 100]
+hold: 1m
+health:
+  - {type: http, url: "http://127.0.0.1:8080/healthz"}
+  - {type: tcp, address: "127.0.0.1:443"}
+providers:
+  main: {type: rfc2136, server: 192.0.2.11, tsig: {name: k, algorithm: hmac-sha256, secret_env: OLD}}
+`
+
+func TestLoadRecords(t *testing.T) {
+	s, err := load(t, records, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Changes[0]
+	if c.Name != "backend.example.com." || c.Type != "CNAME" || len(c.From) != 1 || c.To[0] != "server2.new.example.net." {
+		t.Errorf("change = %+v", c)
+	}
+	if got := s.Changes[1].From; len(got) != 1 || got[0] != "v=1, a, b" {
+		t.Errorf("a TXT value with commas was split: %q", got)
+	}
+	if s.Health[0].ExpectStatus != 200 || s.Health[0].Interval != 10*time.Second || s.Rollback != "auto" {
+		t.Errorf("defaults: %+v rollback %q", s.Health[0], s.Rollback)
+	}
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"apex NS", "{name: backend, type: CNAME", "{name: \"@\", type: NS", "the apex NS set is never changed"},
+		{"DNSKEY", "type: CNAME", "type: DNSKEY", "DNSKEY is never changed"},
+		{"DS", "type: CNAME", "type: DS", "DS is never changed"},
+		{"outside the zone", "name: backend,", "name: backend.example.org.,", "is not inside example.com."},
+		{"bad data", "to: server2.new.example.net.", "to: \"not a name!\"", "changes[0].to"},
+		{"falling phases", "[10, 50, 100]", "[50, 10, 100]", "rising percentages"},
+		{"no 100", "[10, 50, 100]", "[10, 50]", "the last phase must be 100"},
+		{"bad health", "type: tcp", "type: icmp", "health[1].type"},
+		{"bad rollback", "hold: 1m", "hold: 1m\nrollback: maybe", "rollback"},
+		{"twice", "name: txt, type: TXT", "name: backend, type: CNAME", "changed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, strings.Replace(records, tt.from, tt.to, 1), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
