@@ -38,6 +38,8 @@ type ApplyOptions struct {
 	// Reverse moves the zone back (from and to swapped): a rollback, in a
 	// workspace of its own; the forward plan's original TTLs are restored.
 	Reverse bool
+	// Force lets a records plan change more than the safety threshold.
+	Force bool
 	// Test-only knobs.
 	WaitScale float64
 	Poll      time.Duration
@@ -70,6 +72,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			return nil, Workspace{}, err
 		}
 	}
+	spec.Force = o.Force
 	ws := WorkspaceFor(spec)
 	forward := ws
 	var restoreTo []TTLChange

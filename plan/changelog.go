@@ -13,20 +13,21 @@ import (
 // ChangeLog is what happened, for the change ticket: built from the
 // journal, so a run resumed after a crash still reports every step.
 type ChangeLog struct {
-	Zone     string       `json:"zone"`
-	From     string       `json:"from"`
-	To       string       `json:"to"`
-	PlanID   string       `json:"plan_id"`
-	DryRun   bool         `json:"dry_run"`
-	Result   string       `json:"result"` // completed, stopped, failed, dry-run
-	Error    string       `json:"error,omitempty"`
-	Started  *Stamp       `json:"started,omitempty"`
-	Finished *Stamp       `json:"finished,omitempty"`
-	Steps    []StepLog    `json:"steps"`
-	Watchdog *WatchReport `json:"watchdog,omitempty"`
-	Resume   string       `json:"resume,omitempty"`
-	Rollback string       `json:"rollback,omitempty"`
-	Mermaid  string       `json:"mermaid"`
+	Zone       string       `json:"zone"`
+	From       string       `json:"from"`
+	To         string       `json:"to"`
+	PlanID     string       `json:"plan_id"`
+	DryRun     bool         `json:"dry_run"`
+	Result     string       `json:"result"` // completed, stopped, failed, dry-run
+	Error      string       `json:"error,omitempty"`
+	Started    *Stamp       `json:"started,omitempty"`
+	Finished   *Stamp       `json:"finished,omitempty"`
+	Steps      []StepLog    `json:"steps"`
+	Watchdog   *WatchReport `json:"watchdog,omitempty"`
+	RolledBack string       `json:"rolled_back,omitempty"`
+	Resume     string       `json:"resume,omitempty"`
+	Rollback   string       `json:"rollback,omitempty"`
+	Mermaid    string       `json:"mermaid"`
 }
 
 // StepLog is one step as it ran.
@@ -71,6 +72,8 @@ func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *Cha
 			if strings.HasPrefix(e.Detail, "failed") {
 				cl.Result = "failed"
 			}
+		case e.Event == EvRolledBack:
+			cl.RolledBack = e.Detail
 		}
 	}
 	for _, st := range p.Steps {
@@ -168,6 +171,9 @@ func (c *ChangeLog) WriteMarkdown(w io.Writer) error {
 	}
 	if c.Error != "" {
 		fmt.Fprintf(&b, "- stopped because: %s\n", c.Error)
+	}
+	if c.RolledBack != "" {
+		fmt.Fprintf(&b, "- rolled back: %s\n", c.RolledBack)
 	}
 	if c.Resume != "" {
 		fmt.Fprintf(&b, "- to resume: `%s`\n", c.Resume)

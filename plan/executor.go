@@ -98,6 +98,15 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 		if !errors.Is(err, ErrStopped) {
 			reason = "failed: " + err.Error()
 		}
+		spec := x.Plan.Spec
+		if spec.Kind == "records" && spec.Rollback == "auto" && !x.DryRun && !errors.Is(err, ErrStopped) {
+			if rerr := x.rollbackRecords(context.WithoutCancel(ctx)); rerr != nil {
+				reason += "; " + rerr.Error()
+			} else {
+				reason += "; rolled back automatically: every moved name is on its old value"
+				err = fmt.Errorf("%w; rolled back automatically: every moved name is on its old value", err)
+			}
+		}
 		_ = x.journal(Entry{Event: EvStopped, Detail: reason})
 		err = fmt.Errorf("%w\n  to resume: %s\n  to roll back: %s", err, x.ResumeCmd, rollbackHint(x.Plan, x.Journal))
 	}
@@ -128,7 +137,7 @@ func (x *Executor) steps(ctx context.Context) error {
 			return stopErr(ctx)
 		}
 		var err error
-		if st.Action == ActionWait {
+		if st.Action == ActionWait || st.Action == ActionHold {
 			err = x.wait(ctx, i)
 		} else {
 			err = x.act(ctx, st)
@@ -178,7 +187,11 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	}
 	x.log("%s: waiting until %s (%s)", st.ID, until.Format("15:04:05.000"), st.Formula)
 	last := ""
+	health := x.holdChecks(st)
 	for {
+		if err := health(ctx); err != nil {
+			return err
+		}
 		left := until.Sub(x.now())
 		if left <= 0 {
 			break
@@ -201,6 +214,95 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	}
 	x.log("%s: done", st.ID)
 	return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+}
+
+// holdChecks returns what a hold runs at each tick: every health check, at
+// its interval, failing the step when one fails more often than allowed.
+// Other waits get a function that does nothing.
+func (x *Executor) holdChecks(st *Step) func(context.Context) error {
+	if st.Action != ActionHold || len(x.Plan.Spec.Health) == 0 {
+		return func(context.Context) error { return nil }
+	}
+	checks := x.Plan.Spec.Health
+	next := make([]time.Time, len(checks))
+	fails := make([]int, len(checks))
+	return func(ctx context.Context) error {
+		for i, h := range checks {
+			if x.now().Before(next[i]) {
+				continue
+			}
+			next[i] = x.now().Add(h.Interval)
+			r := checkHealth(ctx, []HealthCheck{h})
+			if r.OK {
+				continue
+			}
+			fails[i]++
+			x.log("%s: health check failed (%d of %d allowed): %s", st.ID, fails[i], h.FailuresAllowed, r.Summary)
+			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("health: %s (failure %d, %d allowed)", r.Summary, fails[i], h.FailuresAllowed)})
+			if fails[i] > h.FailuresAllowed && !x.DryRun {
+				return fmt.Errorf("step %s: health check failed %d times: %s", st.ID, fails[i], r.Summary)
+			}
+		}
+		return nil
+	}
+}
+
+// since says when each name of a records cutover was changed: the moment
+// its phase's change was journaled as done.
+func (x *Executor) since() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, st := range x.Plan.Steps {
+		if st.Action != ActionSetRecords {
+			continue
+		}
+		if e, ok := x.Journal.Last(st.ID, EvActionDone); ok {
+			for _, r := range st.Records {
+				out[r.Name+" "+r.Type] = time.Time(e.Time)
+			}
+		}
+	}
+	return out
+}
+
+// rollbackRecords puts back the old values of every name a records
+// cutover moved (rollback: auto), and proves it at every server.
+func (x *Executor) rollbackRecords(ctx context.Context) error {
+	var moved []providers.Replacement
+	for _, st := range x.Plan.Steps {
+		if st.Action != ActionSetRecords || st.ID == StepRestoreTTL {
+			continue
+		}
+		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
+			moved = st.Moved
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	back := make([]providers.Replacement, len(moved))
+	var names []string
+	for i, m := range moved {
+		back[i] = providers.Replacement{Name: m.Name, Type: m.Type, TTL: m.TTL, From: m.To, To: m.From}
+		names = append(names, m.Name+" "+m.Type)
+	}
+	x.log("rollback: putting back the old values of %s", strings.Join(names, ", "))
+	host := x.Env.Hosts[x.Plan.Spec.Provider]
+	if err := providers.Replace(ctx, x.Plan.Spec.Provider, host, x.Plan.Spec.Zone, back); err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
+	for {
+		r := gateRecords(ctx, x.Env, back, x.Plan.Observed.Old.Servers)
+		if r.OK {
+			return x.journal(Entry{Event: EvRolledBack, Detail: "old values back at every server: " + strings.Join(names, ", "), Evidence: r.Evidence})
+		}
+		if x.now().After(deadline) {
+			return fmt.Errorf("rollback: the old values are not served everywhere: %s", r.Summary)
+		}
+		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+			return err
+		}
+	}
 }
 
 // act performs a step's action (unless done), then proves its gate.
@@ -252,7 +354,7 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			err := x.do(actx, st)
 			cancel()
 			if err != nil {
-				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st)
+				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st, x.since())
 				_ = x.journal(Entry{Step: st.ID, Event: EvActionFail, Detail: fmt.Sprintf("%v; read back: %s", err, r.Summary), Evidence: r.Evidence})
 				return fmt.Errorf("step %s: %w", st.ID, err)
 			}
@@ -268,7 +370,7 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
 	deadline := x.now().Add(min(10*time.Second, time.Duration(st.Gate.Timeout)))
 	for {
-		r := evalGate(ctx, x.Env, x.Plan, st)
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
 		if r.OK || x.now().After(deadline) || x.Clock.Sleep(ctx, x.Poll) != nil {
 			return r
 		}
@@ -282,7 +384,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 	}
 	if x.DryRun {
-		r := evalGate(ctx, x.Env, x.Plan, st)
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
 		if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: "dry run, read-only look at the live state now: " + r.Summary, Evidence: r.Evidence}); err != nil {
 			return err
 		}
@@ -292,7 +394,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
 	last := ""
 	for attempt := 1; ; attempt++ {
-		r := evalGate(ctx, x.Env, x.Plan, st)
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
 		if r.OK {
 			x.log("%s: proven: %s", st.ID, r.Summary)
 			if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: fmt.Sprintf("%s (attempt %d)", r.Summary, attempt), Evidence: r.Evidence}); err != nil {
@@ -303,6 +405,10 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 		if r.Summary != last {
 			x.log("%s: not yet: %s", st.ID, r.Summary)
 			last = r.Summary
+		}
+		if r.Fatal {
+			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("%s (attempt %d): waiting cannot help", r.Summary, attempt), Evidence: r.Evidence})
+			return fmt.Errorf("step %s: gate %s failed: %s", st.ID, st.Gate.Check, r.Summary)
 		}
 		if x.now().After(deadline) {
 			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("%s after %d attempts over %s", r.Summary, attempt, st.Gate.Timeout), Evidence: r.Evidence})
@@ -356,6 +462,12 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			}
 		}
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
+	case ActionSetRecords:
+		host, ok := x.Env.Hosts[x.Plan.Spec.Provider]
+		if !ok {
+			return fmt.Errorf("no host for provider %q", x.Plan.Spec.Provider)
+		}
+		return providers.Replace(ctx, x.Plan.Spec.Provider, host, zone, st.Records)
 	}
 	return fmt.Errorf("unknown action %q", st.Action)
 }

@@ -5,21 +5,26 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/miekg/dns"
 )
 
 // GateResult is one evaluation of a gate: whether it holds, a one-line
 // account per server, and the answers it rests on.
 type GateResult struct {
-	OK       bool
+	OK bool
+	// Fatal says waiting cannot help: fail now.
+	Fatal    bool
 	Summary  string
 	Evidence []checks.Evidence
 }
 
-// evalGate asks the servers of step's gate once.
-func evalGate(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
+// evalGate asks the servers of step's gate once. since says when each
+// moved name was changed (records cutovers).
+func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time) GateResult {
 	g := st.Gate
 	switch g.Check {
 	case GateTTLServed:
@@ -28,6 +33,13 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 		return gateParent(ctx, env, p, g)
 	case GateVerified:
 		return gateVerified(ctx, env, p, g)
+	case GateRecordsServed:
+		return gateRecords(ctx, env, st.Records, g.Servers)
+	case GatePropagated:
+		return gatePropagated(ctx, env, p, st, since)
+	case GateHealthy:
+		h := checkHealth(ctx, p.Spec.Health)
+		return GateResult{OK: h.OK, Summary: h.Summary}
 	}
 	return GateResult{Summary: "unknown gate " + g.Check}
 }
@@ -201,4 +213,83 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 	}
 	res.Summary = fmt.Sprintf("the parent serves neither the planned starting state %v nor the target %v: the delegation was changed outside this run", orNone(st.Before), orNone(st.After))
 	return false, res
+}
+
+// gateRecords: every server serves each RRset's new data, authoritatively.
+func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, servers []string) GateResult {
+	var qs []checks.Question
+	var want [][]string
+	for _, r := range reps {
+		for _, s := range servers {
+			qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type]})
+			want = append(want, r.To)
+		}
+	}
+	res := GateResult{OK: true}
+	good := 0
+	for i, r := range env.Checker.AskAll(ctx, qs) {
+		data, _ := checks.RRsetOf(r, r.Name, r.Type)
+		if r.OK() && r.Msg.Authoritative && slices.Equal(data, want[i]) {
+			good++
+			if len(res.Evidence) < 4 {
+				res.Evidence = append(res.Evidence, checks.EvidenceOf(r, r.Type))
+			}
+			continue
+		}
+		res.OK = false
+		e := checks.EvidenceOf(r, r.Type)
+		e.Note = fmt.Sprintf("want %v", want[i])
+		res.Evidence = append(res.Evidence, e)
+	}
+	res.Summary = fmt.Sprintf("%d of %d answers serve the new data", good, len(qs))
+	return res
+}
+
+// gatePropagated: every resolver answers the new data of every name moved
+// so far. A stale, unexpected or failed answer fails at once: waiting will
+// not mend it.
+func gatePropagated(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time) GateResult {
+	var changes []checks.Change
+	for _, mv := range st.Moved {
+		at, ok := since[mv.Name+" "+mv.Type]
+		if !ok {
+			at = time.Now()
+		}
+		ch, err := checks.NewChange(mv.Name, mv.Type, mv.To, mv.From, at)
+		if err != nil {
+			return GateResult{Fatal: true, Summary: err.Error()}
+		}
+		ch.OldTTL = time.Duration(mv.TTL) * time.Second
+		changes = append(changes, ch)
+	}
+	seen, err := env.Checker.Propagation(ctx, changes, p.Spec.Verify.Resolvers, time.Now())
+	if err != nil {
+		return GateResult{Summary: err.Error()}
+	}
+	res := GateResult{OK: true}
+	count := map[checks.Verdict]int{}
+	for _, s := range seen {
+		if s.Role != "resolver" {
+			continue
+		}
+		count[s.Verdict]++
+		e := checks.Evidence{Server: s.Server, Question: s.Name + " " + s.Type, RCODE: s.RCODE, Answer: s.Answer, Error: s.Error, Note: string(s.Verdict)}
+		if s.TTL > 0 {
+			ttl := s.TTL
+			e.TTL = &ttl
+		}
+		if s.Verdict == checks.Pending {
+			e.Note += ", may stay until " + s.Deadline
+		}
+		switch s.Verdict {
+		case checks.Updated:
+		case checks.Pending:
+			res.OK = false
+		default:
+			res.OK, res.Fatal = false, true
+		}
+		res.Evidence = append(res.Evidence, e)
+	}
+	res.Summary = fmt.Sprintf("%d updated, %d pending, %d stale, %d unexpected, %d error", count[checks.Updated], count[checks.Pending], count[checks.Stale], count[checks.Unexpected], count[checks.Error])
+	return res
 }

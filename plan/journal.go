@@ -26,6 +26,7 @@ const (
 	EvStopped     = "stopped"
 	EvWatchdog    = "watchdog"
 	EvFinished    = "finished"
+	EvRolledBack  = "rolled-back"
 )
 
 // Entry is one line of the journal: what happened, when, with evidence.

@@ -99,6 +99,18 @@ func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
 		// the parent's SOA to learn its negative-caching TTL.
 		o.NegTTL = parentNegTTL(ctx, env.Checker, o.Parent, o.ParentServers)
 	}
+	if spec.Kind == "records" {
+		for _, f := range o.Findings {
+			if f.Severity == checks.Critical {
+				o.Problems = append(o.Problems, fmt.Sprintf("the zone is broken now (%s: %s)", f.ID, f.Summary))
+			}
+		}
+		if err := observeRecords(ctx, env, spec, o); err != nil {
+			return nil, err
+		}
+		o.Fingerprint = o.fingerprint()
+		return o, nil
+	}
 	for _, side := range []struct {
 		s   Side
 		dst *HostState

@@ -33,6 +33,9 @@ const (
 	ActionSetDS  = "set-ds"  // DS at the registrar (none: remove)
 	ActionSetNS  = "set-ns"  // NS and glue at the registrar
 	ActionVerify = "verify"  // prove the end state
+	// kind: records
+	ActionSetRecords = "set-records" // replace RRsets at the DNS host
+	ActionHold       = "hold"        // stay, running the health checks
 )
 
 // Gate checks, each run against every server involved until it holds or
@@ -43,6 +46,10 @@ const (
 	GateNSServed  = "ns-served"  // every parent server delegates to exactly the NS set
 	GateDSServed  = "ds-served"  // every parent server serves exactly the DS set
 	GateVerified  = "verified"   // the zone validates as expected and resolvers answer (with AD when signed)
+	// kind: records
+	GateRecordsServed = "records-served" // every server of the host serves the new data
+	GatePropagated    = "propagated"     // every resolver answers the new data (stale, unexpected or error fails at once)
+	GateHealthy       = "healthy"        // every health check passes
 )
 
 // Duration is a time.Duration written as "33s" in JSON.
@@ -97,6 +104,10 @@ type Step struct {
 	NS   []string            `json:"ns,omitempty"`
 	Glue map[string][]string `json:"glue,omitempty"`
 	DS   []string            `json:"ds,omitempty"`
+	// Records are the RRsets a set-records step replaces; Moved are all
+	// the replacements made up to and including a phase.
+	Records []providers.Replacement `json:"records,omitempty"`
+	Moved   []providers.Replacement `json:"moved,omitempty"`
 
 	Wait    Duration `json:"wait,omitempty"`
 	Formula string   `json:"formula,omitempty"`

@@ -17,6 +17,22 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(o.Problems, "\n  - "))
 	}
 	p := &Plan{Format: PlanFormat, Version: PlanVersion, Created: now.UTC(), Spec: spec, Observed: o}
+	if spec.Kind == "records" {
+		buildRecords(p, spec, o)
+		p.Nothing = true
+		for _, st := range p.Steps {
+			for _, r := range st.Records {
+				if !slices.Equal(r.From, r.To) && st.ID != StepRestoreTTL {
+					p.Nothing = false
+				}
+			}
+		}
+		if p.Nothing {
+			p.Steps, p.TotalWait = nil, 0
+		}
+		p.seal()
+		return p, nil
+	}
 	to := sorted(spec.To.Nameservers)
 	signed := spec.DNSSEC == "insecure-window"
 	if slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0)) {

@@ -47,6 +47,9 @@ type Spec struct {
 	File string `mapstructure:"-"`
 	// Margin is SafetyMargin parsed.
 	Margin Margin `mapstructure:"-"`
+	// Force lets a records plan change more than SafetyThreshold of a zone
+	// (the --force flag, never the file).
+	Force bool `mapstructure:"-"`
 }
 
 // Side is where the zone is served from (from) or moves to (to).

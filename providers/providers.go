@@ -156,41 +156,60 @@ func Group(rrs []dns.RR) []RRset {
 	return out
 }
 
-// TTLSetter is an optional interface for a host that changes TTLs more
-// safely than a SetRecords call would (found by type assertion, as lego
-// finds its optional provider behaviour).
-type TTLSetter interface {
-	SetTTLs(ctx context.Context, zone string, rrsets []RRset, ttls []uint32) error
+// Replacement swaps one RRset's data (From) for new data (To) with a TTL.
+// A TTL change is a Replacement with the same data on both sides.
+type Replacement struct {
+	Name string   `json:"name"`
+	Type string   `json:"type"`
+	TTL  uint32   `json:"ttl"`
+	From []string `json:"from"`
+	To   []string `json:"to"`
 }
 
-// SetTTLs rewrites the given RRsets at host with new TTLs (ttls[i] for
-// rrsets[i]) in one change: the host's own TTLSetter where it has one,
-// else one SetRecords call. zone is the zone's apex.
-func SetTTLs(ctx context.Context, name string, host Host, zone string, rrsets []RRset, ttls []uint32) error {
-	if len(rrsets) != len(ttls) {
-		return fmt.Errorf("provider %s: %d RRsets but %d TTLs", name, len(rrsets), len(ttls))
+// Replacer is an optional interface for a host that replaces RRsets more
+// safely than a SetRecords call would (found by type assertion, as lego
+// finds its optional provider behaviour).
+type Replacer interface {
+	Replace(ctx context.Context, zone string, reps []Replacement) error
+}
+
+// Replace makes the replacements at host in one change: the host's own
+// Replacer where it has one, else one SetRecords call with the new data.
+func Replace(ctx context.Context, name string, host Host, zone string, reps []Replacement) error {
+	if len(reps) == 0 {
+		return nil
 	}
-	if ts, ok := host.(TTLSetter); ok {
-		if err := ts.SetTTLs(ctx, zone, rrsets, ttls); err != nil {
-			return fmt.Errorf("provider %s: set TTLs in %s: %w", name, zone, err)
+	if r, ok := host.(Replacer); ok {
+		if err := r.Replace(ctx, zone, reps); err != nil {
+			return fmt.Errorf("provider %s: %w", name, err)
 		}
 		return nil
 	}
 	var recs []libdns.Record
-	for i, set := range rrsets {
-		for _, data := range set.Data {
-			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", set.Name, ttls[i], set.Type, data))
+	for _, rep := range reps {
+		for _, data := range rep.To {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", rep.Name, rep.TTL, rep.Type, data))
 			if err != nil {
-				return fmt.Errorf("provider %s: %s %s: %w", name, set.Name, set.Type, err)
+				return fmt.Errorf("provider %s: %s %s: %w", name, rep.Name, rep.Type, err)
 			}
 			recs = append(recs, FromRR(rr, zone))
 		}
 	}
-	if len(recs) == 0 {
-		return nil
-	}
 	if _, err := host.SetRecords(ctx, zone, recs); err != nil {
-		return fmt.Errorf("provider %s: set TTLs in %s: %w", name, zone, err)
+		return fmt.Errorf("provider %s: set records in %s: %w", name, zone, err)
 	}
 	return nil
+}
+
+// SetTTLs rewrites the given RRsets at host with new TTLs (ttls[i] for
+// rrsets[i]) in one change.
+func SetTTLs(ctx context.Context, name string, host Host, zone string, rrsets []RRset, ttls []uint32) error {
+	if len(rrsets) != len(ttls) {
+		return fmt.Errorf("provider %s: %d RRsets but %d TTLs", name, len(rrsets), len(ttls))
+	}
+	reps := make([]Replacement, len(rrsets))
+	for i, s := range rrsets {
+		reps[i] = Replacement{Name: s.Name, Type: s.Type, TTL: ttls[i], From: s.Data, To: s.Data}
+	}
+	return Replace(ctx, name, host, zone, reps)
 }

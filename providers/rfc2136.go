@@ -31,26 +31,37 @@ func NewRFC2136Host(server string, key TSIG) *RFC2136Host {
 	return &RFC2136Host{&rfc2136.Provider{KeyName: key.Name, KeyAlg: key.Algorithm, Key: key.Secret, Server: server}}
 }
 
-// SetTTLs changes the TTLs of whole RRsets in one RFC 2136 message, so the
-// change is atomic and no RRset is ever absent. libdns's SetRecords sends
-// "delete RRset, add records", which Knot DNS 3.2 turns into a lost CNAME
-// in a signed zone and ignores for the apex NS set (both seen in the lab).
+// Replace changes whole RRsets in one RFC 2136 message, so the change is
+// atomic and no RRset is ever absent. libdns's SetRecords sends "delete
+// RRset, add records", which Knot DNS 3.2 turns into a lost CNAME in a
+// signed zone and ignores for the apex NS set (both seen in the lab).
 // Here a CNAME is only added (an add replaces a CNAME), and every other
-// record is deleted by its exact data and added back with the new TTL.
-func (h *RFC2136Host) SetTTLs(ctx context.Context, zone string, rrsets []RRset, ttls []uint32) error {
+// record is deleted by its exact data and the new ones added.
+func (h *RFC2136Host) Replace(ctx context.Context, zone string, reps []Replacement) error {
 	zone = dns.Fqdn(zone)
 	m := new(dns.Msg)
 	m.SetUpdate(zone)
-	for i, set := range rrsets {
-		for _, data := range set.Data {
-			old, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", set.Name, set.TTL, set.Type, data))
+	for _, r := range reps {
+		parse := func(data string, ttl uint32) (dns.RR, error) {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, ttl, r.Type, data))
 			if err != nil {
-				return fmt.Errorf("rfc2136 %s: %s %s: %w", h.Server, set.Name, set.Type, err)
+				return nil, fmt.Errorf("rfc2136 %s: %s %s %q: %w", h.Server, r.Name, r.Type, data, err)
 			}
-			next := dns.Copy(old)
-			next.Header().Ttl = ttls[i]
-			if set.Type != "CNAME" {
+			return rr, nil
+		}
+		if r.Type != "CNAME" {
+			for _, d := range r.From {
+				old, err := parse(d, 0)
+				if err != nil {
+					return err
+				}
 				m.Remove([]dns.RR{old})
+			}
+		}
+		for _, d := range r.To {
+			next, err := parse(d, r.TTL)
+			if err != nil {
+				return err
 			}
 			m.Insert([]dns.RR{next})
 		}

@@ -35,6 +35,7 @@ Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
 	f.StringP("file", "f", "", "migration spec (YAML); plan it now")
 	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
 	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 	f.Float64("unsafe-test-wait-scale", 1, "TEST ONLY: multiply every wait (below 1 causes outages)")
 	_ = f.MarkHidden("unsafe-test-wait-scale")
@@ -48,7 +49,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 		if err != nil {
 			return err
 		}
-		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse,
+		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"),
 			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
 		switch {
 		case len(args) == 1 && o.SpecFile != "":

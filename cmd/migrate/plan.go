@@ -29,6 +29,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 	f.String("out", "", "also save the plan as JSON to this file, for `migrate apply PLAN`")
 	f.Bool("json", false, "print the plan as JSON")
 	f.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are planned")
+	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 	_ = cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -40,6 +41,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 		if err != nil {
 			return err
 		}
+		spec.Force = v.GetBool("force")
 		env, err := plan.NewEnv(spec, cmd.ErrOrStderr(), v.GetDuration("timeout"))
 		if err != nil {
 			return err
