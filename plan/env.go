@@ -25,7 +25,16 @@ func NewEnv(spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
 	}
 	env := Env{Checker: checks.New(opts), Hosts: map[string]providers.Host{}, Now: time.Now}
 	for name, p := range spec.Providers {
-		env.Hosts[name] = providers.NewRFC2136Host(checks.WithPort(p.Server), tsig(p.TSIG))
+		switch p.Type {
+		case "cloudflare":
+			h, err := providers.NewCloudflareHost(p.Token.Value(), providers.CloudflareOptions{Endpoint: p.Endpoint})
+			if err != nil {
+				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
+			}
+			env.Hosts[name] = h
+		default:
+			env.Hosts[name] = providers.NewRFC2136Host(checks.WithPort(p.Server), tsig(p.TSIG))
+		}
 	}
 	switch spec.Registrar.Type {
 	case "rfc2136":

@@ -68,9 +68,16 @@ type RegistrarSpec struct {
 
 // ProviderSpec is a DNS host reached through libdns.
 type ProviderSpec struct {
-	Type   string   `mapstructure:"type"` // rfc2136
+	Type string `mapstructure:"type"` // rfc2136 or cloudflare
+	// rfc2136
 	Server string   `mapstructure:"server"`
 	TSIG   TSIGSpec `mapstructure:"tsig"`
+	// cloudflare: an API token with Zone.DNS edit rights, from the
+	// environment or a file; Endpoint replaces the API's address.
+	TokenEnv  string `mapstructure:"token_env"`
+	TokenFile string `mapstructure:"token_file"`
+	Endpoint  string `mapstructure:"endpoint"`
+	Token     Secret `mapstructure:"-"`
 }
 
 // TSIGSpec names a TSIG key; its secret comes from the environment or a
@@ -153,7 +160,12 @@ func (s *Spec) LoadSecrets(env func(string) string) error {
 		s.Registrar.TSIG.load("registrar.tsig", env, bad)
 	}
 	for name, p := range s.Providers {
-		p.TSIG.load("providers."+name+".tsig", env, bad)
+		switch p.Type {
+		case "rfc2136":
+			p.TSIG.load("providers."+name+".tsig", env, bad)
+		case "cloudflare":
+			p.Token = loadSecret("providers."+name, "token_env", "token_file", p.TokenEnv, p.TokenFile, env, bad)
+		}
 		s.Providers[name] = p
 	}
 	return errors.Join(errs...)
@@ -417,11 +429,27 @@ func (s *Spec) check(env func(string) string) error {
 	for _, name := range sortedKeys(s.Providers) {
 		p := s.Providers[name]
 		field := "providers." + name
-		if p.Type != "rfc2136" {
-			bad(field+".type", "%q: want rfc2136", p.Type)
+		switch p.Type {
+		case "rfc2136":
+			hostPort(field+".server", p.Server, true)
+			p.TSIG.load(field+".tsig", env, bad)
+			if p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
+				bad(field, "token_env, token_file and endpoint are for cloudflare, not rfc2136")
+			}
+		case "cloudflare":
+			if p.Server != "" || p.TSIG.Name != "" {
+				bad(field, "server and tsig are for rfc2136, not cloudflare")
+			}
+			p.Token = loadSecret(field, "token_env", "token_file", p.TokenEnv, p.TokenFile, env, bad)
+			if p.Endpoint != "" && !strings.HasPrefix(p.Endpoint, "http://") && !strings.HasPrefix(p.Endpoint, "https://") {
+				bad(field+".endpoint", "%q: want an http(s) URL", p.Endpoint)
+			}
+			if s.TTL.LowerTo < 60*time.Second {
+				bad("ttl.lower_to", "%s: Cloudflare (providers.%s) accepts TTLs from 60s", s.TTL.LowerTo, name)
+			}
+		default:
+			bad(field+".type", "%q: want rfc2136 or cloudflare", p.Type)
 		}
-		hostPort(field+".server", p.Server, true)
-		p.TSIG.load(field+".tsig", env, bad)
 		s.Providers[name] = p
 	}
 	if s.TTL.LowerTo < time.Second {
@@ -638,6 +666,32 @@ func (t *TSIGSpec) load(field string, env func(string) string, bad func(string, 
 		return
 	}
 	t.Secret = Secret{secret}
+}
+
+// loadSecret reads a secret (an API token) from the environment variable
+// or the file the spec names, never from the spec itself.
+func loadSecret(field, envKey, fileKey, envName, file string, env func(string) string, bad func(string, string, ...any)) Secret {
+	switch {
+	case envName != "" && file != "":
+		bad(field, "give %s or %s, not both", envKey, fileKey)
+	case envName != "":
+		if v := strings.TrimSpace(env(envName)); v != "" {
+			return Secret{v}
+		}
+		bad(field+"."+envKey, "environment variable %s is empty or not set", envName)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			bad(field+"."+fileKey, "%v", err)
+		} else if v := strings.TrimSpace(string(b)); v != "" {
+			return Secret{v}
+		} else {
+			bad(field+"."+fileKey, "%s is empty", file)
+		}
+	default:
+		bad(field, "no secret: give %s (an environment variable) or %s; secrets never go in the spec", envKey, fileKey)
+	}
+	return Secret{}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

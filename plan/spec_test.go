@@ -266,3 +266,38 @@ func TestLoadRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadCloudflare(t *testing.T) {
+	cf := strings.Replace(records, "main: {type: rfc2136, server: 192.0.2.11, tsig: {name: k, algorithm: hmac-sha256, secret_env: OLD}}", "main: {type: cloudflare, token_env: CF_TOKEN}", 1)
+	s, err := load(t, cf+"ttl: {lower_to: 60s}\n", map[string]string{"CF_TOKEN": "cf-token-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Providers["main"].Token.Value() != "cf-token-value" {
+		t.Error("token not loaded")
+	}
+	tests := []struct{ name, text, want string }{
+		{"no token", cf + "ttl: {lower_to: 60s}\n", "providers.main.token_env: environment variable CF_TOKEN is empty"},
+		{"default lower_to 300s is accepted", cf, ""},
+		{"short lower_to", cf + "ttl: {lower_to: 30s}\n", "Cloudflare (providers.main) accepts TTLs from 60s"},
+		{"tsig on cloudflare", strings.Replace(cf, "token_env: CF_TOKEN", "token_env: CF_TOKEN, server: 192.0.2.1", 1) + "ttl: {lower_to: 60s}\n", "server and tsig are for rfc2136"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tt.name != "no token" {
+				env["CF_TOKEN"] = "x"
+			}
+			_, err := load(t, tt.text, env)
+			if tt.name == "default lower_to 300s is accepted" {
+				if err != nil {
+					t.Errorf("default lower_to 300s refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
