@@ -437,13 +437,19 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		}
 		return nil
 	case ActionSetDS:
-		var ds []*dns.DS
-		for _, d := range st.DS {
+		var ds []providers.DelegationSigner
+		for i, d := range st.DS {
 			rr, err := dns.NewRR(zone + " 0 IN DS " + d)
 			if err != nil {
 				return fmt.Errorf("DS %q: %w", d, err)
 			}
-			ds = append(ds, rr.(*dns.DS))
+			s := providers.DelegationSigner{DS: rr.(*dns.DS)}
+			if i < len(st.Keys) {
+				if k, err := dns.NewRR(zone + " 0 IN DNSKEY " + st.Keys[i]); err == nil {
+					s.Key = k.(*dns.DNSKEY)
+				}
+			}
+			ds = append(ds, s)
 		}
 		ttl := o.DSTTL
 		if ttl == 0 {

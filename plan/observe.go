@@ -47,7 +47,9 @@ type HostState struct {
 	ApexNSTTL   uint32            `json:"apex_ns_ttl"`
 	DNSKEYTTL   uint32            `json:"dnskey_ttl,omitempty"`
 	// KSKDS are SHA-256 DS records of the KSKs that every server serves.
-	KSKDS   []string            `json:"ksk_ds,omitempty"`
+	KSKDS []string `json:"ksk_ds,omitempty"`
+	// KSK are the DNSKEY records of those KSKs, as data, in KSKDS's order.
+	KSK     []string            `json:"ksk,omitempty"`
 	Serials []uint32            `json:"serials"`
 	Glue    map[string][]string `json:"glue,omitempty"`
 
@@ -188,15 +190,22 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 			if !a.Answered {
 				continue
 			}
+			var ksks []*dns.DNSKEY
 			for _, k := range a.Keys {
 				if k.Flags&dns.SEP != 0 {
-					h.KSKDS = append(h.KSKDS, checks.RRData(k.ToDS(dns.SHA256)))
+					ksks = append(ksks, k)
 				}
+			}
+			sort.Slice(ksks, func(i, j int) bool {
+				return checks.RRData(ksks[i].ToDS(dns.SHA256)) < checks.RRData(ksks[j].ToDS(dns.SHA256))
+			})
+			for _, k := range ksks {
+				h.KSKDS = append(h.KSKDS, checks.RRData(k.ToDS(dns.SHA256)))
+				h.KSK = append(h.KSK, checks.RRData(k))
 			}
 			break
 		}
 	}
-	sort.Strings(h.KSKDS)
 	h.hostAnswers = answers
 	return nil
 }

@@ -104,6 +104,8 @@ type Step struct {
 	NS   []string            `json:"ns,omitempty"`
 	Glue map[string][]string `json:"glue,omitempty"`
 	DS   []string            `json:"ds,omitempty"`
+	// Keys are the DNSKEYs the DS records digest, where known.
+	Keys []string `json:"keys,omitempty"`
 	// Records are the RRsets a set-records step replaces; Moved are all
 	// the replacements made up to and including a phase.
 	Records []providers.Replacement `json:"records,omitempty"`

@@ -128,7 +128,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	if signed {
 		p.add(Step{ID: StepAddDS, Action: ActionSetDS, Done: slices.Equal(o.DS, o.New.KSKDS),
 			Summary: fmt.Sprintf("publish the DS of %s's KSK at the registrar", o.New.Provider),
-			Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS,
+			Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS, Keys: o.New.KSK,
 			Gate:     &Gate{Check: GateDSServed, Servers: o.ParentServers, Expect: o.New.KSKDS, Timeout: gateTimeout},
 			Rollback: "remove the DS again"})
 		dsTTL, what := o.DSTTL, "DS TTL"

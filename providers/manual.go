@@ -43,15 +43,19 @@ func (m *ManualRegistrar) SetNS(_ context.Context, zone string, ns []string, glu
 
 // SetDS prints the DS records to enter, field by field, or that none must
 // remain.
-func (m *ManualRegistrar) SetDS(_ context.Context, zone string, ds []*dns.DS, _ time.Duration) error {
+func (m *ManualRegistrar) SetDS(_ context.Context, zone string, signers []DelegationSigner, _ time.Duration) error {
 	var b strings.Builder
-	if len(ds) == 0 {
+	if len(signers) == 0 {
 		fmt.Fprintf(&b, "ACTION AT THE REGISTRAR: remove every DS record (DNSSEC key) of %s.\n", dns.Fqdn(zone))
 	} else {
 		fmt.Fprintf(&b, "ACTION AT THE REGISTRAR: set the DS records (DNSSEC) of %s to exactly:\n", dns.Fqdn(zone))
-		for _, d := range ds {
+		for _, s := range signers {
+			d := s.DS
 			fmt.Fprintf(&b, "    key tag %d, algorithm %d (%s), digest type %d (%s), digest %s\n",
 				d.KeyTag, d.Algorithm, dns.AlgorithmToString[d.Algorithm], d.DigestType, dns.HashToString[d.DigestType], d.Digest)
+			if s.Key != nil {
+				fmt.Fprintf(&b, "      (a registrar that asks for the key: flags %d, algorithm %d, public key %s)\n", s.Key.Flags, s.Key.Algorithm, s.Key.PublicKey)
+			}
 		}
 	}
 	b.WriteString("  migrate will see the change at the parent's servers and go on.\n")

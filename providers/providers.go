@@ -35,10 +35,18 @@ type Registrar interface {
 	// names inside the zone, in one change where the registrar allows.
 	SetNS(ctx context.Context, zone string, ns []string, glue map[string][]netip.Addr, ttl time.Duration) error
 	// SetDS replaces the delegation's DS set; an empty set removes it.
-	SetDS(ctx context.Context, zone string, ds []*dns.DS, ttl time.Duration) error
+	// Each DS comes with the DNSKEY it was made from, when known: some
+	// registrars take the key, not the digest.
+	SetDS(ctx context.Context, zone string, ds []DelegationSigner, ttl time.Duration) error
 	// Capabilities says what the registrar can do, so that the planner
 	// asks the capability and never the registrar's name.
 	Capabilities() Capabilities
+}
+
+// DelegationSigner is a DS record and, when known, the key it digests.
+type DelegationSigner struct {
+	DS  *dns.DS
+	Key *dns.DNSKEY
 }
 
 // Capabilities of a registrar.

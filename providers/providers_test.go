@@ -205,7 +205,7 @@ func TestRFC2136Registrar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.SetDS(ctx, lab.Zone, []*dns.DS{newDS[0].(*dns.DS)}, 10*time.Second); err != nil {
+	if err := reg.SetDS(ctx, lab.Zone, []providers.DelegationSigner{{DS: newDS[0].(*dns.DS)}}, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	m := ask(t, l, lab.RoleTLD, lab.Zone, dns.TypeDS)
@@ -234,7 +234,7 @@ func TestManualRegistrar(t *testing.T) {
 	var b bytes.Buffer
 	m := providers.NewManualRegistrar(&b)
 	ds := &dns.DS{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeDS, Class: dns.ClassINET}, KeyTag: 12345, Algorithm: dns.ECDSAP256SHA256, DigestType: dns.SHA256, Digest: "ABCDEF0123"}
-	if err := m.SetDS(context.Background(), "example.com", []*dns.DS{ds}, 0); err != nil {
+	if err := m.SetDS(context.Background(), "example.com", []providers.DelegationSigner{{DS: ds}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.SetDS(context.Background(), "example.com", nil, 0); err != nil {

@@ -126,7 +126,7 @@ func (r *RFC2136Registrar) SetNS(ctx context.Context, zone string, ns []string, 
 }
 
 // SetDS replaces (or with none, removes) the DS set.
-func (r *RFC2136Registrar) SetDS(ctx context.Context, zone string, ds []*dns.DS, ttl time.Duration) error {
+func (r *RFC2136Registrar) SetDS(ctx context.Context, zone string, ds []DelegationSigner, ttl time.Duration) error {
 	zone = dns.Fqdn(zone)
 	name := libdns.RelativeName(zone, r.parent)
 	if len(ds) == 0 {
@@ -137,7 +137,7 @@ func (r *RFC2136Registrar) SetDS(ctx context.Context, zone string, ds []*dns.DS,
 	}
 	var recs []libdns.Record
 	for _, d := range ds {
-		recs = append(recs, libdns.RR{Name: name, TTL: ttl, Type: "DS", Data: strings.TrimPrefix(d.String(), d.Hdr.String())})
+		recs = append(recs, libdns.RR{Name: name, TTL: ttl, Type: "DS", Data: strings.TrimPrefix(d.DS.String(), d.DS.Hdr.String())})
 	}
 	if _, err := r.p.SetRecords(ctx, r.parent, recs); err != nil {
 		return fmt.Errorf("registrar rfc2136 %s: set DS of %s: %w", r.p.Server, zone, err)
