@@ -34,7 +34,7 @@ type ApplyOptions struct {
 	// Confirm is asked before a real run starts; nil means yes.
 	Confirm func(*Plan) bool
 	// NewEnv builds the hosts, registrar and checker (tests swap it).
-	NewEnv func(*Spec) (Env, error)
+	NewEnv func(context.Context, *Spec) (Env, error)
 	// Reverse moves the zone back (from and to swapped): a rollback, in a
 	// workspace of its own; the forward plan's original TTLs are restored.
 	Reverse bool
@@ -88,7 +88,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			}
 		}
 	}
-	env, err := o.NewEnv(spec)
+	env, err := o.NewEnv(ctx, spec)
 	if err != nil {
 		return nil, ws, err
 	}

@@ -180,7 +180,9 @@ func migrate(t testing.TB, l *lab.Lab, spec string, scale float64, after time.Du
 	start := time.Now()
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
 		SpecFile: spec, Env: os.Getenv, Out: &tlog{t: t}, WaitScale: scale, Poll: 200 * time.Millisecond,
-		NewEnv: func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, &tlog{t: t}, time.Second) },
+		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+			return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+		},
 	})
 	wall := time.Since(start)
 	for _, r := range []lab.Role{lab.RoleOld1, lab.RoleOld2} {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // NewEnv builds the checker, hosts and registrar a spec names. Instructions
 // for a manual registrar go to out.
-func NewEnv(spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
+func NewEnv(ctx context.Context, spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
 	opts := checks.Options{Resolvers: append([]string{}, spec.Verify.Resolvers...), Timeout: timeout}
 	if spec.Verify.Root != "" {
 		opts.Roots = []string{spec.Verify.Root}
@@ -32,6 +33,12 @@ func NewEnv(spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
 				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
 			}
 			env.Hosts[name] = h
+		case "route53":
+			h, err := providers.NewRoute53Host(ctx, providers.AWSOptions{Region: p.Region})
+			if err != nil {
+				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
+			}
+			env.Hosts[name] = h
 		default:
 			env.Hosts[name] = providers.NewRFC2136Host(checks.WithPort(p.Server), tsig(p.TSIG))
 		}
@@ -45,6 +52,12 @@ func NewEnv(spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
 		env.Registrar = providers.NewRFC2136Registrar(checks.WithPort(spec.Registrar.Server), parent, tsig(spec.Registrar.TSIG))
 	case "manual":
 		env.Registrar = providers.NewManualRegistrar(out)
+	case "route53domains":
+		r, err := providers.NewRoute53DomainsRegistrar(ctx, providers.AWSOptions{})
+		if err != nil {
+			return Env{}, fmt.Errorf("%s: registrar: %w", spec.File, err)
+		}
+		env.Registrar = r
 	}
 	return env, nil
 }

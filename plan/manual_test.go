@@ -61,7 +61,7 @@ func TestManualRegistrarUnsigned(t *testing.T) {
 	h := &human{t: t, l: l}
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
 		SpecFile: specFile, Env: os.Getenv, Out: h, Poll: 200 * time.Millisecond,
-		NewEnv: func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, h, time.Second) },
+		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, h, time.Second) },
 	})
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, h.buf.String())

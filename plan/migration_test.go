@@ -110,7 +110,7 @@ func TestPlanRefusesWithoutParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := plan.NewEnv(spec, nil, time.Second)
+	env, err := plan.NewEnv(context.Background(), spec, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func cutover(t *testing.T, l *lab.Lab, spec string, out *stopAt) (*plan.ChangeLo
 		w = out
 	}
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 200 * time.Millisecond, Force: true,
-		NewEnv: func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, w, time.Second) }})
+		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
 	time.Sleep(2 * time.Second)
 	stop()
 	<-done
@@ -174,7 +174,7 @@ func TestRecordsCutover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := plan.NewEnv(s, nil, time.Second)
+	env, err := plan.NewEnv(context.Background(), s, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,9 @@ func TestRollbackMidway(t *testing.T) {
 		p.run(pctx, lab.Zone, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)})
 		close(probed)
 	}()
-	newEnv := func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, &tlog{t: t}, time.Second) }
+	newEnv := func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}

@@ -78,6 +78,9 @@ type ProviderSpec struct {
 	TokenFile string `mapstructure:"token_file"`
 	Endpoint  string `mapstructure:"endpoint"`
 	Token     Secret `mapstructure:"-"`
+	// route53: credentials come from the AWS SDK's standard chain
+	// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, roles).
+	Region string `mapstructure:"region"`
 }
 
 // TSIGSpec names a TSIG key; its secret comes from the environment or a
@@ -447,8 +450,12 @@ func (s *Spec) check(env func(string) string) error {
 			if s.TTL.LowerTo < 60*time.Second {
 				bad("ttl.lower_to", "%s: Cloudflare (providers.%s) accepts TTLs from 60s", s.TTL.LowerTo, name)
 			}
+		case "route53":
+			if p.Server != "" || p.TSIG.Name != "" || p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
+				bad(field, "route53 takes only region; credentials come from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...), the endpoint from AWS_ENDPOINT_URL_ROUTE_53")
+			}
 		default:
-			bad(field+".type", "%q: want rfc2136 or cloudflare", p.Type)
+			bad(field+".type", "%q: want rfc2136, cloudflare or route53", p.Type)
 		}
 		s.Providers[name] = p
 	}
@@ -508,9 +515,9 @@ func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(s
 	case "rfc2136":
 		hostPort("registrar.server", s.Registrar.Server, true)
 		s.Registrar.TSIG.load("registrar.tsig", env, bad)
-	case "manual":
+	case "manual", "route53domains":
 	default:
-		bad("registrar.type", "%q: want rfc2136 or manual", s.Registrar.Type)
+		bad("registrar.type", "%q: want rfc2136, route53domains or manual", s.Registrar.Type)
 	}
 	if s.Registrar.Zone != "" {
 		absName("registrar.zone", s.Registrar.Zone)

@@ -301,3 +301,22 @@ func TestLoadCloudflare(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadRoute53(t *testing.T) {
+	r53 := strings.Replace(records, "main: {type: rfc2136, server: 192.0.2.11, tsig: {name: k, algorithm: hmac-sha256, secret_env: OLD}}", "main: {type: route53, region: eu-west-1}", 1)
+	s, err := load(t, r53, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Providers["main"].Region != "eu-west-1" {
+		t.Errorf("region %q", s.Providers["main"].Region)
+	}
+	bad := strings.Replace(r53, "region: eu-west-1", "region: eu-west-1, token_env: X", 1)
+	if _, err := load(t, bad, nil); err == nil || !strings.Contains(err.Error(), "route53 takes only region") {
+		t.Errorf("route53 with a token: %v", err)
+	}
+	ns := strings.Replace(base, "registrar: {type: manual}", "registrar: {type: route53domains}", 1)
+	if _, err := load(t, ns, nil); err != nil {
+		t.Errorf("registrar route53domains: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,7 +61,9 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 			return errors.New("give -f SPEC or a saved PLAN (from `migrate plan --out`)")
 		}
 		timeout := v.GetDuration("timeout")
-		o.NewEnv = func(s *plan.Spec) (plan.Env, error) { return plan.NewEnv(s, cmd.OutOrStdout(), timeout) }
+		o.NewEnv = func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+			return plan.NewEnv(ctx, s, cmd.OutOrStdout(), timeout)
+		}
 		if !o.DryRun && !v.GetBool("yes") {
 			if !isTerminal(os.Stdin) {
 				return errors.New("apply changes live DNS: confirm with --yes (stdin is not a terminal)")

@@ -42,7 +42,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 			return err
 		}
 		spec.Force = v.GetBool("force")
-		env, err := plan.NewEnv(spec, cmd.ErrOrStderr(), v.GetDuration("timeout"))
+		env, err := plan.NewEnv(cmd.Context(), spec, cmd.ErrOrStderr(), v.GetDuration("timeout"))
 		if err != nil {
 			return err
 		}
