@@ -80,7 +80,15 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
 		}
-		spec.From, spec.To = spec.To, spec.From
+		if spec.Kind == "records" {
+			// Back to the old values: names not moved yet are already there.
+			for i := range spec.Changes {
+				c := &spec.Changes[i]
+				c.From, c.To = c.To, c.From
+			}
+		} else {
+			spec.From, spec.To = spec.To, spec.From
+		}
 		ws.Dir += ".rollback"
 		if fp, err := ReadPlan(forward.Path("plan.json")); err == nil {
 			if st := fp.Step(StepRestoreTTL); st != nil {

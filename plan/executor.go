@@ -252,7 +252,7 @@ func (x *Executor) holdChecks(st *Step) func(context.Context) error {
 func (x *Executor) since() map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, st := range x.Plan.Steps {
-		if st.Action != ActionSetRecords {
+		if st.Action != ActionSetRecords && st.Action != ActionSetWeights {
 			continue
 		}
 		if e, ok := x.Journal.Last(st.ID, EvActionDone); ok {
@@ -269,7 +269,7 @@ func (x *Executor) since() map[string]time.Time {
 func (x *Executor) rollbackRecords(ctx context.Context) error {
 	var moved []providers.Replacement
 	for _, st := range x.Plan.Steps {
-		if st.Action != ActionSetRecords || st.ID == StepRestoreTTL {
+		if (st.Action != ActionSetRecords && st.Action != ActionSetWeights) || st.ID == StepRestoreTTL {
 			continue
 		}
 		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
@@ -286,8 +286,7 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 		names = append(names, m.Name+" "+m.Type)
 	}
 	x.log("rollback: putting back the old values of %s", strings.Join(names, ", "))
-	host := x.Env.Hosts[x.Plan.Spec.Provider]
-	if err := providers.Replace(ctx, x.Plan.Spec.Provider, host, x.Plan.Spec.Zone, back); err != nil {
+	if err := x.replace(ctx, back); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
@@ -303,6 +302,26 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// replace puts plain record sets in place at the records host: on a host
+// with weighted sets, through them (which also removes any weighted set
+// of the name), elsewhere as providers.Replace does.
+func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) error {
+	name, zone := x.Plan.Spec.Provider, x.Plan.Spec.Zone
+	host, ok := x.Env.Hosts[name]
+	if !ok {
+		return fmt.Errorf("no host for provider %q", name)
+	}
+	if w, ok := host.(providers.Weighter); ok && x.Plan.Observed.Weighted {
+		for _, r := range reps {
+			if err := w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, nil, r.To); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return providers.Replace(ctx, name, host, zone, reps)
 }
 
 // act performs a step's action (unless done), then proves its gate.
@@ -469,11 +488,22 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		}
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
 	case ActionSetRecords:
-		host, ok := x.Env.Hosts[x.Plan.Spec.Provider]
+		return x.replace(ctx, st.Records)
+	case ActionSetWeights:
+		w, ok := x.Env.Hosts[x.Plan.Spec.Provider].(providers.Weighter)
 		if !ok {
-			return fmt.Errorf("no host for provider %q", x.Plan.Spec.Provider)
+			return fmt.Errorf("provider %s has no weighted record sets", x.Plan.Spec.Provider)
 		}
-		return providers.Replace(ctx, x.Plan.Spec.Provider, host, zone, st.Records)
+		for _, r := range st.Records {
+			sets := []providers.WeightedSet{
+				{ID: "dnsmigrate-old", Weight: int64(100 - st.Weight), Values: r.From},
+				{ID: "dnsmigrate-new", Weight: int64(st.Weight), Values: r.To},
+			}
+			if err := w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, sets, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown action %q", st.Action)
 }

@@ -37,6 +37,8 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 		return gateRecords(ctx, env, st.Records, g.Servers)
 	case GatePropagated:
 		return gatePropagated(ctx, env, p, st, since)
+	case GateOldOrNew:
+		return gateOldOrNew(ctx, env, st.Moved, g.Servers, g.Recursive)
 	case GateHealthy:
 		h := checkHealth(ctx, p.Spec.Health)
 		return GateResult{OK: h.OK, Summary: h.Summary}
@@ -291,5 +293,37 @@ func gatePropagated(ctx context.Context, env Env, p *Plan, st *Step, since map[s
 		res.Evidence = append(res.Evidence, e)
 	}
 	res.Summary = fmt.Sprintf("%d updated, %d pending, %d stale, %d unexpected, %d error", count[checks.Updated], count[checks.Pending], count[checks.Stale], count[checks.Unexpected], count[checks.Error])
+	return res
+}
+
+// gateOldOrNew: while a name is answered by weighted sets, each answer is
+// its old or its new values, never anything else and never an error.
+func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, servers []string, recursive bool) GateResult {
+	var qs []checks.Question
+	var idx []int
+	for i, mv := range moves {
+		for _, s := range servers {
+			qs = append(qs, checks.Question{Server: checks.WithPort(s), Name: mv.Name, Type: dns.StringToType[mv.Type], RD: recursive})
+			idx = append(idx, i)
+		}
+	}
+	res := GateResult{OK: true}
+	var old, nw int
+	for k, r := range env.Checker.AskAll(ctx, qs) {
+		data, _ := checks.RRsetOf(r, r.Name, r.Type)
+		mv := moves[idx[k]]
+		switch {
+		case r.OK() && slices.Equal(data, mv.To):
+			nw++
+		case r.OK() && slices.Equal(data, mv.From):
+			old++
+		default:
+			res.OK, res.Fatal = false, true
+			e := checks.EvidenceOf(r, r.Type)
+			e.Note = fmt.Sprintf("neither old %v nor new %v", mv.From, mv.To)
+			res.Evidence = append(res.Evidence, e)
+		}
+	}
+	res.Summary = fmt.Sprintf("%d answers new, %d old, %d neither", nw, old, len(qs)-nw-old)
 	return res
 }

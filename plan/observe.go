@@ -19,21 +19,23 @@ import (
 // Observed is the live state a plan was made from, as read at the
 // authoritative servers and through the hosts' APIs.
 type Observed struct {
-	Time          time.Time             `json:"time"`
-	Parent        string                `json:"parent"`
-	ParentServers []string              `json:"parent_servers"`
-	NS            []string              `json:"ns"`
-	NSTTL         uint32                `json:"ns_ttl"`
-	DS            []string              `json:"ds,omitempty"`
-	DSTTL         uint32                `json:"ds_ttl"`
-	NegTTL        uint32                `json:"neg_ttl"`
-	Status        checks.Status         `json:"status"`
-	Findings      []checks.Finding      `json:"findings,omitempty"`
-	Old           HostState             `json:"old"`
-	New           HostState             `json:"new"`
-	Fingerprint   string                `json:"fingerprint"`
-	Problems      []string              `json:"problems,omitempty"`
-	Parents       []checks.ParentServer `json:"-"`
+	Time          time.Time        `json:"time"`
+	Parent        string           `json:"parent"`
+	ParentServers []string         `json:"parent_servers"`
+	NS            []string         `json:"ns"`
+	NSTTL         uint32           `json:"ns_ttl"`
+	DS            []string         `json:"ds,omitempty"`
+	DSTTL         uint32           `json:"ds_ttl"`
+	NegTTL        uint32           `json:"neg_ttl"`
+	Status        checks.Status    `json:"status"`
+	Findings      []checks.Finding `json:"findings,omitempty"`
+	Old           HostState        `json:"old"`
+	New           HostState        `json:"new"`
+	Fingerprint   string           `json:"fingerprint"`
+	// Weighted says the records host answers with weighted sets.
+	Weighted bool                  `json:"weighted,omitempty"`
+	Problems []string              `json:"problems,omitempty"`
+	Parents  []checks.ParentServer `json:"-"`
 }
 
 // HostState is one DNS host's zone: its records through its API and what

@@ -36,6 +36,7 @@ const (
 	// kind: records
 	ActionSetRecords = "set-records" // replace RRsets at the DNS host
 	ActionHold       = "hold"        // stay, running the health checks
+	ActionSetWeights = "set-weights" // weighted sets: old and new values, each with its share
 )
 
 // Gate checks, each run against every server involved until it holds or
@@ -50,6 +51,7 @@ const (
 	GateRecordsServed = "records-served" // every server of the host serves the new data
 	GatePropagated    = "propagated"     // every resolver answers the new data (stale, unexpected or error fails at once)
 	GateHealthy       = "healthy"        // every health check passes
+	GateOldOrNew      = "old-or-new"     // weighted phase: every answer is the old or the new value, never an error
 )
 
 // Duration is a time.Duration written as "33s" in JSON.
@@ -84,7 +86,9 @@ type Gate struct {
 	Servers []string `json:"servers"`
 	Expect  []string `json:"expect,omitempty"`
 	Status  string   `json:"status,omitempty"` // for verified: secure or insecure
-	Timeout Duration `json:"timeout"`
+	// Recursive: the servers are resolvers, asked with recursion desired.
+	Recursive bool     `json:"recursive,omitempty"`
+	Timeout   Duration `json:"timeout"`
 }
 
 // Step is one thing apply does. Waits are steps of their own, anchored to
@@ -109,7 +113,9 @@ type Step struct {
 	// Records are the RRsets a set-records step replaces; Moved are all
 	// the replacements made up to and including a phase.
 	Records []providers.Replacement `json:"records,omitempty"`
-	Moved   []providers.Replacement `json:"moved,omitempty"`
+	// Weight is the new values' share, in percent, of a set-weights step.
+	Weight int                     `json:"weight,omitempty"`
+	Moved  []providers.Replacement `json:"moved,omitempty"`
 
 	Wait    Duration `json:"wait,omitempty"`
 	Formula string   `json:"formula,omitempty"`

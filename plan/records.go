@@ -46,6 +46,7 @@ func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error
 	if err := observeHost(ctx, env, spec, side, &o.Old); err != nil {
 		return err
 	}
+	_, o.Weighted = host.(providers.Weighter)
 	current := map[string]providers.RRset{}
 	total := 0
 	for _, set := range o.Old.RRsets {
@@ -150,6 +151,31 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 	}
 	p.add(Step{ID: StepHealthCheck, Action: ActionVerify, Summary: fmt.Sprintf("%d health checks pass before the first phase", len(spec.Health)),
 		Gate: &Gate{Check: GateHealthy, Timeout: gateTimeout}})
+	if o.Weighted {
+		buildWeighted(p, spec, moves, servers)
+	} else {
+		buildShares(p, spec, moves, servers, lowerTo)
+	}
+	if spec.TTL.Restore {
+		var b, a []string
+		for _, r := range restore {
+			b = append(b, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, lowerTo))
+			a = append(a, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, r.TTL))
+		}
+		p.add(Step{ID: StepRestoreTTL, Action: ActionSetRecords, Done: len(restore) == 0,
+			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s", len(restore), spec.Provider),
+			Before:  b, After: a, Records: restore,
+			Gate: &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout}})
+	}
+	p.add(Step{ID: StepFinalVerify, Action: ActionVerify, Summary: "every resolver answers the new values of every name",
+		Moved: moves, Gate: &Gate{Check: GatePropagated, Servers: spec.Verify.Resolvers, Timeout: gateTimeout}})
+}
+
+// buildShares plans phases that each move a share of the names, in the
+// stable order, each proven at every server and at every resolver.
+func buildShares(p *Plan, spec *Spec, moves []providers.Replacement, servers []string, lowerTo uint32) {
+	m := spec.Margin
+	gateTimeout := Duration(spec.Verify.GateTimeout)
 	done := 0
 	for k, pct := range spec.Phases {
 		upto := int(math.Ceil(float64(pct) * float64(len(moves)) / 100))
@@ -176,19 +202,38 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 			Wait: Duration(spec.Hold), Formula: "hold from the spec"})
 		done = upto
 	}
-	if spec.TTL.Restore {
-		var b, a []string
-		for _, r := range restore {
-			b = append(b, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, lowerTo))
-			a = append(a, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, r.TTL))
+}
+
+// buildWeighted plans phases on a host with weighted record sets: each
+// phase gives every name's new values that share of the answers (the old
+// values the rest); the last phase puts plain record sets back with the
+// new values only.
+func buildWeighted(p *Plan, spec *Spec, moves []providers.Replacement, servers []string) {
+	gateTimeout := Duration(spec.Verify.GateTimeout)
+	for k, pct := range spec.Phases {
+		id := fmt.Sprintf("phase-%d", k+1)
+		step := Step{ID: id, Moved: moves, Rollback: "put back plain record sets with the old values"}
+		if pct < 100 {
+			step.Action, step.Weight, step.Records = ActionSetWeights, pct, moves
+			step.Summary = fmt.Sprintf("answer every changing name with its new values %d%% of the time (weighted record sets)", pct)
+			step.Gate = &Gate{Check: GateOldOrNew, Servers: servers, Timeout: gateTimeout}
+		} else {
+			step.Action, step.Records = ActionSetRecords, moves
+			step.Summary = "answer every changing name with its new values only (plain record sets again)"
+			step.Gate = &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout}
 		}
-		p.add(Step{ID: StepRestoreTTL, Action: ActionSetRecords, Done: len(restore) == 0,
-			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s", len(restore), spec.Provider),
-			Before:  b, After: a, Records: restore,
-			Gate: &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout}})
+		p.add(step)
+		verify := Step{ID: "verify-" + id, Action: ActionVerify, Moved: moves,
+			Summary: "every resolver answers the old or the new values, never an error",
+			Gate:    &Gate{Check: GateOldOrNew, Servers: spec.Verify.Resolvers, Recursive: true, Timeout: gateTimeout}}
+		if pct == 100 {
+			verify.Summary = "every resolver answers the new values"
+			verify.Gate = &Gate{Check: GatePropagated, Servers: spec.Verify.Resolvers, Timeout: gateTimeout}
+		}
+		p.add(verify)
+		p.add(Step{ID: "hold-" + id, Action: ActionHold, Summary: fmt.Sprintf("hold at %d%% for %s while the health checks pass", pct, spec.Hold),
+			Wait: Duration(spec.Hold), Formula: "hold from the spec"})
 	}
-	p.add(Step{ID: StepFinalVerify, Action: ActionVerify, Summary: "every resolver answers the new values of every name",
-		Moved: moves, Gate: &Gate{Check: GatePropagated, Servers: spec.Verify.Resolvers, Timeout: gateTimeout}})
 }
 
 // StepHealthCheck is the records cutover's first health gate.

@@ -181,6 +181,15 @@ type Replacer interface {
 	Replace(ctx context.Context, zone string, reps []Replacement) error
 }
 
+// Weighter is an optional interface for a host that answers a name with
+// weighted record sets (Route 53): a cutover phase then moves a share of
+// the traffic instead of a share of the names.
+type Weighter interface {
+	// SetWeighted makes name and type answer with the weighted sets, or,
+	// with none, with the plain values.
+	SetWeighted(ctx context.Context, zone, name, rrtype string, ttl uint32, sets []WeightedSet, plain []string) error
+}
+
 // Replace makes the replacements at host in one change: the host's own
 // Replacer where it has one, else one SetRecords call with the new data.
 func Replace(ctx context.Context, name string, host Host, zone string, reps []Replacement) error {

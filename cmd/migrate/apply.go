@@ -99,7 +99,9 @@ func newRollbackCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback -f SPEC",
 		Short: "Move the zone back to the spec's from provider, safely, from wherever it is now",
-		Long: `rollback plans the move back (from and to swapped) from the live state and
+		Long: `rollback plans the move back (from and to swapped: the providers of a
+nameservers move, the values of each change of a records cutover) from the
+live state and
 applies it like apply: every wait kept, every step proven, journaled in
 output.dir/<zone>.rollback/, resumable. Steps already in place are not sent
 again; the TTLs the forward move lowered are put back.`,
@@ -109,6 +111,7 @@ again; the TTLs the forward move lowered are put back.`,
 	f.StringP("file", "f", "", "the migration spec of the move to undo")
 	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
 	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 	_ = cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

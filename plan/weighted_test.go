@@ -1,0 +1,119 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/libdns/libdns"
+)
+
+// weightedHost records what a cutover asks of a host with weighted sets.
+type weightedHost struct{ calls []string }
+
+func (h *weightedHost) GetRecords(context.Context, string) ([]libdns.Record, error) { return nil, nil }
+func (h *weightedHost) SetRecords(_ context.Context, _ string, r []libdns.Record) ([]libdns.Record, error) {
+	h.calls = append(h.calls, "SetRecords (plain, not through weights)")
+	return r, nil
+}
+func (h *weightedHost) SetWeighted(_ context.Context, _, name, rrtype string, ttl uint32, sets []providers.WeightedSet, plain []string) error {
+	if len(sets) == 0 {
+		h.calls = append(h.calls, fmt.Sprintf("%s %s ttl %d plain %v", name, rrtype, ttl, plain))
+		return nil
+	}
+	var parts []string
+	for _, s := range sets {
+		parts = append(parts, fmt.Sprintf("%s=%d %v", s.ID, s.Weight, s.Values))
+	}
+	h.calls = append(h.calls, fmt.Sprintf("%s %s ttl %d %s", name, rrtype, ttl, strings.Join(parts, " ")))
+	return nil
+}
+
+func weightedPlan(t *testing.T) *Plan {
+	t.Helper()
+	s := testSpec("insecure-window")
+	s.Kind, s.Provider, s.Phases, s.Rollback = "records", "old", []int{10, 50, 100}, "auto"
+	s.TTL.LowerTo = 60e9
+	s.Changes = []RecordChange{{Name: "api.example.com.", Type: "A", From: Values{"192.0.2.10"}, To: Values{"198.51.100.10"}}}
+	o := observed(60, 300, 300, 300, 300, 60)
+	o.Weighted = true
+	o.Old.RRsets = append(o.Old.RRsets, providers.RRset{Name: "api.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.10"}})
+	p := &Plan{Format: PlanFormat, Version: PlanVersion, Spec: s, Observed: o}
+	buildRecords(p, s, o)
+	return p
+}
+
+func TestWeightedPhases(t *testing.T) {
+	p := weightedPlan(t)
+	var got []string
+	for _, st := range p.Steps {
+		got = append(got, fmt.Sprintf("%s:%s:%d", st.ID, st.Action, st.Weight))
+	}
+	want := "lower-ttl:set-ttl:0 wait-ttl:wait:0 health-check:verify:0 phase-1:set-weights:10 verify-phase-1:verify:0 hold-phase-1:hold:0 phase-2:set-weights:50 verify-phase-2:verify:0 hold-phase-2:hold:0 phase-3:set-records:0 verify-phase-3:verify:0 hold-phase-3:hold:0 restore-ttl:set-records:0 final-verify:verify:0"
+	if strings.Join(got, " ") != want {
+		t.Errorf("steps:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+	if g := p.Step("verify-phase-1").Gate; g.Check != GateOldOrNew || !g.Recursive {
+		t.Errorf("a partly weighted phase must accept old or new answers from resolvers: %+v", g)
+	}
+	if g := p.Step("verify-phase-3").Gate; g.Check != GatePropagated {
+		t.Errorf("the last phase must wait for the new values: %+v", g)
+	}
+}
+
+func TestWeightedActions(t *testing.T) {
+	p := weightedPlan(t)
+	h := &weightedHost{}
+	x := &Executor{Plan: p, Env: Env{Hosts: map[string]providers.Host{"old": h}}, Journal: MemoryJournal()}
+	ctx := context.Background()
+	for _, id := range []string{"phase-1", "phase-2", "phase-3"} {
+		if err := x.do(ctx, p.Step(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A rollback puts plain sets back with the old values, through the weights.
+	if err := x.replace(ctx, []providers.Replacement{{Name: "api.example.com.", Type: "A", TTL: 60, From: []string{"198.51.100.10"}, To: []string{"192.0.2.10"}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"api.example.com. A ttl 60 dnsmigrate-old=90 [192.0.2.10] dnsmigrate-new=10 [198.51.100.10]",
+		"api.example.com. A ttl 60 dnsmigrate-old=50 [192.0.2.10] dnsmigrate-new=50 [198.51.100.10]",
+		"api.example.com. A ttl 60 plain [198.51.100.10]",
+		"api.example.com. A ttl 60 plain [192.0.2.10]",
+	}
+	if strings.Join(h.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("host calls:\n%s\nwant\n%s", strings.Join(h.calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Rolling a records cutover back swaps each change's values: names that
+// moved go back, names that did not are already where the rollback ends.
+func TestRollbackSwapsRecordValues(t *testing.T) {
+	s := testSpec("insecure-window")
+	s.Kind, s.Provider, s.Phases, s.Rollback, s.TTL.LowerTo = "records", "old", []int{100}, "auto", 60e9
+	s.Changes = []RecordChange{
+		{Name: "a.example.com.", Type: "A", From: Values{"192.0.2.1"}, To: Values{"198.51.100.1"}},
+		{Name: "b.example.com.", Type: "A", From: Values{"192.0.2.2"}, To: Values{"198.51.100.2"}},
+	}
+	for i := range s.Changes { // what Apply does for a rollback
+		c := &s.Changes[i]
+		c.From, c.To = c.To, c.From
+	}
+	o := observed(60, 300, 300, 300, 300, 60)
+	o.Old.RRsets = append(o.Old.RRsets,
+		providers.RRset{Name: "a.example.com.", Type: "A", TTL: 60, Data: []string{"198.51.100.1"}}, // moved
+		providers.RRset{Name: "b.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.2"}})    // not moved
+	p := &Plan{Spec: s, Observed: o}
+	buildRecords(p, s, o)
+	var moved []string
+	for _, r := range p.Step("phase-1").Records {
+		if strings.Join(r.From, ",") != strings.Join(r.To, ",") {
+			moved = append(moved, r.Name+" "+strings.Join(r.From, ",")+" -> "+strings.Join(r.To, ","))
+		}
+	}
+	if strings.Join(moved, "|") != "a.example.com. 198.51.100.1 -> 192.0.2.1" {
+		t.Errorf("rollback moves %v", moved)
+	}
+}
