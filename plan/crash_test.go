@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
