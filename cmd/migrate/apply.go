@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -34,10 +35,7 @@ Exit status: 0 done (or nothing to do), 1 error, refusal or stop.`,
 	}
 	f := cmd.Flags()
 	f.StringP("file", "f", "", "migration spec (YAML); plan it now")
-	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
-	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
-	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
-	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	runFlags(f)
 	f.Float64("unsafe-test-wait-scale", 1, "TEST ONLY: multiply every wait (below 1 causes outages)")
 	_ = f.MarkHidden("unsafe-test-wait-scale")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runApply(cmd, args, false) }
@@ -91,6 +89,14 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 	}
 }
 
+// runFlags are the flags apply and rollback share.
+func runFlags(f *pflag.FlagSet) {
+	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
+	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
+	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+}
+
 // isTerminal reports whether f is a terminal (not merely a character
 // device such as /dev/null).
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -109,10 +115,7 @@ again; the TTLs the forward move lowered are put back.`,
 	}
 	f := cmd.Flags()
 	f.StringP("file", "f", "", "the migration spec of the move to undo")
-	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
-	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
-	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
-	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	runFlags(f)
 	_ = cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runApply(cmd, nil, true)
