@@ -69,9 +69,15 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 	}
 	res := GateResult{OK: true}
 	bad := 0
+	var proof []checks.Evidence // one good answer per server, kept if all pass
+	proved := map[string]bool{}
 	for i, r := range env.Checker.AskAll(ctx, qs) {
 		data, ttl := checks.RRsetOf(r, r.Name, r.Type)
 		if r.OK() && r.Msg.Authoritative && ttl == wants[i].ttl && slices.Equal(data, wants[i].data) {
+			if !proved[r.Server] {
+				proved[r.Server] = true
+				proof = append(proof, checks.EvidenceOf(r, r.Type))
+			}
 			continue
 		}
 		res.OK = false
@@ -83,15 +89,8 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 		}
 	}
 	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", len(qs)-bad, len(qs))
-	if res.OK && len(qs) > 0 {
-		// One answer per server as the proof.
-		seen := map[string]bool{}
-		for _, r := range env.Checker.AskAll(ctx, qs[:min(len(qs), 4)]) {
-			if !seen[r.Server] {
-				seen[r.Server] = true
-				res.Evidence = append(res.Evidence, checks.EvidenceOf(r, r.Type))
-			}
-		}
+	if res.OK {
+		res.Evidence = proof
 	}
 	return res
 }
