@@ -241,44 +241,46 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16, depth 
 	if depth > 4 {
 		return nil
 	}
-	servers, zone := r.roots, "."
-	for range 32 {
-		reply, err := r.askAny(ctx, servers, name, qtype)
-		if err != nil {
-			return nil
+	_, reply, err := r.descend(ctx, name, qtype, depth)
+	if err != nil {
+		return nil
+	}
+	var found []dns.RR
+	for _, rr := range reply.Msg.Answer {
+		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, name) {
+			found = append(found, rr)
 		}
-		m := reply.Msg
-		var found []dns.RR
-		for _, rr := range m.Answer {
-			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, name) {
-				found = append(found, rr)
-			}
+	}
+	if len(found) > 0 {
+		return found
+	}
+	for _, rr := range reply.Msg.Answer {
+		if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
+			return r.lookup(ctx, c.Target, qtype, depth+1)
 		}
-		if len(found) > 0 {
-			return found
-		}
-		for _, rr := range m.Answer {
-			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
-				return r.lookup(ctx, c.Target, qtype, depth+1)
-			}
-		}
-		owner, ns := referral(m, zone)
-		if owner == "" {
-			return nil
-		}
-		next := r.usable(Cut{Servers: ns}.Addrs())
-		if len(next) == 0 {
-			for _, s := range ns {
-				next = append(next, r.lookupAddrs(ctx, s.Name, depth+1)...)
-				if len(next) > 0 {
-					break
-				}
-			}
-		}
-		if len(next) == 0 {
-			return nil
-		}
-		servers, zone = next, owner
 	}
 	return nil
+}
+
+// descend follows referrals from the root for name and qtype until a
+// server answers instead of referring, and returns that server's zone cut
+// and its reply. depth bounds the address lookups it needs on the way.
+func (r *resolver) descend(ctx context.Context, name string, qtype uint16, depth int) (Cut, Reply, error) {
+	cur := Cut{Zone: ".", Servers: []NameServer{{Name: ".", Addrs: r.roots}}}
+	for range 32 {
+		reply, err := r.askAny(ctx, cur.Addrs(), name, qtype)
+		if err != nil {
+			return cur, reply, err
+		}
+		owner, servers := referral(reply.Msg, cur.Zone)
+		if owner == "" {
+			return cur, reply, nil
+		}
+		next := Cut{Zone: owner, Servers: r.fill(ctx, servers, depth)}
+		if len(next.Addrs()) == 0 {
+			return cur, reply, fmt.Errorf("no address for any server of %s", owner)
+		}
+		cur = next
+	}
+	return cur, Reply{}, fmt.Errorf("too many referrals for %s", name)
 }

@@ -202,24 +202,12 @@ func judge(r Reply, role string, ch Change, capAt, now time.Time) Seen {
 // zoneOf finds, by iteration from the root, the zone cut whose servers
 // answer authoritatively for name.
 func (r *resolver) zoneOf(ctx context.Context, name string, qtype uint16) (Cut, error) {
-	cur := Cut{Zone: ".", Servers: []NameServer{{Name: ".", Addrs: r.roots}}}
-	for range 32 {
-		reply, err := r.askAny(ctx, cur.Addrs(), name, qtype)
-		if err != nil {
-			return cur, err
-		}
-		owner, servers := referral(reply.Msg, cur.Zone)
-		if owner == "" {
-			if !reply.Msg.Authoritative {
-				return cur, fmt.Errorf("%s gave neither a referral nor an authoritative answer", reply.Server)
-			}
-			return cur, nil
-		}
-		next := Cut{Zone: owner, Servers: r.fill(ctx, servers, 0)}
-		if len(next.Addrs()) == 0 {
-			return cur, fmt.Errorf("no address for any server of %s", owner)
-		}
-		cur = next
+	cut, reply, err := r.descend(ctx, name, qtype, 0)
+	if err != nil {
+		return cut, err
 	}
-	return cur, fmt.Errorf("too many referrals")
+	if !reply.Msg.Authoritative {
+		return cut, fmt.Errorf("%s gave neither a referral nor an authoritative answer", reply.Server)
+	}
+	return cut, nil
 }
