@@ -158,10 +158,23 @@ func TestCrashAndResume(t *testing.T) {
 			starts[e.Step]++
 		}
 	}
+	// A kill between the journal's action-start and the message leaving
+	// leaves nothing at the server: the resumed run reads back, finds
+	// nothing and sends it, so that step may start twice in the journal.
+	// The servers' own logs (sentOnce below) are the truth about sends.
+	midAction := map[string]bool{}
+	for _, pt := range points {
+		if pt.event == plan.EvActionStart {
+			midAction[pt.step] = true
+		}
+	}
 	cl := plan.BuildChangeLog(p, entries, nil, false)
 	for _, st := range cl.Steps {
-		if st.Action != plan.ActionWait && st.Action != plan.ActionVerify && starts[st.ID] != 1 {
-			t.Errorf("step %s started %d times, want 1", st.ID, starts[st.ID])
+		if st.Action == plan.ActionWait || st.Action == plan.ActionVerify {
+			continue
+		}
+		if n := starts[st.ID]; n != 1 && !(midAction[st.ID] && n == 2) {
+			t.Errorf("step %s started %d times, want 1 (2 when killed mid-action)", st.ID, n)
 		}
 		if time.Duration(st.WaitTaken) < time.Duration(st.WaitPlanned) {
 			t.Errorf("step %s waited %s, less than the %s planned", st.ID, st.WaitTaken, st.WaitPlanned)
