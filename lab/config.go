@@ -1,8 +1,9 @@
 // Package lab runs a complete DNS hierarchy of real servers on loopback
 // addresses: a signed root (BIND 9), a signed TLD that plays the registrar
 // (BIND 9, RFC 2136 + TSIG), provider OLD (two BIND 9 servers), provider NEW
-// (two Knot DNS servers) and two Unbound resolvers, one validating against the
-// lab root's key and one not.
+// (two Knot DNS servers), four validating resolvers of four implementations
+// (Unbound, BIND 9, Knot Resolver, PowerDNS Recursor) trusting the lab root's
+// key, and two non-validating Unbound resolvers.
 //
 // Nothing in the lab talks to any address outside the configured prefix: the
 // resolvers' only root hint is the lab root, and every server listens on and
@@ -14,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,12 +47,21 @@ type Config struct {
 	ApexNSTTL time.Duration
 	// DelegationTTL is the TTL of NS, glue and DS at the parents.
 	DelegationTTL time.Duration
-	// DNSKEYTTL is the TTL of every zone's DNSKEY RRset.
+	// DNSKEYTTL is the TTL of the DNSKEY RRset of every zone but OLD's.
 	DNSKEYTTL time.Duration
+	// OldDNSKEYTTL is the DNSKEY TTL at provider OLD: longer than the
+	// delegation's, as real zones' (3600 s against a lowered NS TTL) are,
+	// so that a DS published too soon after the NS switch meets resolvers
+	// still holding OLD's keys.
+	OldDNSKEYTTL time.Duration
 	// NegativeTTL is every zone's SOA minimum (negative caching).
 	NegativeTTL time.Duration
 	// StartTimeout bounds how long Up waits for the servers.
 	StartTimeout time.Duration
+	// IPv6 asks for the parent secondary on [::1]:53 (RoleTLD6). Only one
+	// lab on a machine can have it: a lab that finds it taken runs
+	// without it (Lab.IPv6 says which).
+	IPv6 bool
 }
 
 // WithDefaults fills every zero field.
@@ -73,6 +84,9 @@ func (c Config) WithDefaults() Config {
 	if c.DNSKEYTTL == 0 {
 		c.DNSKEYTTL = 20 * time.Second
 	}
+	if c.OldDNSKEYTTL == 0 {
+		c.OldDNSKEYTTL = 30 * time.Second
+	}
 	if c.NegativeTTL == 0 {
 		c.NegativeTTL = 5 * time.Second
 	}
@@ -87,25 +101,42 @@ type Role string
 
 // The lab's servers. The number is the host part of its address.
 const (
-	RoleRoot       Role = "root"       // .1  BIND 9, signed root zone
-	RoleTLD        Role = "tld"        // .2  BIND 9, primary of signed lab., the registrar
-	RoleTLD2       Role = "tld2"       // .3  BIND 9, secondary of lab.
-	RoleOld1       Role = "old1"       // .11 BIND 9 primary of example.lab. (provider OLD)
-	RoleOld2       Role = "old2"       // .12 BIND 9 secondary of example.lab.
-	RoleNew1       Role = "new1"       // .21 Knot DNS primary of example.lab. (provider NEW)
-	RoleNew2       Role = "new2"       // .22 Knot DNS secondary of example.lab.
-	RoleValidating Role = "validating" // .53 Unbound, validating
-	RolePlain      Role = "plain"      // .54 Unbound, not validating
-	RoleSticky     Role = "sticky"     // .55 Unbound, keeps every answer an hour whatever its TTL
+	RoleRoot Role = "root" // .1  BIND 9, signed root zone
+	RoleTLD  Role = "tld"  // .2  BIND 9, primary of signed lab., the registrar
+	RoleTLD2 Role = "tld2" // .3  BIND 9, secondary of lab.
+	// RoleTLD6 is a third secondary of lab. that answers on [::1]:53 only
+	// (its IPv4 address .4 serves transfers and NOTIFY): the one IPv6
+	// address tests may use, so only one lab at a time runs it.
+	RoleTLD6       Role = "tld6"
+	RoleOld1       Role = "old1"          // .11 BIND 9 primary of example.lab. (provider OLD)
+	RoleOld2       Role = "old2"          // .12 BIND 9 secondary of example.lab.
+	RoleNew1       Role = "new1"          // .21 Knot DNS primary of example.lab. (provider NEW)
+	RoleNew2       Role = "new2"          // .22 Knot DNS secondary of example.lab.
+	RoleValidating Role = "validating"    // .53 Unbound, validating
+	RolePlain      Role = "plain"         // .54 Unbound, not validating
+	RoleSticky     Role = "sticky"        // .55 Unbound, keeps every answer an hour whatever its TTL
+	RoleBINDRes    Role = "bind-resolver" // .56 BIND 9, validating resolver
+	RoleKresd      Role = "kresd"         // .57 Knot Resolver, validating
+	RoleRecursor   Role = "recursor"      // .58 PowerDNS Recursor, validating
 )
+
+// ValidatingResolvers are the lab's four validating implementations.
+var ValidatingResolvers = []Role{RoleValidating, RoleBINDRes, RoleKresd, RoleRecursor}
+
+// Resolvers are every resolver of the lab, validating or not.
+var Resolvers = []Role{RoleValidating, RolePlain, RoleSticky, RoleBINDRes, RoleKresd, RoleRecursor}
+
+// IsResolver reports whether the role is one of the lab's resolvers.
+func IsResolver(r Role) bool { return slices.Contains(Resolvers, r) }
 
 // Roles lists every server in start order.
 var roles = []struct {
 	role Role
 	host byte
 }{
-	{RoleRoot, 1}, {RoleTLD, 2}, {RoleTLD2, 3}, {RoleOld1, 11}, {RoleOld2, 12},
+	{RoleRoot, 1}, {RoleTLD, 2}, {RoleTLD2, 3}, {RoleTLD6, 4}, {RoleOld1, 11}, {RoleOld2, 12},
 	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54}, {RoleSticky, 55},
+	{RoleBINDRes, 56}, {RoleKresd, 57}, {RoleRecursor, 58},
 }
 
 // Addrs maps each role to its loopback address.

@@ -51,6 +51,22 @@ type Lab struct {
 	// TrustAnchor is the path of the root's DS in zone-file format.
 	TrustAnchor string    `json:"trust_anchor"`
 	Started     time.Time `json:"started"`
+	// IPv6 says this lab runs the parent secondary on [::1]:53.
+	IPv6 bool `json:"ipv6"`
+
+	holdIPv6 bool // the IPv6 secondary is held behind (HoldIPv6)
+}
+
+// active lists the lab's servers in start order: every role, but the IPv6
+// parent secondary only when this lab holds [::1]:53.
+func (l *Lab) active() []Role {
+	var out []Role
+	for _, r := range roles {
+		if r.role != RoleTLD6 || l.IPv6 {
+			out = append(out, r.role)
+		}
+	}
+	return out
 }
 
 const stateFile = "lab.json"
@@ -91,7 +107,7 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 			return nil, err
 		}
 	}
-	for _, bin := range []string{"named", "knotd", "unbound", "rndc", "unbound-control", "ip"} {
+	for _, bin := range []string{"named", "knotd", "unbound", "kresd", "pdns_recursor", "rndc", "unbound-control", "rec_control", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("lab: %s is not installed (run `make deps`): %w", bin, err)
 		}
@@ -127,11 +143,21 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := l.addAddrs(ctx); err != nil {
 		return err
 	}
+	if c.IPv6 {
+		got, err := takeIPv6(c.Dir)
+		if err != nil {
+			return err
+		}
+		l.IPv6 = got
+	}
 	// State first, so that Down can find whatever gets started.
 	if err := l.save(); err != nil {
 		return err
 	}
-	for _, r := range []Role{RoleRoot, RoleTLD, RoleTLD2, RoleOld1, RoleOld2} {
+	for _, r := range []Role{RoleRoot, RoleTLD, RoleTLD2, RoleTLD6, RoleOld1, RoleOld2} {
+		if r == RoleTLD6 && !l.IPv6 {
+			continue
+		}
 		if err := l.startBIND(ctx, r); err != nil {
 			return err
 		}
@@ -172,6 +198,11 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, start := range []func(context.Context) error{l.startBINDResolver, l.startKresd, l.startRecursor} {
+		if err := start(ctx); err != nil {
+			return err
+		}
+	}
 	return l.save()
 }
 
@@ -203,8 +234,17 @@ func (l *Lab) save() error {
 	return nil
 }
 
-// Addr is the role's server as host:port.
-func (l *Lab) Addr(r Role) string { return net.JoinHostPort(l.Addrs[r].String(), "53") }
+// Addr is the role's server as host:port; the IPv6 parent secondary
+// answers at [::1]:53 only.
+func (l *Lab) Addr(r Role) string {
+	if r == RoleTLD6 {
+		return IPv6Addr
+	}
+	return net.JoinHostPort(l.Addrs[r].String(), "53")
+}
+
+// IPv6Addr is where RoleTLD6 answers: the only IPv6 address tests use.
+const IPv6Addr = "[::1]:53"
 
 func (l *Lab) roleDir(r Role) string { return filepath.Join(l.Config.Dir, string(r)) }
 
@@ -269,11 +309,23 @@ func (l *Lab) zones(r Role) []zoneDef {
 	}
 	switch r {
 	case RoleRoot:
-		return []zoneDef{primary(".", "lab", KeyAdmin, "", rootZone(c, a))}
+		return []zoneDef{primary(".", "lab", KeyAdmin, "", rootZone(c, a, l.IPv6))}
 	case RoleTLD:
-		return []zoneDef{primary(TLD, "lab-nsec3", KeyRegistrar, RoleTLD2, tldZone(c, a))}
+		z := primary(TLD, "lab-nsec3", KeyRegistrar, RoleTLD2, tldZone(c, a, l.IPv6))
+		if l.IPv6 {
+			z.AlsoNotify += "; " + a[RoleTLD6].String()
+		}
+		return []zoneDef{z}
 	case RoleTLD2:
 		return []zoneDef{secondary(TLD, RoleTLD)}
+	case RoleTLD6:
+		z := secondary(TLD, RoleTLD)
+		if l.holdIPv6 {
+			// Lagging: its primary is an address nothing listens on, so it
+			// keeps serving what it has and refuses NOTIFY from the real one.
+			z.Primary = heldPrimary(a)
+		}
+		return []zoneDef{z}
 	case RoleOld1:
 		return []zoneDef{
 			primary(Zone, "child", KeyOld, RoleOld2, childZone(c, a, Zone, OldNS)),
@@ -311,7 +363,10 @@ type bindData struct {
 	RNDCKey, XferKey         Key
 	Zones                    []zoneDef
 	DNSKEYTTL, DelegationTTL int
+	OldDNSKEYTTL             int
 	Notify, Transfers        bool
+	// ListenV6 is the IPv6 address the server answers on, if any.
+	ListenV6 string
 }
 
 func (l *Lab) renderBIND(r Role, hold bool) (string, error) {
@@ -323,7 +378,10 @@ func (l *Lab) renderBIND(r Role, hold bool) (string, error) {
 		Name: string(r), Dir: l.roleDir(r), Addr: l.Addrs[r].String(), Keys: keys,
 		RNDCKey: l.Keys[KeyRNDC], XferKey: l.Keys[KeyXfer], Zones: l.zones(r),
 		DNSKEYTTL: seconds(l.Config.DNSKEYTTL), DelegationTTL: seconds(l.Config.DelegationTTL),
-		Transfers: !hold,
+		OldDNSKEYTTL: seconds(l.Config.OldDNSKEYTTL), Transfers: !hold,
+	}
+	if r == RoleTLD6 {
+		d.ListenV6 = "::1"
 	}
 	for _, z := range d.Zones {
 		d.Notify = d.Notify || (z.AlsoNotify != "" && !hold)
@@ -457,17 +515,17 @@ func render(name, path string, data any) error {
 
 // Healthy reports the first server that is not running or not answering.
 func (l *Lab) Healthy(ctx context.Context) error {
-	for _, r := range roles {
-		p, ok := l.Procs[r.role]
+	for _, r := range l.active() {
+		p, ok := l.Procs[r]
 		if !ok || !p.alive() {
-			return fmt.Errorf("lab: %s (%s) is not running", r.role, l.Addr(r.role))
+			return fmt.Errorf("lab: %s (%s) is not running", r, l.Addr(r))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, r := range roles {
-		for _, z := range l.zones(r.role) {
-			if _, err := l.query(ctx, r.role, z.Name, dns.TypeSOA, false); err != nil {
+	for _, r := range l.active() {
+		for _, z := range l.zones(r) {
+			if _, err := l.query(ctx, r, z.Name, dns.TypeSOA, false); err != nil {
 				return err
 			}
 		}
@@ -488,6 +546,11 @@ func (l *Lab) Down(ctx context.Context) error {
 		return err
 	}
 	l.delAddrs(ctx)
+	if l.IPv6 {
+		if err := releaseIPv6(l.Config.Dir); err != nil {
+			return err
+		}
+	}
 	if err := os.RemoveAll(l.Config.Dir); err != nil {
 		return fmt.Errorf("lab: remove %s: %w", l.Config.Dir, err)
 	}

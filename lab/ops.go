@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,9 +252,10 @@ func (l *Lab) Serial(ctx context.Context, r Role, zone string) (uint32, error) {
 // WaitInSync waits until every secondary serves its primary's serial of
 // each zone they share.
 func (l *Lab) WaitInSync(ctx context.Context) error {
-	for _, r := range roles {
+	for _, role := range l.active() {
+		r := struct{ role Role }{role}
 		for _, z := range l.zones(r.role) {
-			if z.Primary == "" {
+			if z.Primary == "" || (r.role == RoleTLD6 && l.holdIPv6) {
 				continue
 			}
 			primary := l.roleAt(z.Primary)
@@ -309,22 +311,18 @@ func (l *Lab) Start(ctx context.Context, r Role) error {
 	if err := l.launch(ctx, r, p.Config, p.Args...); err != nil {
 		return err
 	}
-	if r == RoleValidating || r == RolePlain || r == RoleSticky {
+	if IsResolver(r) {
 		return l.waitAnswer(ctx, r, Zone, dns.TypeSOA, true)
 	}
 	return nil
 }
 
-// FlushResolvers empties both resolvers' caches, bogus entries included
+// FlushResolvers empties every resolver's cache, bogus entries included
 // (Unbound otherwise keeps a zone bogus for a minute whatever the TTLs).
 func (l *Lab) FlushResolvers(ctx context.Context) error {
-	for _, r := range []Role{RoleValidating, RolePlain, RoleSticky} {
-		conf := filepath.Join(l.roleDir(r), "unbound.conf")
-		for _, cmd := range [][]string{{"flush_zone", "."}, {"flush_bogus"}, {"flush_negative"}, {"flush_infra", "all"}} {
-			args := append([]string{"unbound-control", "-c", conf}, cmd...)
-			if _, err := run(ctx, args...); err != nil {
-				return err
-			}
+	for _, r := range Resolvers {
+		if err := l.flushResolver(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -393,17 +391,24 @@ func (l *Lab) Env() []EnvVar {
 		{"LAB_RESOLVER_VALIDATING", l.Addr(RoleValidating)},
 		{"LAB_RESOLVER_PLAIN", l.Addr(RolePlain)},
 		{"LAB_RESOLVER_STICKY", l.Addr(RoleSticky)},
+		{"LAB_RESOLVER_BIND", l.Addr(RoleBINDRes)},
+		{"LAB_RESOLVER_KRESD", l.Addr(RoleKresd)},
+		{"LAB_RESOLVER_RECURSOR", l.Addr(RoleRecursor)},
+		{"LAB_RESOLVERS_VALIDATING", join(ValidatingResolvers...)},
 	}
+	// Every honest resolver: the four validating implementations and the
+	// plain one (not the sticky one, which breaks the TTL contract).
+	resolvers := join(append(slices.Clone(ValidatingResolvers), RolePlain)...)
 	// What `migrate check` reads from the environment, aimed at the lab.
 	out = append(out,
 		EnvVar{"MIGRATE_ROOT", l.Addr(RoleRoot)},
 		EnvVar{"MIGRATE_TRUST_ANCHOR", l.TrustAnchor},
-		EnvVar{"MIGRATE_RESOLVER", join(RoleValidating, RolePlain)})
+		EnvVar{"MIGRATE_RESOLVER", resolvers})
 	// What a migration spec reads from the environment (examples/lab-*.yaml).
 	out = append(out,
 		EnvVar{"MIGRATE_VERIFY_ROOT", l.Addr(RoleRoot)},
 		EnvVar{"MIGRATE_VERIFY_TRUST_ANCHOR", l.TrustAnchor},
-		EnvVar{"MIGRATE_VERIFY_RESOLVERS", join(RoleValidating, RolePlain)},
+		EnvVar{"MIGRATE_VERIFY_RESOLVERS", resolvers},
 		EnvVar{"MIGRATE_REGISTRAR_SERVER", l.Addr(RoleTLD)},
 		EnvVar{"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", l.Keys[KeyRegistrar].File},
 		EnvVar{"MIGRATE_PROVIDERS_OLD_SERVER", l.Addr(RoleOld1)},
@@ -462,8 +467,8 @@ func (l *Lab) inject(ctx context.Context, fault string) error {
 // Repair starts any stopped server, puts back the DS made from OLD's live
 // KSK, waits until secondaries catch up and flushes the resolvers.
 func (l *Lab) Repair(ctx context.Context) error {
-	for _, r := range roles {
-		if err := l.Start(ctx, r.role); err != nil {
+	for _, r := range l.active() {
+		if err := l.Start(ctx, r); err != nil {
 			return err
 		}
 	}

@@ -23,9 +23,9 @@ func soa(zone, mname string, serial uint32, negTTL int) string {
 	return fmt.Sprintf("%s SOA %s %s %d 30 10 3600 %d", zone, mname, rname, serial, negTTL)
 }
 
-func rootZone(c Config, a map[Role]netip.Addr) string {
+func rootZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
 	d := seconds(c.DelegationTTL)
-	return zoneText(".", 60, []string{
+	records := []string{
 		soa(".", "ns.root.", 1, seconds(c.NegativeTTL)),
 		". NS ns.root.",
 		"ns.root. A " + a[RoleRoot].String(),
@@ -33,15 +33,22 @@ func rootZone(c Config, a map[Role]netip.Addr) string {
 		fmt.Sprintf("%s %d NS ns2.nic.%s", TLD, d, TLD),
 		fmt.Sprintf("ns1.nic.%s %d A %s", TLD, d, a[RoleTLD]),
 		fmt.Sprintf("ns2.nic.%s %d A %s", TLD, d, a[RoleTLD2]),
-	})
+	}
+	if ipv6 {
+		// The third registry server has an IPv6 address only.
+		records = append(records,
+			fmt.Sprintf("%s %d NS ns3.nic.%s", TLD, d, TLD),
+			fmt.Sprintf("ns3.nic.%s %d AAAA ::1", TLD, d))
+	}
+	return zoneText(".", 60, records)
 }
 
 // tldZone is the registry's zone. The OLD provider's servers are named inside
 // the child (so the delegation needs glue); the NEW provider's are host
 // records of the registry, as a DNS host's own names would be.
-func tldZone(c Config, a map[Role]netip.Addr) string {
+func tldZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
 	d := seconds(c.DelegationTTL)
-	return zoneText(TLD, 60, []string{
+	records := []string{
 		soa(TLD, "ns1.nic."+TLD, 1, seconds(c.NegativeTTL)),
 		TLD + " NS ns1.nic." + TLD,
 		TLD + " NS ns2.nic." + TLD,
@@ -55,7 +62,11 @@ func tldZone(c Config, a map[Role]netip.Addr) string {
 		fmt.Sprintf("%s %d A %s", OldNS[1], d, a[RoleOld2]),
 		fmt.Sprintf("%s A %s", NewNS[0], a[RoleNew1]),
 		fmt.Sprintf("%s A %s", NewNS[1], a[RoleNew2]),
-	})
+	}
+	if ipv6 {
+		records = append(records, TLD+" NS ns3.nic."+TLD, "ns3.nic."+TLD+" AAAA ::1")
+	}
+	return zoneText(TLD, 60, records)
 }
 
 // Name server names of the two providers.

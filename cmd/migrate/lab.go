@@ -12,20 +12,22 @@ import (
 func newLabCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
-		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, Unbound) on loopback",
+		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, four resolvers) on loopback",
 		Long: `lab runs a signed root and TLD, provider OLD (two BIND 9 servers), provider
-NEW (two Knot DNS servers) and two Unbound resolvers, one validating, on
+NEW (two Knot DNS servers), four validating resolvers (Unbound, BIND 9, Knot
+Resolver, PowerDNS Recursor) and two non-validating Unbound resolvers, on
 loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 (to add the addresses to lo) and the Debian packages that 'make deps' installs.`,
 	}
 	cmd.PersistentFlags().String("prefix", lab.DefaultPrefix, "loopback /24 the lab's servers live in")
+	cmd.PersistentFlags().Bool("ipv6", true, "run a third parent server on [::1]:53 (IPv6 only) unless another lab holds it")
 	cmd.PersistentFlags().String("dir", "", "where the lab keeps configs, zones, keys and logs (default: a directory under $TMPDIR named after the prefix)")
 	config := func(c *cobra.Command) (lab.Config, error) {
 		v, err := settings(c)
 		if err != nil {
 			return lab.Config{}, err
 		}
-		cfg := lab.Config{Prefix: v.GetString("prefix"), Dir: v.GetString("dir")}.WithDefaults()
+		cfg := lab.Config{Prefix: v.GetString("prefix"), Dir: v.GetString("dir"), IPv6: v.GetBool("ipv6")}.WithDefaults()
 		_, err = cfg.Addrs()
 		return cfg, err
 	}
@@ -43,7 +45,11 @@ loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s); `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir)
+			v6 := "without the IPv6 parent server (another lab holds [::1]:53, or --ipv6=false)"
+			if l.IPv6 {
+				v6 = "with a parent server on " + lab.IPv6Addr
+			}
+			fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s), %s; `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir, v6)
 			return nil
 		},
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // Binaries the lab needs; `make deps` installs them.
-var Binaries = []string{"named", "named-checkconf", "rndc", "knotd", "knotc", "unbound", "unbound-checkconf", "unbound-control", "ip"}
+var Binaries = []string{"named", "named-checkconf", "rndc", "knotd", "knotc", "unbound", "unbound-checkconf", "unbound-control", "kresd", "pdns_recursor", "rec_control", "ip"}
 
 // Shared starts a lab on first use and takes it down in Close. Give each
 // test package its own prefix: packages run in parallel.
