@@ -3,6 +3,8 @@ package checks
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +23,8 @@ type analysis struct {
 	zone string
 
 	resolverReplies []resolverReplies
+	// expired collects RRsets seen with only expired signatures.
+	expired []Evidence
 }
 
 func (a *analysis) add(f Finding) { a.rep.Findings = append(a.rep.Findings, f) }
@@ -175,6 +179,81 @@ func (a *analysis) parentFindings() {
 	}
 }
 
+// glueFindings compares the glue each parent server gives for an in-zone
+// name server with the address records the zone itself serves for that
+// name: a registrar's stale host object sends resolvers to an address the
+// zone no longer uses, which shows only as a lame server otherwise.
+func (a *analysis) glueFindings(ctx context.Context, c *Client) {
+	var child *ChildServer
+	for i, cs := range a.rep.ChildServers {
+		if cs.Answered && cs.Authoritative {
+			child = &a.rep.ChildServers[i]
+			break
+		}
+	}
+	if child == nil {
+		return
+	}
+	glue := map[string]map[string]ParentServer{} // name -> glue text -> a server giving it
+	for _, p := range a.rep.ParentServers {
+		for name, addrs := range p.Glue {
+			if !dns.IsSubDomain(a.zone, name) {
+				continue
+			}
+			if glue[name] == nil {
+				glue[name] = map[string]ParentServer{}
+			}
+			glue[name][strings.Join(hostsOf(addrs), " ")] = p
+		}
+	}
+	names := slices.Sorted(maps.Keys(glue))
+	var qs []Question
+	for _, n := range names {
+		qs = append(qs, Question{Server: child.Server, Name: n, Type: dns.TypeA}, Question{Server: child.Server, Name: n, Type: dns.TypeAAAA})
+	}
+	replies := askAll(ctx, c, qs)
+	for i, n := range names {
+		v4, v6 := replies[2*i], replies[2*i+1]
+		if !v4.OK() || !v6.OK() || !v4.Msg.Authoritative {
+			continue
+		}
+		var own []string
+		for _, r := range []Reply{v4, v6} {
+			for _, rr := range rrset(r.Msg.Answer, n, r.Type) {
+				own = append(own, rrData(rr))
+			}
+		}
+		sort.Strings(own)
+		ownText := strings.Join(own, " ")
+		for text, p := range glue[n] {
+			if text == ownText || len(own) == 0 {
+				continue
+			}
+			ev := EvidenceOf(p.nsReply, dns.TypeNS, dns.TypeA, dns.TypeAAAA)
+			ev.Note = joinNote(ev.Note, "glue for "+n+": "+text)
+			zev := EvidenceOf(v4, dns.TypeA)
+			zev.Note = joinNote(zev.Note, "the zone's own addresses for "+n+": "+ownText)
+			a.add(Finding{ID: GlueMismatch, Severity: Warning,
+				Summary:  fmt.Sprintf("the parent's glue for %s (%s) differs from the address the zone serves for it (%s)", n, text, ownText),
+				Fix:      fmt.Sprintf("Update the host object of %s at the registrar to %s (or the zone's record, whichever is wrong).", n, ownText),
+				Evidence: []Evidence{ev, zev, EvidenceOf(v6, dns.TypeAAAA)}})
+		}
+	}
+}
+
+// hostsOf strips the port from host:port addresses and sorts them.
+func hostsOf(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			a = h
+		}
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func glueString(g map[string][]string) string {
 	var parts []string
 	for n, a := range g {
@@ -289,9 +368,12 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 	}
 	status := Secure
 	bad := func(f Finding) {
-		a.add(f)
+		if f.ID != "" {
+			a.add(f)
+		}
 		status = Bogus
 	}
+	defer a.flushExpired()
 	// The DS RRset (or its proven absence) at each parent server.
 	var dss []*dns.DS
 	seen := map[string]bool{}
@@ -322,6 +404,26 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 		if c.Answered && c.Authoritative {
 			answered = append(answered, c)
 		}
+	}
+	if len(answered) == 0 {
+		// No delegated server answered: nothing can be validated
+		// (lame-delegation says so, critical).
+		return Indeterminate
+	}
+	if len(withDS) > 0 {
+		usable := supportedDS(dss)
+		if len(usable) == 0 {
+			a.add(Finding{ID: DSUnsupported, Severity: Warning,
+				Summary:  fmt.Sprintf("no DS of %s has a digest type and algorithm validators support: validators treat the zone as insecure (RFC 4035 5.2)", a.zone),
+				Fix:      "Publish a DS with digest type 2 (SHA-256) of a KSK whose algorithm is current (13, ECDSA P-256, is the usual choice).",
+				Evidence: []Evidence{EvidenceOf(withDS[0].dsReply, dns.TypeDS)}})
+			if status == Bogus {
+				return Bogus
+			}
+			return Insecure
+		}
+		a.dsHygiene(dss, withDS[0].dsReply, answered)
+		dss = usable
 	}
 	if len(withDS) == 0 {
 		for _, c := range answered {
@@ -374,9 +476,19 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 			Evidence: append([]Evidence{dsEv}, orphan...)})
 	}
 	if len(mismatch) > 0 {
+		fix := fmt.Sprintf("Replace the DS at the registrar with one made from the zone's live KSK (%s), or remove the DS until it can be.", kskList(answered))
+		if len(mismatch) < len(answered) {
+			// Some servers match: following a fix made from every key seen
+			// would break the healthy ones. Name the odd servers instead.
+			var odd []string
+			for _, e := range mismatch {
+				odd = append(odd, e.Server)
+			}
+			fix = fmt.Sprintf("The DS is right for the other servers: make %s serve the zone's DNSKEY set (check transfers and signing there), or take it out of the NS set.", strings.Join(odd, ", "))
+		}
 		bad(Finding{ID: DSMismatch, Severity: Critical,
 			Summary:  fmt.Sprintf("no DS at the parent matches any DNSKEY served by %d server addresses of %s: validating resolvers answer SERVFAIL", len(mismatch), a.zone),
-			Fix:      fmt.Sprintf("Replace the DS at the registrar with one made from the zone's live KSK (%s), or remove the DS until it can be.", kskList(answered)),
+			Fix:      fix,
 			Evidence: append([]Evidence{dsEv}, mismatch...)})
 	}
 	if !soonest.IsZero() && soonest.Sub(a.now) < expiringWithin {
@@ -388,18 +500,30 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 	return status
 }
 
+// kskList names the KSKs that every one of the servers serves: a fix
+// must not name a key that only some servers (perhaps a foreign one) have.
 func kskList(servers []ChildServer) string {
-	var out []string
+	count := map[string]int{}
 	for _, c := range servers {
+		seen := map[string]bool{}
 		for _, k := range c.DNSKEY {
 			if k.KSK {
-				out = append(out, fmt.Sprintf("key tag %d, algorithm %d", k.Tag, k.Algorithm))
+				seen[fmt.Sprintf("key tag %d, algorithm %d", k.Tag, k.Algorithm)] = true
 			}
+		}
+		for k := range seen {
+			count[k]++
+		}
+	}
+	var out []string
+	for k, n := range count {
+		if n == len(servers) {
+			out = append(out, k)
 		}
 	}
 	out = dedupe(out)
 	if len(out) == 0 {
-		return "it serves no KSK"
+		return "its servers serve no KSK in common"
 	}
 	return strings.Join(out, "; ")
 }
@@ -417,10 +541,9 @@ func (a *analysis) checkSig(set, section []dns.RR, keys []*dns.DNSKEY, reply Rep
 	ev := EvidenceOf(reply, t, dns.TypeRRSIG)
 	ev.Note = joinNote(ev.Note, c.Problem)
 	if c.Expired {
-		bad(Finding{ID: RRSIGExpired, Severity: Critical,
-			Summary:  fmt.Sprintf("the %s %s served by %s carries only expired signatures", set[0].Header().Name, dns.TypeToString[t], reply.Server),
-			Fix:      "Re-sign the zone: the signer has stopped refreshing signatures (check it runs, and check the clocks).",
-			Evidence: []Evidence{ev}})
+		// One finding per zone, listing every server and RRset (flushExpired).
+		a.expired = append(a.expired, ev)
+		bad(Finding{})
 		return time.Time{}, false
 	}
 	bad(Finding{ID: RRSIGInvalid, Severity: Critical,
@@ -428,6 +551,77 @@ func (a *analysis) checkSig(set, section []dns.RR, keys []*dns.DNSKEY, reply Rep
 		Fix:      "Re-sign the zone with keys that are in its DNSKEY set, and check the servers' clocks.",
 		Evidence: []Evidence{ev}})
 	return time.Time{}, false
+}
+
+// flushExpired reports every RRset seen with only expired signatures as
+// one finding for the zone.
+func (a *analysis) flushExpired() {
+	if len(a.expired) == 0 {
+		return
+	}
+	var what []string
+	for _, e := range a.expired {
+		what = append(what, e.Question+" at "+e.Server)
+	}
+	a.add(Finding{ID: RRSIGExpired, Severity: Critical,
+		Summary:  fmt.Sprintf("%d RRsets of %s carry only expired signatures: %s", len(a.expired), a.zone, strings.Join(dedupe(what), ", ")),
+		Fix:      "Re-sign the zone: the signer has stopped refreshing signatures (check it runs, and check the clocks).",
+		Evidence: a.expired})
+	a.expired = nil
+}
+
+// dsHygiene warns about what a DS set should not hold, each harmless to
+// validation while one good DS is there, and each a leftover a migration
+// leaves: a SHA-1 digest, a DS for no served key, a DS of an algorithm
+// the zone does not sign with.
+func (a *analysis) dsHygiene(dss []*dns.DS, dsReply Reply, servers []ChildServer) {
+	dsEv := EvidenceOf(dsReply, dns.TypeDS)
+	var keys []*dns.DNSKEY
+	sigAlgs := map[uint8]bool{}
+	for _, c := range servers {
+		keys = append(keys, c.Keys...)
+		for _, r := range []Reply{c.soa, c.ns, c.dnskey} {
+			if r.OK() {
+				for _, s := range sigsOf(r.Msg.Answer) {
+					sigAlgs[s.Algorithm] = true
+				}
+			}
+		}
+	}
+	var sha1, stale, unsigned []string
+	matched := 0
+	for _, d := range dss {
+		name := fmt.Sprintf("DS %d %d %d", d.KeyTag, d.Algorithm, d.DigestType)
+		if d.DigestType == dns.SHA1 {
+			sha1 = append(sha1, name)
+		}
+		if len(matchDS([]*dns.DS{d}, keys)) == 0 {
+			stale = append(stale, name)
+		} else {
+			matched++
+		}
+		if len(sigAlgs) > 0 && !sigAlgs[d.Algorithm] {
+			unsigned = append(unsigned, name)
+		}
+	}
+	if len(sha1) > 0 {
+		a.add(Finding{ID: DSDigestSHA1, Severity: Warning,
+			Summary:  fmt.Sprintf("the parent publishes a SHA-1 DS for %s (%s); RFC 8624 says it must not be published", a.zone, strings.Join(sha1, ", ")),
+			Fix:      "Remove the SHA-1 DS at the registrar and keep (or add) the SHA-256 one.",
+			Evidence: []Evidence{dsEv}})
+	}
+	if len(stale) > 0 && matched > 0 {
+		a.add(Finding{ID: DSStale, Severity: Warning,
+			Summary:  fmt.Sprintf("%d DS of %s match no DNSKEY any server serves (%s), beside one that does: a leftover", len(stale), a.zone, strings.Join(stale, ", ")),
+			Fix:      "Remove the stale DS at the registrar (after checking no server is about to serve its key).",
+			Evidence: []Evidence{dsEv}})
+	}
+	if len(unsigned) > 0 {
+		a.add(Finding{ID: DSAlgorithmUnsigned, Severity: Warning,
+			Summary:  fmt.Sprintf("%s is published for an algorithm with no RRSIG in %s", strings.Join(unsigned, ", "), a.zone),
+			Fix:      "Remove that DS at the registrar, or sign the zone with that algorithm too (RFC 6840 5.11).",
+			Evidence: []Evidence{dsEv}})
+	}
 }
 
 type resolverReplies struct{ plain, cd, root Reply }

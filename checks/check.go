@@ -20,13 +20,17 @@ type Options struct {
 	Timeout   time.Duration // per question; default 3s
 	Parallel  int           // questions in flight at once; default 16
 	IPv6      bool          // also ask name servers over IPv6
-	Now       func() time.Time
+	// IPv6Auto asks a name server's IPv6 address only when this machine
+	// has a route to it; the others are skipped and listed (Skipped).
+	IPv6Auto bool
+	Now      func() time.Time
 }
 
 // Checker diagnoses the delegation and DNSSEC of zones.
 type Checker struct {
 	opts   Options
 	client *Client
+	v6     *v6Policy
 }
 
 // New returns a Checker. It holds no state between checks but its query
@@ -48,8 +52,12 @@ func New(opts Options) *Checker {
 	for i, r := range opts.Resolvers {
 		opts.Resolvers[i] = WithPort(r)
 	}
-	return &Checker{opts: opts, client: NewClient(opts.Timeout, opts.Parallel)}
+	return &Checker{opts: opts, client: NewClient(opts.Timeout, opts.Parallel), v6: &v6Policy{auto: opts.IPv6Auto && !opts.IPv6}}
 }
+
+// Skipped lists the name server addresses this checker did not ask so far
+// because this machine has no route to them (IPv6Auto), each host:port.
+func (c *Checker) Skipped() []string { return c.v6.list() }
 
 // Client is the checker's DNS client (its counter tells how many messages
 // were sent).
@@ -97,16 +105,18 @@ type ParentServer struct {
 
 // ChildServer is what one address of the zone's own servers serves.
 type ChildServer struct {
-	Server        string    `json:"server"`
-	Name          string    `json:"name"`
-	Answered      bool      `json:"answered"`
-	Authoritative bool      `json:"authoritative"`
-	Serial        uint32    `json:"serial,omitempty"`
-	NS            []string  `json:"ns,omitempty"`
-	NSTTL         uint32    `json:"ns_ttl,omitempty"`
-	DNSKEY        []KeyInfo `json:"dnskey,omitempty"`
-	DNSKEYTTL     uint32    `json:"dnskey_ttl,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	Server        string   `json:"server"`
+	Name          string   `json:"name"`
+	Answered      bool     `json:"answered"`
+	Authoritative bool     `json:"authoritative"`
+	Serial        uint32   `json:"serial,omitempty"`
+	NS            []string `json:"ns,omitempty"`
+	// NSTTL and DNSKEYTTL are the longest a resolver may cache each
+	// RRset: the TTL as served, or as signed (RRSIG original TTL) if larger.
+	NSTTL     uint32    `json:"ns_ttl,omitempty"`
+	DNSKEY    []KeyInfo `json:"dnskey,omitempty"`
+	DNSKEYTTL uint32    `json:"dnskey_ttl,omitempty"`
+	Error     string    `json:"error,omitempty"`
 
 	// Keys is the DNSKEY RRset as served, for computing DS records.
 	Keys []*dns.DNSKEY `json:"-"`
@@ -184,7 +194,9 @@ type Report struct {
 	ParentServers []ParentServer   `json:"parent_servers"`
 	ChildServers  []ChildServer    `json:"child_servers"`
 	Resolvers     []ResolverResult `json:"resolvers,omitempty"`
-	Findings      []Finding        `json:"findings"`
+	// Skipped are server addresses not asked: no route from this machine.
+	Skipped  []string  `json:"skipped,omitempty"`
+	Findings []Finding `json:"findings"`
 }
 
 // Count returns how many findings have severity s.
@@ -215,7 +227,7 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 	start := c.opts.Now()
 	sent := c.client.Sent()
 	zone = strings.ToLower(dns.Fqdn(zone))
-	res := &resolver{client: c.client, roots: c.opts.Roots, ipv6: c.opts.IPv6}
+	res := c.resolver()
 	cuts, err := res.path(ctx, zone)
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", zone, err)
@@ -238,6 +250,7 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 
 	a.parentFindings()
 	a.childFindings()
+	a.glueFindings(ctx, c.client)
 	switch chain {
 	case Secure:
 		rep.Status = a.validateZone(parentKeys)
@@ -246,6 +259,7 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 	}
 	a.resolverFindings()
 	sortFindings(rep.Findings)
+	rep.Skipped = c.Skipped()
 	rep.Queries = c.client.Sent() - sent
 	rep.DurationMS = c.opts.Now().Sub(start).Milliseconds()
 	return rep, nil
@@ -285,7 +299,7 @@ func askParents(ctx context.Context, c *Client, parent Cut, zone string) []Paren
 		ns := rrset(append(m.Ns, m.Answer...), zone, dns.TypeNS)
 		for _, rr := range ns {
 			p.NS = append(p.NS, strings.ToLower(rr.(*dns.NS).Ns))
-			p.NSTTL = rr.Header().Ttl
+			p.NSTTL = max(p.NSTTL, rr.Header().Ttl)
 		}
 		p.NS = dedupe(p.NS)
 		p.Glue = map[string][]string{}
@@ -303,7 +317,7 @@ func askParents(ctx context.Context, c *Client, parent Cut, zone string) []Paren
 		dm := p.dsReply.Msg
 		for _, rr := range rrset(dm.Answer, zone, dns.TypeDS) {
 			p.DS = append(p.DS, rrData(rr))
-			p.DSTTL = rr.Header().Ttl
+			p.DSTTL = max(p.DSTTL, rr.Header().Ttl)
 		}
 		sort.Strings(p.DS)
 		for _, s := range sigsOf(dm.Answer) {
@@ -393,16 +407,16 @@ func askChildren(ctx context.Context, c *Client, servers []NameServer, zone stri
 		if ch.ns.OK() {
 			for _, rr := range rrset(ch.ns.Msg.Answer, zone, dns.TypeNS) {
 				ch.NS = append(ch.NS, strings.ToLower(rr.(*dns.NS).Ns))
-				ch.NSTTL = rr.Header().Ttl
 			}
+			ch.NSTTL = ServedTTL(ch.ns, zone, dns.TypeNS)
 			ch.NS = dedupe(ch.NS)
 		}
 		if ch.dnskey.OK() {
 			ch.Keys = keysOf(rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY))
 			for _, k := range ch.Keys {
 				ch.DNSKEY = append(ch.DNSKEY, KeyInfo{Tag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags, KSK: k.Flags&dns.SEP != 0})
-				ch.DNSKEYTTL = k.Hdr.Ttl
 			}
+			ch.DNSKEYTTL = ServedTTL(ch.dnskey, zone, dns.TypeDNSKEY)
 			sort.Slice(ch.DNSKEY, func(x, y int) bool { return ch.DNSKEY[x].Tag < ch.DNSKEY[y].Tag })
 		}
 	}

@@ -14,6 +14,11 @@ import (
 func matchDS(dss []*dns.DS, keys []*dns.DNSKEY) []*dns.DNSKEY {
 	var out []*dns.DNSKEY
 	for _, k := range keys {
+		// Only a zone key of protocol 3 can be a secure entry point
+		// (RFC 4035 5.2, RFC 4034 2.1.1-2.1.2).
+		if k.Flags&dns.ZONE == 0 || k.Protocol != 3 {
+			continue
+		}
 		for _, ds := range dss {
 			if ds.KeyTag != k.KeyTag() || ds.Algorithm != k.Algorithm {
 				continue
@@ -195,4 +200,28 @@ func hasBit(bitmap []uint16, t uint16) bool {
 		}
 	}
 	return false
+}
+
+// supportedAlgorithms are the DNSKEY algorithms miekg/dns verifies.
+var supportedAlgorithms = map[uint8]bool{
+	dns.RSASHA1: true, dns.RSASHA1NSEC3SHA1: true, dns.RSASHA256: true, dns.RSASHA512: true,
+	dns.ECDSAP256SHA256: true, dns.ECDSAP384SHA384: true, dns.ED25519: true,
+}
+
+// supportedDS keeps the DS records a validator can use: a digest type it
+// computes and an algorithm it verifies. With none left, RFC 4035 5.2
+// (and RFC 6840 5.2) make the zone insecure, not bogus.
+func supportedDS(dss []*dns.DS) []*dns.DS {
+	var out []*dns.DS
+	for _, d := range dss {
+		switch d.DigestType {
+		case dns.SHA1, dns.SHA256, dns.SHA384:
+		default:
+			continue
+		}
+		if supportedAlgorithms[d.Algorithm] {
+			out = append(out, d)
+		}
+	}
+	return out
 }

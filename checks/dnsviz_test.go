@@ -104,8 +104,11 @@ func rootDNSKEY(t *testing.T, l *lab.Lab) string {
 	return b.String()
 }
 
-// TestDNSVizAgrees: on the healthy lab and on a broken one, DNSViz and
-// migrate check reach the same verdict.
+// TestDNSVizAgrees: on the healthy lab and on broken ones, DNSViz and
+// migrate check reach the same verdict. With no delegated server
+// answering, DNSViz calls the delegation bogus (a DS, and no DNSKEY to be
+// had) where migrate check, which cannot validate anything, says
+// indeterminate: both fail it, and validating resolvers answer SERVFAIL.
 func TestDNSVizAgrees(t *testing.T) {
 	labtest.Require(t, "dnsviz")
 	l := shared.Get(t)
@@ -113,29 +116,39 @@ func TestDNSVizAgrees(t *testing.T) {
 	tests := []struct {
 		name   string
 		zone   string
-		broken bool
+		break_ func(t *testing.T)
 		want   checks.Status
+		dnsviz string
 	}{
-		{"healthy signed zone", lab.Zone, false, checks.Secure},
-		{"healthy unsigned zone", lab.UnsignedZone, false, checks.Insecure},
-		{"DS mismatch", lab.Zone, true, checks.Bogus},
+		{"healthy signed zone", lab.Zone, nil, checks.Secure, "secure"},
+		{"healthy unsigned zone", lab.UnsignedZone, nil, checks.Insecure, "insecure"},
+		{"DS mismatch", lab.Zone, func(t *testing.T) { must(t, l.SetDS(ctx, lab.Zone, wrongDS(t, l))) }, checks.Bogus, "bogus"},
+		{"only an unsupported digest type", lab.Zone, func(t *testing.T) {
+			ds := dns.Copy(liveKSK(t, l).ToDS(dns.SHA256)).(*dns.DS)
+			ds.DigestType, ds.Hdr.Ttl = 99, 10
+			must(t, l.SetDS(ctx, lab.Zone, []dns.RR{ds}))
+		}, checks.Insecure, "insecure"},
+		{"no delegated server answers", lab.Zone, func(t *testing.T) {
+			must(t, l.Stop(ctx, lab.RoleOld1))
+			must(t, l.Stop(ctx, lab.RoleOld2))
+		}, checks.Indeterminate, "bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.broken {
-				good, err := l.LiveDS(ctx, lab.RoleOld1, lab.Zone)
-				must(t, err)
-				must(t, l.SetDS(ctx, lab.Zone, wrongDS(t, l)))
-				restore(t, func(ctx context.Context) error { return l.SetDS(ctx, lab.Zone, good) })
-				must(t, l.WaitInSync(ctx))
+			if tt.break_ != nil {
+				restore(t, l.Repair)
+				tt.break_(t)
+				if tt.want != checks.Indeterminate {
+					must(t, l.WaitInSync(ctx))
+				}
 			}
 			ours := check(t, l, tt.zone).Status
 			theirs := dnsvizStatus(t, l, tt.zone)
-			if string(ours) != theirs {
-				t.Errorf("migrate check says %s, DNSViz says %s", ours, theirs)
+			if theirs != tt.dnsviz {
+				t.Errorf("DNSViz says %s, want %s (migrate check says %s)", theirs, tt.dnsviz, ours)
 			}
 			if ours != tt.want {
-				t.Errorf("migrate check says %s, want %s", ours, tt.want)
+				t.Errorf("migrate check says %s, want %s (DNSViz says %s)", ours, tt.want, theirs)
 			}
 		})
 	}

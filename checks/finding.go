@@ -69,6 +69,12 @@ const (
 	DSMissing           = "ds-missing"           // the zone is signed but the parent has no DS: insecure
 	ResolverUnreachable = "resolver-unreachable" // a resolver did not answer
 	ParentUnreachable   = "parent-unreachable"   // a parent server did not answer
+	// RFC 4035 5.2, RFC 6840 5.2, RFC 8624:
+	DSUnsupported       = "ds-unsupported"        // no DS of a supported digest type and algorithm: the zone is insecure
+	DSDigestSHA1        = "ds-digest-sha1"        // a SHA-1 DS is published (RFC 8624: must not be)
+	DSStale             = "ds-stale"              // a DS matches no served DNSKEY, beside one that does
+	DSAlgorithmUnsigned = "ds-algorithm-unsigned" // a DS algorithm with no RRSIG in the zone
+	GlueMismatch        = "glue-mismatch"         // the parent's glue differs from the zone's own address record
 )
 
 // Finding is one thing wrong (or worth knowing) about the zone.

@@ -40,7 +40,8 @@ func (c Cut) Addrs() []string {
 type resolver struct {
 	client *Client
 	roots  []string
-	ipv6   bool
+	ipv6   bool // ask IPv6 addresses at all
+	v6     *v6Policy
 
 	mu    sync.Mutex
 	addrs map[string][]string // name server name -> addresses
@@ -130,16 +131,64 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// usable keeps IPv4 addresses, and IPv6 ones when the check may use them.
+// usable keeps IPv4 addresses, and IPv6 ones when the check may use them
+// (with IPv6Auto, those this machine has a route to).
 func (r *resolver) usable(addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
 		host, _, _ := net.SplitHostPort(a)
-		if strings.Contains(host, ":") && !r.ipv6 {
+		if strings.Contains(host, ":") && (!r.ipv6 || (r.v6 != nil && !r.v6.reachable(a))) {
 			continue
 		}
 		out = append(out, a)
 	}
+	return out
+}
+
+// v6Policy decides, for verify.ipv6 auto, which IPv6 addresses to ask:
+// those this machine has a route to. It remembers what it skipped, so
+// that plans and gates say so instead of passing silently.
+type v6Policy struct {
+	auto    bool
+	mu      sync.Mutex
+	routes  map[string]bool
+	skipped map[string]bool
+}
+
+// reachable reports whether addr may be asked. Connecting a UDP socket
+// asks the kernel for a route and sends no packet.
+func (p *v6Policy) reachable(addr string) bool {
+	if !p.auto {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ok, known := p.routes[addr]
+	if !known {
+		c, err := net.Dial("udp", addr)
+		ok = err == nil
+		if c != nil {
+			c.Close()
+		}
+		if p.routes == nil {
+			p.routes, p.skipped = map[string]bool{}, map[string]bool{}
+		}
+		p.routes[addr] = ok
+	}
+	if !ok {
+		p.skipped[addr] = true
+	}
+	return ok
+}
+
+func (p *v6Policy) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for a := range p.skipped {
+		out = append(out, a)
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -2,6 +2,7 @@ package checks_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,5 +322,120 @@ func TestLabPropagation(t *testing.T) {
 		if later[s] != v {
 			t.Errorf("after the deadline, %s is %s, want %s (%v)", s, later[s], v, later)
 		}
+	}
+}
+
+// liveKSK is the KSK OLD's primary serves for the lab zone.
+func liveKSK(t *testing.T, l *lab.Lab) *dns.DNSKEY {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(lab.Zone, dns.TypeDNSKEY)
+	resp, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(m, l.Addr(lab.RoleOld1))
+	must(t, err)
+	for _, rr := range resp.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok && k.Flags&dns.SEP != 0 {
+			return k
+		}
+	}
+	t.Fatal("OLD serves no KSK")
+	return nil
+}
+
+// TestLabDSVerdicts checks the verdicts RFC 4035 5.2 (and RFC 6840 5.2,
+// RFC 8624) ask for, against real servers and a real validating resolver:
+// a DS set a validator cannot use makes the zone insecure, not bogus; the
+// leftovers a migration leaves beside a good DS are warnings; no server
+// answering is indeterminate.
+func TestLabDSVerdicts(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	ksk := liveKSK(t, l)
+	good := ksk.ToDS(dns.SHA256)
+	withTTL := func(ds *dns.DS) dns.RR {
+		ds.Hdr.Ttl = 10
+		return ds
+	}
+	unknownDigest := dns.Copy(good).(*dns.DS)
+	unknownDigest.DigestType = 99
+	foreignAlg := &dns.DS{Hdr: dns.RR_Header{Name: lab.Zone, Rrtype: dns.TypeDS, Class: dns.ClassINET}, KeyTag: 12345, Algorithm: dns.RSASHA256, DigestType: dns.SHA256, Digest: strings.Repeat("AB", 32)}
+	stale := dns.Copy(good).(*dns.DS)
+	stale.KeyTag++
+	stale.Digest = strings.Repeat("CD", 32)
+	tests := []struct {
+		name      string
+		ds        []dns.RR
+		stop      bool
+		status    checks.Status
+		want      string
+		validated bool // the validating resolver answers with AD
+	}{
+		{name: "only an unsupported digest type", ds: []dns.RR{withTTL(unknownDigest)}, status: checks.Insecure, want: checks.DSUnsupported},
+		{name: "a SHA-1 DS beside SHA-256", ds: []dns.RR{withTTL(good), withTTL(ksk.ToDS(dns.SHA1))}, status: checks.Secure, want: checks.DSDigestSHA1, validated: true},
+		{name: "a stale DS beside a good one", ds: []dns.RR{withTTL(good), withTTL(stale)}, status: checks.Secure, want: checks.DSStale, validated: true},
+		{name: "a DS of an algorithm the zone does not sign with", ds: []dns.RR{withTTL(good), withTTL(foreignAlg)}, status: checks.Secure, want: checks.DSAlgorithmUnsigned, validated: true},
+		{name: "no delegated server answers", stop: true, status: checks.Indeterminate, want: checks.LameDelegation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			restore(t, l.Repair)
+			if tt.ds != nil {
+				must(t, l.SetDS(ctx, lab.Zone, tt.ds))
+				must(t, l.WaitInSync(ctx))
+			}
+			if tt.stop {
+				must(t, l.Stop(ctx, lab.RoleOld1))
+				must(t, l.Stop(ctx, lab.RoleOld2))
+			}
+			mustFlush(t, l)
+			rep := check(t, l, lab.Zone)
+			if rep.Status != tt.status || !rep.Has(tt.want) {
+				t.Fatalf("status %s findings %v, want %s with %s", rep.Status, ids(rep), tt.status, tt.want)
+			}
+			if tt.stop {
+				return
+			}
+			if n := rep.Count(checks.Critical); n != 0 {
+				t.Errorf("%d critical findings %v, want none", n, ids(rep))
+			}
+			v := rep.Resolvers[0]
+			if v.RCODE != "NOERROR" || v.AD != tt.validated {
+				t.Errorf("validating resolver: %+v, want NOERROR with AD %v", v, tt.validated)
+			}
+		})
+	}
+}
+
+// A registry host object left at an address the zone no longer uses (here
+// another live server of the same host, so nothing is lame) is reported as
+// glue-mismatch with both addresses in evidence.
+func TestLabGlueMismatch(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	good := []dns.RR{rr(t, lab.OldNS[1]+" 10 IN A "+l.Addrs[lab.RoleOld2].String())}
+	stale := []dns.RR{rr(t, lab.OldNS[1]+" 10 IN A "+l.Addrs[lab.RoleOld1].String())}
+	must(t, l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.OldNS[1], dns.TypeA, stale))
+	restore(t, func(ctx context.Context) error {
+		return l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.OldNS[1], dns.TypeA, good)
+	})
+	must(t, l.WaitInSync(ctx))
+	rep := check(t, l, lab.Zone)
+	var got *checks.Finding
+	for i, f := range rep.Findings {
+		if f.ID == checks.GlueMismatch {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no glue-mismatch; got %v", ids(rep))
+	}
+	text := got.Summary
+	for _, e := range got.Evidence {
+		text += " " + e.Note
+	}
+	if got.Severity != checks.Warning || !strings.Contains(text, l.Addrs[lab.RoleOld1].String()) || !strings.Contains(text, l.Addrs[lab.RoleOld2].String()) {
+		t.Errorf("glue-mismatch = %+v, want a warning naming both %s and %s", got, l.Addrs[lab.RoleOld1], l.Addrs[lab.RoleOld2])
+	}
+	if rep.Has(checks.LameDelegation) {
+		t.Errorf("the stale glue points at a live server: no lame-delegation expected, got %v", ids(rep))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -13,7 +14,7 @@ import (
 // counter and concurrency bound cover them.
 
 func (c *Checker) resolver() *resolver {
-	return &resolver{client: c.client, roots: c.opts.Roots, ipv6: c.opts.IPv6}
+	return &resolver{client: c.client, roots: c.opts.Roots, ipv6: c.opts.IPv6 || c.opts.IPv6Auto, v6: c.v6}
 }
 
 // Delegation finds zone's parent by iteration from the root and returns it
@@ -24,6 +25,39 @@ func (c *Checker) Delegation(ctx context.Context, zone string) (Cut, error) {
 		return Cut{}, fmt.Errorf("find the parent of %s: %w", zone, err)
 	}
 	return cuts[len(cuts)-2], nil
+}
+
+// ParentKeys validates the chain of trust from the trust anchor down to
+// zone's parent and returns the parent's DNSKEY set, with the parent's
+// status (only Secure comes with keys).
+func (c *Checker) ParentKeys(ctx context.Context, zone string) ([]*dns.DNSKEY, Status, error) {
+	zone = strings.ToLower(dns.Fqdn(zone))
+	res := c.resolver()
+	cuts, err := res.path(ctx, zone)
+	if err != nil {
+		return nil, Indeterminate, fmt.Errorf("find the parent of %s: %w", zone, err)
+	}
+	a := &analysis{rep: &Report{Zone: zone}, now: c.opts.Now(), zone: zone}
+	keys, status := a.validateAncestors(ctx, res, cuts[:len(cuts)-1], *c.opts.Anchors)
+	if status == Secure {
+		return keys, status, nil
+	}
+	var why []string
+	for _, f := range a.rep.Findings {
+		why = append(why, f.Summary)
+	}
+	return nil, status, fmt.Errorf("the parent of %s is %s: %s", zone, status, strings.Join(why, "; "))
+}
+
+// DSAbsenceProof says why the server's answer does not prove, with the
+// parent's validated keys, that zone has no DS ("" when it does): an
+// authoritative NODATA with an NSEC or NSEC3 that matches (or, opt-out,
+// covers) the name, a type bitmap without DS, and valid signatures.
+func (p ParentServer) DSAbsenceProof(zone string, parentKeys []*dns.DNSKEY, now time.Time) string {
+	if !p.DSAbsenceProven() {
+		return "no authoritative NODATA with NSEC/NSEC3 for the DS"
+	}
+	return denialOfDS(p.dsReply.Msg, strings.ToLower(dns.Fqdn(zone)), parentKeys, now)
 }
 
 // AskParents asks every address of the parent for zone's NS (with glue)
@@ -61,6 +95,28 @@ func RRsetOf(r Reply, owner string, t uint16) (data []string, ttl uint32) {
 		ttl = max(ttl, rr.Header().Ttl)
 	}
 	return dedupe(data), ttl
+}
+
+// ServedTTL is the longest TTL a resolver may cache the RRset (owner, t)
+// of a reply for: the largest TTL as served, or as signed (the RRSIG's
+// original TTL) when that is larger. 0 when the reply holds no such RRset.
+func ServedTTL(r Reply, owner string, t uint16) uint32 {
+	if !r.OK() {
+		return 0
+	}
+	var ttl uint32
+	for _, rr := range rrset(r.Msg.Answer, owner, t) {
+		ttl = max(ttl, rr.Header().Ttl)
+	}
+	if ttl == 0 {
+		return 0
+	}
+	for _, s := range sigsOf(r.Msg.Answer) {
+		if s.TypeCovered == t && strings.EqualFold(s.Hdr.Name, owner) {
+			ttl = max(ttl, s.OrigTtl)
+		}
+	}
+	return ttl
 }
 
 // RRData is a record's data as text, without its header.

@@ -49,14 +49,32 @@ func (h *RFC2136Host) Replace(ctx context.Context, zone string, reps []Replaceme
 			}
 			return rr, nil
 		}
-		if r.Type != "CNAME" {
+		// Delete what stays (so its TTL can change), add the new data,
+		// then delete what goes: a name server never deletes the last
+		// apex NS record (RFC 2136 3.4.2.4), so a whole NS set is
+		// replaced by adding before deleting.
+		keep := map[string]bool{}
+		for _, d := range r.To {
+			keep[d] = true
+		}
+		remove := func(stays bool) error {
+			if r.Type == "CNAME" {
+				return nil
+			}
 			for _, d := range r.From {
+				if keep[d] != stays {
+					continue
+				}
 				old, err := parse(d, 0)
 				if err != nil {
 					return err
 				}
 				m.Remove([]dns.RR{old})
 			}
+			return nil
+		}
+		if err := remove(true); err != nil {
+			return err
 		}
 		for _, d := range r.To {
 			next, err := parse(d, r.TTL)
@@ -64,6 +82,9 @@ func (h *RFC2136Host) Replace(ctx context.Context, zone string, reps []Replaceme
 				return err
 			}
 			m.Insert([]dns.RR{next})
+		}
+		if err := remove(false); err != nil {
+			return err
 		}
 	}
 	keyName := dns.Fqdn(h.KeyName)
