@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
 )
 
 // Workspace is one zone's migration directory under output.dir: the plan
@@ -76,6 +79,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	ws := WorkspaceFor(spec)
 	forward := ws
 	var restoreTo []TTLChange
+	var priorDSTTL uint32
 	if o.Reverse {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
@@ -92,8 +96,10 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		ws.Dir += ".rollback"
 		if fp, err := ReadPlan(forward.Path("plan.json")); err == nil {
 			if st := fp.Step(StepRestoreTTL); st != nil {
-				restoreTo = st.TTLs
+				restoreTo = slices.Clone(st.TTLs)
 			}
+			restoreTo = append(restoreTo, handedOverNS(fp)...)
+			priorDSTTL = fp.Observed.DSTTL
 		}
 	}
 	env, err := o.NewEnv(ctx, spec)
@@ -110,7 +116,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
 
 	if o.DryRun {
-		p, err := freshPlan(ctx, env, spec, saved, restoreTo)
+		p, err := freshPlan(ctx, env, spec, saved, restoreTo, priorDSTTL)
 		if err != nil {
 			return nil, ws, err
 		}
@@ -162,7 +168,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
-		if p, err = freshPlan(ctx, env, spec, saved, restoreTo); err != nil {
+		if p, err = freshPlan(ctx, env, spec, saved, restoreTo, priorDSTTL); err != nil {
 			return nil, ws, err
 		}
 		if o.Confirm != nil && !o.Confirm(p) {
@@ -198,10 +204,13 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo []TTLChange) (*Plan, error) {
+func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo []TTLChange, priorDSTTL uint32) (*Plan, error) {
 	obs, err := Observe(ctx, env, spec)
 	if err != nil {
 		return nil, err
+	}
+	if obs.DSTTL == 0 && saved == nil {
+		obs.PriorDSTTL = priorDSTTL
 	}
 	if saved != nil {
 		if err := saved.Observed.Drift(obs); err != nil {
@@ -223,6 +232,23 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo 
 		p.restoreTTLs(restoreTo)
 	}
 	return p, nil
+}
+
+// handedOverNS is what a rollback restores of the old host's apex NS set
+// that the forward move handed over (and so left out of its restore-ttl):
+// its own names, at its original TTL.
+func handedOverNS(fp *Plan) []TTLChange {
+	st := fp.Step(StepHandoverNS)
+	if st == nil || len(st.Records) == 0 {
+		return nil
+	}
+	r := st.Records[0]
+	orig := fp.Observed.Old.ApexNSTTL
+	if orig <= r.TTL {
+		return nil
+	}
+	set := providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.From}
+	return []TTLChange{{Provider: st.Provider, RRsets: []providers.RRset{set}, TTLs: []uint32{orig}}}
 }
 
 // rollbackHint says how to undo what the journal shows done.

@@ -25,9 +25,13 @@ type ChangeLog struct {
 	Steps      []StepLog    `json:"steps"`
 	Watchdog   *WatchReport `json:"watchdog,omitempty"`
 	RolledBack string       `json:"rolled_back,omitempty"`
-	Resume     string       `json:"resume,omitempty"`
-	Rollback   string       `json:"rollback,omitempty"`
-	Mermaid    string       `json:"mermaid"`
+	// RetireOld is when the old host may be switched off: known once the
+	// step it counts from is proven.
+	RetireOld        *Stamp `json:"retire_old,omitempty"`
+	RetireOldFormula string `json:"retire_old_formula,omitempty"`
+	Resume           string `json:"resume,omitempty"`
+	Rollback         string `json:"rollback,omitempty"`
+	Mermaid          string `json:"mermaid"`
 }
 
 // StepLog is one step as it ran.
@@ -138,6 +142,13 @@ func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *Cha
 			actual[st.ID] = [2]time.Time{time.Time(*sl.Started), end}
 		}
 		cl.Steps = append(cl.Steps, sl)
+		if r := p.RetireOld; r != nil && r.After == st.ID && sl.Finished != nil {
+			at := Stamp(time.Time(*sl.Finished).Add(time.Duration(r.Delay)))
+			cl.RetireOld = &at
+		}
+	}
+	if p.RetireOld != nil {
+		cl.RetireOldFormula = p.RetireOld.Formula
 	}
 	cl.Mermaid = p.Mermaid(actual)
 	return cl
@@ -174,6 +185,9 @@ func (c *ChangeLog) WriteMarkdown(w io.Writer) error {
 	}
 	if c.RolledBack != "" {
 		fmt.Fprintf(&b, "- rolled back: %s\n", c.RolledBack)
+	}
+	if c.RetireOldFormula != "" {
+		fmt.Fprintf(&b, "- %s (the old host) may be switched off from: %s (%s)\n", c.From, stampOr(c.RetireOld), c.RetireOldFormula)
 	}
 	if c.Resume != "" {
 		fmt.Fprintf(&b, "- to resume: `%s`\n", c.Resume)

@@ -3,8 +3,10 @@ package plan_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,14 +60,14 @@ safety_margin: 10%%
 verify:
   root: %s
   trust_anchor: %s
-  resolvers: [%s, %s]
+  resolvers: [%s]
   gate_timeout: %s
 output: {dir: %s}
 `, zone, dnssec, lab.OldNS[0], lab.OldNS[1], lab.NewNS[0], lab.NewNS[1],
 		l.Addr(lab.RoleTLD), l.Keys[lab.KeyRegistrar].Name, l.Keys[lab.KeyRegistrar].File,
 		l.Addr(lab.RoleOld1), l.Keys[lab.KeyOld].Name, l.Keys[lab.KeyOld].File,
 		l.Addr(lab.RoleNew1), l.Keys[lab.KeyNew].Name, l.Keys[lab.KeyNew].File,
-		l.Addr(lab.RoleRoot), l.TrustAnchor, l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain),
+		l.Addr(lab.RoleRoot), l.TrustAnchor, strings.Join(honestResolvers(l), ", "),
 		gateTimeout, filepath.Join(t.TempDir(), "migrations"))
 	p := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(p, []byte(spec), 0o644); err != nil {
@@ -74,32 +76,75 @@ output: {dir: %s}
 	return p
 }
 
-// prober is independent of the tool's watchdog: every 100 ms it asks both
-// resolvers for the apex A, www A, MX and TXT and checks each answer.
-type prober struct {
-	queries, servfail, nxdomain, wrong, timeouts, other atomic.Int64
-	mu                                                  sync.Mutex
-	firstBad                                            []string
+// honestResolvers are the lab's four validating implementations and its
+// plain resolver (not the sticky one, which breaks the TTL contract).
+func honestResolvers(l *lab.Lab) []string {
+	var out []string
+	for _, r := range append(slices.Clone(lab.ValidatingResolvers), lab.RolePlain) {
+		out = append(out, l.Addr(r))
+	}
+	return out
 }
 
+// prober is independent of the tool's watchdog: every 100 ms it asks each
+// resolver for the apex A, www A, MX and TXT, and each validating one also
+// for the zone's DNSKEY (so that resolvers do cache the old keys during
+// the move), and checks each answer. Once adFrom is set, an answer from a
+// validating resolver without AD counts as a failure too.
+type prober struct {
+	queries, servfail, nxdomain, wrong, timeouts, other, noAD atomic.Int64
+	validating                                                map[string]lab.Role
+	mu                                                        sync.Mutex
+	firstBad                                                  []string
+	perServer                                                 map[string]*serverCount
+	adFrom                                                    atomic.Pointer[time.Time]
+}
+
+type serverCount struct{ queries, bad, ad int64 }
+
 var expected = map[uint16]string{
-	dns.TypeA:   "192.0.2.80",
-	dns.TypeMX:  "10 mail.",
-	dns.TypeTXT: `"v=spf1 mx -all"`,
+	dns.TypeA:      "192.0.2.80",
+	dns.TypeMX:     "10 mail.",
+	dns.TypeTXT:    `"v=spf1 mx -all"`,
+	dns.TypeDNSKEY: "DNSKEY",
+}
+
+// newProber watches every honest resolver of the lab.
+func newProber(l *lab.Lab) (*prober, []string) {
+	p := &prober{validating: map[string]lab.Role{}, perServer: map[string]*serverCount{}}
+	for _, r := range lab.ValidatingResolvers {
+		p.validating[l.Addr(r)] = r
+	}
+	rs := honestResolvers(l)
+	for _, r := range rs {
+		p.perServer[r] = &serverCount{}
+	}
+	return p, rs
+}
+
+// requireAD makes every later validating answer without AD a failure.
+func (p *prober) requireAD() {
+	now := time.Now()
+	p.adFrom.Store(&now)
 }
 
 func (p *prober) run(ctx context.Context, zone string, resolvers []string) {
 	c := &dns.Client{Timeout: 2 * time.Second}
-	qs := []struct {
+	type q struct {
 		name string
 		t    uint16
-	}{{zone, dns.TypeA}, {"www." + zone, dns.TypeA}, {zone, dns.TypeMX}, {zone, dns.TypeTXT}}
+	}
+	qs := []q{{zone, dns.TypeA}, {"www." + zone, dns.TypeA}, {zone, dns.TypeMX}, {zone, dns.TypeTXT}}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var wg sync.WaitGroup
 		for _, r := range resolvers {
-			for _, q := range qs {
+			rq := qs
+			if _, ok := p.validating[r]; ok {
+				rq = append(slices.Clone(qs), q{zone, dns.TypeDNSKEY})
+			}
+			for _, q := range rq {
 				wg.Go(func() { p.one(ctx, c, r, q.name, q.t) })
 			}
 		}
@@ -147,22 +192,50 @@ func (p *prober) one(ctx context.Context, c *dns.Client, server, name string, t 
 			bad = fmt.Sprintf("wrong answer %v", resp.Answer)
 		}
 	}
-	if bad != "" {
-		p.mu.Lock()
-		if len(p.firstBad) < 5 {
-			p.firstBad = append(p.firstBad, fmt.Sprintf("%s %s %s %s: %s", time.Now().Format("15:04:05.000"), server, name, dns.TypeToString[t], bad))
+	_, validating := p.validating[server]
+	if from := p.adFrom.Load(); bad == "" && validating && from != nil && time.Now().After(*from) && !resp.AuthenticatedData {
+		p.noAD.Add(1)
+		bad = "no AD after the move finished"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if sc := p.perServer[server]; sc != nil {
+		sc.queries++
+		if bad != "" {
+			sc.bad++
 		}
-		p.mu.Unlock()
+		if resp != nil && resp.AuthenticatedData {
+			sc.ad++
+		}
+	}
+	if bad != "" && len(p.firstBad) < 5 {
+		p.firstBad = append(p.firstBad, fmt.Sprintf("%s %s %s %s: %s", time.Now().Format("15:04:05.000"), server, name, dns.TypeToString[t], bad))
 	}
 }
 
 func (p *prober) failures() int64 {
-	return p.servfail.Load() + p.nxdomain.Load() + p.wrong.Load() + p.timeouts.Load() + p.other.Load()
+	return p.servfail.Load() + p.nxdomain.Load() + p.wrong.Load() + p.timeouts.Load() + p.other.Load() + p.noAD.Load()
+}
+
+// byServer counts queries, bad answers and AD answers per resolver.
+func (p *prober) byServer() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var parts []string
+	for _, s := range slices.Sorted(maps.Keys(p.perServer)) {
+		c := p.perServer[s]
+		name := string(p.validating[s])
+		if name == "" {
+			name = "plain"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s): %d queries, %d bad, %d with AD", name, s, c.queries, c.bad, c.ad))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (p *prober) String() string {
-	return fmt.Sprintf("%d queries: %d SERVFAIL, %d NXDOMAIN, %d wrong, %d timeouts, %d other; first: %v",
-		p.queries.Load(), p.servfail.Load(), p.nxdomain.Load(), p.wrong.Load(), p.timeouts.Load(), p.other.Load(), p.firstBad)
+	return fmt.Sprintf("%d queries: %d SERVFAIL, %d NXDOMAIN, %d wrong, %d timeouts, %d other, %d without AD after the move; per resolver: %s; first: %v",
+		p.queries.Load(), p.servfail.Load(), p.nxdomain.Load(), p.wrong.Load(), p.timeouts.Load(), p.other.Load(), p.noAD.Load(), p.byServer(), p.firstBad)
 }
 
 // migrate applies spec in-process while a prober watches, from before the
@@ -171,11 +244,11 @@ func (p *prober) String() string {
 // is done: only resolvers still sent to it by their caches can fail then.
 func migrate(t testing.TB, l *lab.Lab, spec string, scale float64, after time.Duration) (*plan.ChangeLog, *prober, time.Duration, error) {
 	t.Helper()
-	p := &prober{}
+	p, resolvers := newProber(l)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	zone := lab.Zone
-	go func() { p.run(ctx, zone, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)}); close(done) }()
+	go func() { p.run(ctx, zone, resolvers); close(done) }()
 	time.Sleep(300 * time.Millisecond) // the prober is answering before anything changes
 	start := time.Now()
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
@@ -185,6 +258,17 @@ func migrate(t testing.TB, l *lab.Lab, spec string, scale float64, after time.Du
 		},
 	})
 	wall := time.Since(start)
+	if err == nil && scale == 1 {
+		p.requireAD()
+	}
+	// The old host is switched off at its retire-old time (at once if
+	// that has passed), as an operator would once the move is done.
+	if cl != nil && cl.RetireOld != nil {
+		if d := time.Until(time.Time(*cl.RetireOld)); d > 0 {
+			time.Sleep(d)
+		}
+		t.Logf("old host switched off at %s; retire-old was %s", time.Now().UTC().Format("15:04:05.000"), time.Time(*cl.RetireOld).Format("15:04:05.000"))
+	}
 	for _, r := range []lab.Role{lab.RoleOld1, lab.RoleOld2} {
 		if serr := l.Stop(context.Background(), r); serr != nil {
 			t.Error(serr)

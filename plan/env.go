@@ -13,7 +13,8 @@ import (
 // NewEnv builds the checker, hosts and registrar a spec names. Instructions
 // for a manual registrar go to out.
 func NewEnv(ctx context.Context, spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
-	opts := checks.Options{Resolvers: append([]string{}, spec.Verify.Resolvers...), Timeout: timeout}
+	opts := checks.Options{Resolvers: append([]string{}, spec.Verify.Resolvers...), Timeout: timeout,
+		IPv6: spec.Verify.IPv6 == "on", IPv6Auto: spec.Verify.IPv6 == "auto" || spec.Verify.IPv6 == ""}
 	if spec.Verify.Root != "" {
 		opts.Roots = []string{spec.Verify.Root}
 	}

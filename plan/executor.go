@@ -304,11 +304,16 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	}
 }
 
-// replace puts plain record sets in place at the records host: on a host
-// with weighted sets, through them (which also removes any weighted set
-// of the name), elsewhere as providers.Replace does.
+// replace puts plain record sets in place at the records host.
 func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) error {
-	name, zone := x.Plan.Spec.Provider, x.Plan.Spec.Zone
+	return x.replaceAt(ctx, x.Plan.Spec.Provider, reps)
+}
+
+// replaceAt puts plain record sets in place at a host: on a host with
+// weighted sets, through them (which also removes any weighted set of the
+// name), elsewhere as providers.Replace does.
+func (x *Executor) replaceAt(ctx context.Context, name string, reps []providers.Replacement) error {
+	zone := x.Plan.Spec.Zone
 	host, ok := x.Env.Hosts[name]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", name)
@@ -488,7 +493,11 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		}
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
 	case ActionSetRecords:
-		return x.replace(ctx, st.Records)
+		provider := st.Provider
+		if provider == "" {
+			provider = x.Plan.Spec.Provider
+		}
+		return x.replaceAt(ctx, provider, st.Records)
 	case ActionSetWeights:
 		w, ok := x.Env.Hosts[x.Plan.Spec.Provider].(providers.Weighter)
 		if !ok {

@@ -92,6 +92,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 	if res.OK {
 		res.Evidence = proof
 	}
+	res.Evidence = append(res.Evidence, skippedEvidence(p)...)
 	return res
 }
 
@@ -108,12 +109,30 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
 	res := GateResult{OK: true}
 	var lines []string
+	// The DS-gone proof is the one validators check: a denial that
+	// matches the name, lists no DS and verifies with the parent's keys.
+	var parentKeys []*dns.DNSKEY
+	if g.Check == GateDSGone {
+		keys, _, err := env.Checker.ParentKeys(ctx, p.Spec.Zone)
+		if err != nil {
+			return GateResult{Summary: "cannot validate the parent's denial of the DS: " + err.Error()}
+		}
+		parentKeys = keys
+	}
+	now := time.Now()
+	if env.Now != nil {
+		now = env.Now()
+	}
 	for _, ps := range parents {
 		var ok bool
 		var ev checks.Evidence
 		switch g.Check {
 		case GateDSGone:
-			ok, ev = ps.DSAbsenceProven(), ps.DSEvidence()
+			why := ps.DSAbsenceProof(p.Spec.Zone, parentKeys, now)
+			ok, ev = why == "", ps.DSEvidence()
+			if !ok {
+				ev.Note = joinNote(ev.Note, why)
+			}
 		case GateNSServed:
 			ok, ev = ps.Answered && slices.Equal(ps.NS, sorted(g.Expect)), ps.NSEvidence()
 		case GateDSServed:
@@ -131,7 +150,18 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 		lines = append(lines, ps.Server+" "+state)
 	}
 	res.Summary = strings.Join(lines, ", ")
+	res.Evidence = append(res.Evidence, skippedEvidence(p)...)
 	return res
+}
+
+// skippedEvidence says which server addresses a gate did not ask, and why,
+// so that a gate never passes over an address in silence.
+func skippedEvidence(p *Plan) []checks.Evidence {
+	var out []checks.Evidence
+	for _, a := range p.Observed.Skipped {
+		out = append(out, checks.Evidence{Server: a, Note: "not asked: this machine has no route to it (verify.ipv6: auto; set on to require it)"})
+	}
+	return out
 }
 
 // gateVerified: the zone validates as planned, every parent server
@@ -172,6 +202,9 @@ func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 		case r.Validating && g.Status == "secure" && !r.AD:
 			problems = append(problems, fmt.Sprintf("validating resolver %s answers without AD", r.Server))
 		}
+	}
+	if g.Status == "secure" {
+		problems = append(problems, notAuthenticated(ctx, env, p, rep, &ev)...)
 	}
 	for _, c := range rep.ChildServers {
 		ev = append(ev, c.Evidence()[0])
@@ -325,4 +358,50 @@ func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, s
 	}
 	res.Summary = fmt.Sprintf("%d answers new, %d old, %d neither", nw, old, len(qs)-nw-old)
 	return res
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// notAuthenticated asks every validating resolver for every watched name
+// and the DNSKEY: each answer must carry AD. An answer a resolver cached
+// while the zone was insecure stays unauthenticated until its TTL runs
+// out, so the move is not done before those are gone.
+func notAuthenticated(ctx context.Context, env Env, p *Plan, rep *checks.Report, ev *[]checks.Evidence) []string {
+	var qs []checks.Question
+	names := append(watchNames(p), [2]string{p.Spec.Zone, "DNSKEY"})
+	for _, r := range rep.Resolvers {
+		if !r.Validating {
+			continue
+		}
+		for _, n := range names {
+			qs = append(qs, checks.Question{Server: r.Server, Name: n[0], Type: dns.StringToType[n[1]], RD: true})
+		}
+	}
+	unauth := map[string][]string{}
+	var servers []string
+	for _, r := range env.Checker.AskAll(ctx, qs) {
+		if r.OK() && r.Msg.Rcode == dns.RcodeSuccess && r.Msg.AuthenticatedData {
+			continue
+		}
+		e := checks.EvidenceOf(r)
+		e.Note = joinNote(e.Note, "validating resolver: want NOERROR with AD")
+		*ev = append(*ev, e)
+		if len(unauth[r.Server]) == 0 {
+			servers = append(servers, r.Server)
+		}
+		unauth[r.Server] = append(unauth[r.Server], r.Question.String())
+	}
+	var problems []string
+	for _, s := range servers {
+		problems = append(problems, fmt.Sprintf("validating resolver %s answers without AD for %s (cached while insecure, until their TTL ends)", s, strings.Join(unauth[s], ", ")))
+	}
+	return problems
 }

@@ -19,19 +19,26 @@ import (
 // Observed is the live state a plan was made from, as read at the
 // authoritative servers and through the hosts' APIs.
 type Observed struct {
-	Time          time.Time        `json:"time"`
-	Parent        string           `json:"parent"`
-	ParentServers []string         `json:"parent_servers"`
-	NS            []string         `json:"ns"`
-	NSTTL         uint32           `json:"ns_ttl"`
-	DS            []string         `json:"ds,omitempty"`
-	DSTTL         uint32           `json:"ds_ttl"`
-	NegTTL        uint32           `json:"neg_ttl"`
-	Status        checks.Status    `json:"status"`
-	Findings      []checks.Finding `json:"findings,omitempty"`
-	Old           HostState        `json:"old"`
-	New           HostState        `json:"new"`
-	Fingerprint   string           `json:"fingerprint"`
+	Time          time.Time `json:"time"`
+	Parent        string    `json:"parent"`
+	ParentServers []string  `json:"parent_servers"`
+	NS            []string  `json:"ns"`
+	NSTTL         uint32    `json:"ns_ttl"`
+	DS            []string  `json:"ds,omitempty"`
+	DSTTL         uint32    `json:"ds_ttl"`
+	// PriorDSTTL is the DS TTL the parent served before this tool removed
+	// the DS, from the plan of the run that removed it (a rollback reads
+	// the forward move's): the DS TTL caches may hold when none is served.
+	PriorDSTTL  uint32           `json:"prior_ds_ttl,omitempty"`
+	NegTTL      uint32           `json:"neg_ttl"`
+	Status      checks.Status    `json:"status"`
+	Findings    []checks.Finding `json:"findings,omitempty"`
+	Old         HostState        `json:"old"`
+	New         HostState        `json:"new"`
+	Fingerprint string           `json:"fingerprint"`
+	// Skipped are server addresses not asked (verify.ipv6: auto, no route
+	// from this machine): every gate lists them in its evidence.
+	Skipped []string `json:"skipped,omitempty"`
 	// Weighted says the records host answers with weighted sets.
 	Weighted bool                  `json:"weighted,omitempty"`
 	Problems []string              `json:"problems,omitempty"`
@@ -46,8 +53,18 @@ type HostState struct {
 	Servers     []string          `json:"servers"`
 	RRsets      []providers.RRset `json:"rrsets"`
 	MaxTTL      uint32            `json:"max_ttl"`
-	ApexNSTTL   uint32            `json:"apex_ns_ttl"`
-	DNSKEYTTL   uint32            `json:"dnskey_ttl,omitempty"`
+	// ApexNSTTL is the apex NS TTL through the host's API (0: the API
+	// lists no apex NS, as Cloudflare's does not); ServedNSTTL the
+	// largest served or signed at any of its servers' addresses.
+	ApexNSTTL   uint32 `json:"apex_ns_ttl"`
+	ServedNSTTL uint32 `json:"served_ns_ttl,omitempty"`
+	// ApexNS are the host's own apex NS names as its servers serve them.
+	ApexNS []string `json:"apex_ns,omitempty"`
+	// DNSKEYTTL is the largest DNSKEY TTL served or signed at any server.
+	DNSKEYTTL uint32 `json:"dnskey_ttl,omitempty"`
+	// ServedAbove lists RRsets ("name type") that a server serves (or
+	// signs) with a longer TTL than the API says, with that TTL.
+	ServedAbove map[string]uint32 `json:"served_above_api,omitempty"`
 	// KSKDS are SHA-256 DS records of the KSKs that every server serves.
 	KSKDS []string `json:"ksk_ds,omitempty"`
 	// KSK are the DNSKEY records of those KSKs, as data, in KSKDS's order.
@@ -124,6 +141,7 @@ func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
 		}
 	}
 	o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
+	o.Skipped = env.Checker.Skipped()
 	o.Fingerprint = o.fingerprint()
 	return o, nil
 }
@@ -183,6 +201,10 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 		if a.Answered {
 			h.Serials = append(h.Serials, a.Serial)
 			h.DNSKEYTTL = max(h.DNSKEYTTL, a.DNSKEYTTL)
+			h.ServedNSTTL = max(h.ServedNSTTL, a.NSTTL)
+			if h.ApexNS == nil && a.Authoritative {
+				h.ApexNS = a.NS
+			}
 			keySets = append(keySets, fmt.Sprint(a.DNSKEY))
 		}
 	}
@@ -269,7 +291,8 @@ func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 			out = append(out, fmt.Sprintf("new server %s (%s) does not answer for %s: %s", a.Name, a.Server, spec.Zone, a.Error))
 		case !a.Authoritative:
 			out = append(out, fmt.Sprintf("new server %s (%s) is not authoritative for %s", a.Name, a.Server, spec.Zone))
-		case !slices.Equal(a.NS, to):
+		case !slices.Equal(a.NS, to) && !slices.Equal(a.NS, from):
+			// from.nameservers: a handed-over host, which reclaim-ns mends.
 			out = append(out, fmt.Sprintf("new server %s (%s) serves apex NS %v, want to.nameservers %v", a.Name, a.Server, a.NS, to))
 		}
 	}
@@ -320,7 +343,9 @@ func anyMatch(ds, ksk []string) bool {
 }
 
 // parity proves that the new host serves every RRset the old one has,
-// identically, through its API and on every new server.
+// identically, through its API and on every new server. It also asks every
+// old server, to learn the TTL each RRset is really served (or signed)
+// with: a wait must cover that, not only what the API says.
 func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 	skip := func(s providers.RRset) bool { return s.Type == "SOA" || (s.Type == "NS" && s.Name == spec.Zone) }
 	newSets := map[string][]string{}
@@ -331,8 +356,20 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 	}
 	var out []string
 	var qs []checks.Question
-	var want [][]string
+	type want struct {
+		data []string
+		set  providers.RRset
+		old  bool
+	}
+	var wants []want
 	for _, s := range o.Old.RRsets {
+		if s.Type == "SOA" {
+			continue
+		}
+		for _, srv := range o.Old.Servers {
+			qs = append(qs, checks.Question{Server: srv, Name: s.Name, Type: dns.StringToType[s.Type]})
+			wants = append(wants, want{s.Data, s, true})
+		}
 		if skip(s) {
 			continue
 		}
@@ -344,14 +381,25 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		}
 		for _, srv := range o.New.Servers {
 			qs = append(qs, checks.Question{Server: srv, Name: s.Name, Type: dns.StringToType[s.Type]})
-			want = append(want, s.Data)
+			wants = append(wants, want{s.Data, s, false})
 		}
 	}
 	for i, r := range env.Checker.AskAll(ctx, qs) {
+		w := wants[i]
+		if w.old {
+			if ttl := checks.ServedTTL(r, r.Name, r.Type); ttl > w.set.TTL {
+				if o.Old.ServedAbove == nil {
+					o.Old.ServedAbove = map[string]uint32{}
+				}
+				k := w.set.Name + " " + w.set.Type
+				o.Old.ServedAbove[k] = max(o.Old.ServedAbove[k], ttl)
+			}
+			continue
+		}
 		got, _ := checks.RRsetOf(r, r.Name, r.Type)
-		if !r.OK() || !r.Msg.Authoritative || !slices.Equal(got, want[i]) {
+		if !r.OK() || !r.Msg.Authoritative || !slices.Equal(got, w.data) {
 			e := checks.EvidenceOf(r)
-			out = append(out, fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, want[i]))
+			out = append(out, fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, w.data))
 		}
 	}
 	if len(out) > 12 {

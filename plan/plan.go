@@ -17,7 +17,9 @@ const (
 	StepWaitTTL     = "wait-ttl"
 	StepRemoveDS    = "remove-ds"
 	StepWaitDSGone  = "wait-ds-gone"
+	StepReclaimNS   = "reclaim-ns" // the new host names its own servers again (after a handed-over move was rolled back)
 	StepSwitchNS    = "switch-ns"
+	StepHandoverNS  = "handover-ns" // the old host's apex NS names the new servers
 	StepWaitNS      = "wait-ns"
 	StepAddDS       = "add-ds"
 	StepWaitDS      = "wait-ds"
@@ -97,6 +99,9 @@ type Step struct {
 	ID      string `json:"id"`
 	Action  string `json:"action"`
 	Summary string `json:"summary"`
+	// Provider is the DNS host a set-records step changes (empty: the
+	// records spec's provider).
+	Provider string `json:"provider,omitempty"`
 	// Done says the live state already satisfied the step when planned:
 	// its action is skipped, its gate still proven, its wait still taken.
 	Done bool `json:"already_done,omitempty"`
@@ -140,6 +145,8 @@ type Plan struct {
 	TotalWait Duration `json:"total_wait"`
 	// Nothing is true when the live state is already the target.
 	Nothing bool `json:"nothing_to_do,omitempty"`
+	// RetireOld says when the old host may be switched off (nameservers).
+	RetireOld *RetireOld `json:"retire_old,omitempty"`
 }
 
 // Format and version of plan files.

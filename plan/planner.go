@@ -33,8 +33,8 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		p.seal()
 		return p, nil
 	}
-	to := sorted(spec.To.Nameservers)
 	signed := spec.DNSSEC == "insecure-window"
+	to := sorted(spec.To.Nameservers)
 	if slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0)) {
 		p.Nothing = true
 		p.seal()
@@ -48,40 +48,53 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	withMargin := func(base time.Duration, parts string) string {
 		return fmt.Sprintf("%s = %s, + margin %s = %s", parts, base, m, m.Add(base))
 	}
+	ttls := servedTTLs(o, spec.Zone, lowerTo)
+	if len(ttls.problems) > 0 {
+		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(ttls.problems, "\n  - "))
+	}
+	handover := canHandOver(o, spec.Zone)
 
-	// lower-ttl / restore-ttl: every RRset above lower_to, at both hosts.
+	// lower-ttl / restore-ttl: every RRset above lower_to (as the API says
+	// or as any server serves it), at both hosts.
 	var lower, restore []TTLChange
 	var lowered, oldLoweredMax uint32
 	var before, after []string
 	for _, h := range []HostState{o.Old, o.New} {
-		var sets []providers.RRset
-		var down, back []uint32
+		var sets, back []providers.RRset
+		var down, up []uint32
 		for _, s := range h.RRsets {
-			if s.Type == "SOA" || s.TTL <= lowerTo {
+			ttl := max(s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+			if s.Type == "SOA" || ttl <= lowerTo {
 				continue
 			}
 			sets = append(sets, s)
 			down = append(down, lowerTo)
-			back = append(back, s.TTL)
-			before = append(before, fmt.Sprintf("%s: %s %s ttl %d", h.Provider, s.Name, s.Type, s.TTL))
-			after = append(after, fmt.Sprintf("%s: %s %s ttl %d", h.Provider, s.Name, s.Type, lowerTo))
+			before = append(before, ttlLine(h.Provider, s, ttl))
+			after = append(after, ttlLine(h.Provider, s, lowerTo))
 			lowered++
 			if h.Provider == o.Old.Provider {
-				oldLoweredMax = max(oldLoweredMax, s.TTL)
+				oldLoweredMax = max(oldLoweredMax, ttl)
 			}
-		}
-		if len(sets) == 0 {
-			continue
-		}
-		lower = append(lower, TTLChange{Provider: h.Provider, RRsets: sets, TTLs: down})
-		restored := make([]providers.RRset, len(sets))
-		for i, s := range sets {
+			// The old host's apex NS, once handed over to the new
+			// servers, is not put back: it names the new servers now.
+			if handover && h.Provider == o.Old.Provider && s.Type == "NS" && s.Name == spec.Zone {
+				continue
+			}
 			s.TTL = lowerTo
-			restored[i] = s
+			back = append(back, s)
+			up = append(up, ttl)
 		}
-		restore = append(restore, TTLChange{Provider: h.Provider, RRsets: restored, TTLs: back})
+		if len(sets) > 0 {
+			lower = append(lower, TTLChange{Provider: h.Provider, RRsets: sets, TTLs: down})
+		}
+		if len(back) > 0 {
+			restore = append(restore, TTLChange{Provider: h.Provider, RRsets: back, TTLs: up})
+		}
 	}
 	hostServers := append(slices.Clone(o.Old.Servers), o.New.Servers...)
+	if reclaim := reclaimStep(spec, o, to, gateTimeout); reclaim != nil {
+		p.add(*reclaim)
+	}
 	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: lowered == 0,
 		Summary: fmt.Sprintf("lower %d RRsets to %ds at %s and %s", lowered, lowerTo, o.Old.Provider, o.New.Provider),
 		Before:  before, After: after, TTLs: lower,
@@ -89,25 +102,20 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		Rollback: "set the TTLs back (the before values)"})
 	if oldLoweredMax > 0 {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
-			Wait: wait(secs(oldLoweredMax)), Formula: withMargin(secs(oldLoweredMax), fmt.Sprintf("largest TTL at %s before lowering %ds", o.Old.Provider, oldLoweredMax))})
+			Wait: wait(secs(oldLoweredMax)), Formula: withMargin(secs(oldLoweredMax), fmt.Sprintf("largest TTL at %s before lowering (API or served) %ds", o.Old.Provider, oldLoweredMax))})
 	} else {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
 	}
 
-	// The old apex NS TTL resolvers can hold once lower-ttl is waited out.
-	oldNSTTL := min(o.Old.ApexNSTTL, lowerTo)
-	if o.Old.ApexNSTTL == 0 {
-		oldNSTTL = lowerTo
-	}
 	if signed {
 		p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0,
 			Summary: "remove the DS at the registrar: the zone becomes insecure for the move",
 			Before:  o.DS, After: nil, DS: nil,
 			Gate:     &Gate{Check: GateDSGone, Servers: o.ParentServers, Timeout: gateTimeout},
 			Rollback: "publish the old DS again: " + strings.Join(o.DS, "; ")})
-		base := secs(o.DSTTL) + secs(o.Old.DNSKEYTTL)
+		base := secs(ttls.ds) + secs(o.Old.DNSKEYTTL)
 		p.add(Step{ID: StepWaitDSGone, Action: ActionWait, Summary: "let validators forget the DS and the old DNSKEY it vouched for",
-			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("DS TTL at %s %ds + DNSKEY TTL at %s %ds", o.Parent, o.DSTTL, o.Old.Provider, o.Old.DNSKEYTTL))})
+			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("%s + old DNSKEY TTL as served at %s %ds", ttls.dsWords, o.Old.Provider, o.Old.DNSKEYTTL))})
 	}
 
 	glue := map[string][]string{}
@@ -121,9 +129,23 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		Before:  o.NS, After: to, NS: to, Glue: glue,
 		Gate:     &Gate{Check: GateNSServed, Servers: o.ParentServers, Expect: to, Timeout: gateTimeout},
 		Rollback: "delegate to the old name servers again: " + strings.Join(o.NS, " ")})
-	nsBase := secs(max(o.NSTTL, oldNSTTL))
-	p.add(Step{ID: StepWaitNS, Action: ActionWait, Summary: fmt.Sprintf("let resolvers move to %s (%s keeps serving)", o.New.Provider, o.Old.Provider),
-		Wait: wait(nsBase), Formula: withMargin(nsBase, fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL %ds)", o.NSTTL, o.Old.Provider, oldNSTTL))})
+	if handover {
+		from := o.Old.ApexNS
+		p.add(Step{ID: StepHandoverNS, Action: ActionSetRecords, Provider: o.Old.Provider, Done: slices.Equal(from, to),
+			Summary: fmt.Sprintf("make %s's apex NS name %s's servers, so resolvers that refresh the delegation from the child follow", o.Old.Provider, o.New.Provider),
+			Before:  from, After: to,
+			Records:  []providers.Replacement{{Name: spec.Zone, Type: "NS", TTL: ttls.oldNS, From: from, To: to}},
+			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: gateTimeout},
+			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
+	}
+	nsBase := secs(max(o.NSTTL, ttls.oldNS))
+	nsWords := fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL as served after lowering %ds%s)", o.NSTTL, o.Old.Provider, ttls.oldNS, ttls.oldNSNote)
+	if signed {
+		nsBase += secs(o.Old.DNSKEYTTL)
+		nsWords += fmt.Sprintf(" + old DNSKEY TTL as served at %s %ds", o.Old.Provider, o.Old.DNSKEYTTL)
+	}
+	p.add(Step{ID: StepWaitNS, Action: ActionWait, Summary: fmt.Sprintf("let resolvers move to %s and forget %s's keys (%s keeps serving)", o.New.Provider, o.Old.Provider, o.Old.Provider),
+		Wait: wait(nsBase), Formula: withMargin(nsBase, nsWords)})
 
 	if signed {
 		p.add(Step{ID: StepAddDS, Action: ActionSetDS, Done: slices.Equal(o.DS, o.New.KSKDS),
@@ -131,21 +153,21 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 			Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS, Keys: o.New.KSK,
 			Gate:     &Gate{Check: GateDSServed, Servers: o.ParentServers, Expect: o.New.KSKDS, Timeout: gateTimeout},
 			Rollback: "remove the DS again"})
-		dsTTL, what := o.DSTTL, "DS TTL"
-		if dsTTL == 0 {
-			dsTTL, what = o.NSTTL, "DS TTL (the delegation TTL, as the parent had no DS)"
-		}
-		base := secs(max(dsTTL, o.NegTTL))
-		p.add(Step{ID: StepWaitDS, Action: ActionWait, Summary: "let resolvers drop the cached absence of a DS",
-			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("max(%s %ds, negative-caching TTL of %s %ds)", what, dsTTL, o.Parent, o.NegTTL))})
+		// A resolver that fetched the zone's NS and DNSKEY while no DS was
+		// served keeps the zone insecure until they expire (Knot Resolver
+		// was seen to), so the TTLs go back up only after that.
+		base := secs(max(ttls.ds, o.NegTTL)) + secs(ttls.newNS) + secs(o.New.DNSKEYTTL)
+		p.add(Step{ID: StepWaitDS, Action: ActionWait, Summary: "let resolvers drop the cached absence of a DS and what they cached as insecure",
+			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("max(%s, negative-caching TTL of %s %ds) + %s apex NS TTL as served after lowering %ds + its DNSKEY TTL as served %ds", ttls.dsWords, o.Parent, o.NegTTL, o.New.Provider, ttls.newNS, o.New.DNSKEYTTL))})
 	}
+	p.RetireOld = retireOld(o, spec, ttls, handover, m)
 
 	if spec.TTL.Restore {
 		var b, a []string
 		for _, c := range restore {
 			for i, s := range c.RRsets {
-				b = append(b, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, s.TTL))
-				a = append(a, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, c.TTLs[i]))
+				b = append(b, ttlLine(c.Provider, s, s.TTL))
+				a = append(a, ttlLine(c.Provider, s, c.TTLs[i]))
 			}
 		}
 		p.add(Step{ID: StepRestoreTTL, Action: ActionSetTTL, Done: len(restore) == 0,
@@ -161,6 +183,9 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
 		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", spec.Zone, status, o.New.Provider),
 		Gate:    &Gate{Check: GateVerified, Servers: spec.Verify.Resolvers, Expect: to, Status: status, Timeout: gateTimeout}})
+	if st := p.Step(p.RetireOld.After); st != nil {
+		p.RetireOld.Earliest = st.Start + p.RetireOld.Delay
+	}
 	p.seal()
 	return p, nil
 }
@@ -183,13 +208,39 @@ func (p *Plan) restoreTTLs(changes []TTLChange) {
 	if st == nil {
 		return
 	}
+	// A host this plan hands over names the other host's servers at its
+	// apex afterwards: its own NS set is not put back.
+	if h := p.Step(StepHandoverNS); h != nil {
+		var kept []TTLChange
+		for _, c := range changes {
+			if c.Provider == h.Provider {
+				c = withoutApexNS(c, p.Spec.Zone)
+			}
+			if len(c.RRsets) > 0 {
+				kept = append(kept, c)
+			}
+		}
+		changes = kept
+	}
 	st.TTLs, st.Done, st.Before, st.After = changes, false, nil, nil
 	for _, c := range changes {
 		for i, s := range c.RRsets {
-			st.Before = append(st.Before, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, s.TTL))
-			st.After = append(st.After, fmt.Sprintf("%s: %s %s ttl %d", c.Provider, s.Name, s.Type, c.TTLs[i]))
+			st.Before = append(st.Before, ttlLine(c.Provider, s, s.TTL))
+			st.After = append(st.After, ttlLine(c.Provider, s, c.TTLs[i]))
 		}
 	}
 	st.Summary = fmt.Sprintf("restore %d RRsets to the TTLs they had before the forward move", len(st.After))
 	p.seal()
+}
+
+func withoutApexNS(c TTLChange, zone string) TTLChange {
+	out := TTLChange{Provider: c.Provider}
+	for i, s := range c.RRsets {
+		if s.Type == "NS" && s.Name == zone {
+			continue
+		}
+		out.RRsets = append(out.RRsets, s)
+		out.TTLs = append(out.TTLs, c.TTLs[i])
+	}
+	return out
 }

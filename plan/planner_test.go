@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,18 +50,41 @@ func observed(recordTTL, nsTTL, dnskeyTTL, parentNS, parentDS, neg uint32) *Obse
 }
 
 func TestPlanWaits(t *testing.T) {
+	dsRemovedByHand := observed(3600, 86400, 3600, 172800, 86400, 900)
+	dsRemovedByHand.DS, dsRemovedByHand.DSTTL = nil, 0
+	dsRemovedByThisTool := observed(3600, 86400, 3600, 172800, 86400, 900)
+	dsRemovedByThisTool.DS, dsRemovedByThisTool.DSTTL, dsRemovedByThisTool.PriorDSTTL = nil, 0, 7200
+	// A Cloudflare-like old host: its API lists no apex NS, which its
+	// servers serve with a day-long TTL that lower-ttl cannot reach.
+	cloudflareLike := observed(3600, 86400, 3600, 3600, 3600, 900)
+	cloudflareLike.Old.RRsets = slices.DeleteFunc(slices.Clone(cloudflareLike.Old.RRsets), func(s providers.RRset) bool { return s.Type == "NS" })
+	cloudflareLike.Old.ApexNSTTL, cloudflareLike.Old.ServedNSTTL = 0, 86400
+	// A server that serves (or signed) a longer TTL than the API says.
+	servedAbove := observed(3600, 300, 3600, 172800, 86400, 900)
+	servedAbove.Old.ServedAbove = map[string]uint32{"www.example.com. A": 7200}
 	tests := []struct {
 		name                            string
 		o                               *Observed
 		waitTTL, dsGone, waitNS, waitDS time.Duration
 	}{
-		// Old max TTL 86400 (apex NS) lowered to 300; DS 86400 + DNSKEY 3600;
-		// max(parent NS 172800, lowered apex NS 300); max(DS 86400, neg 900).
-		{"typical com.", observed(3600, 86400, 3600, 172800, 86400, 900), 95040 * time.Second, 99000 * time.Second, 190080 * time.Second, 95040 * time.Second},
+		// Old max TTL 86400 (apex NS) lowered to 300; DS 86400 + old DNSKEY
+		// 3600; max(parent NS 172800, lowered apex NS 300) + old DNSKEY
+		// 3600; max(DS 86400, neg 900) + new apex NS after lowering 300 +
+		// new DNSKEY 3600. Each + 10%.
+		{"typical com.", observed(3600, 86400, 3600, 172800, 86400, 900), 95040 * time.Second, 99000 * time.Second, 194040 * time.Second, 99330 * time.Second},
 		// Everything already at or under lower_to: no wait-ttl.
-		{"short TTLs", observed(60, 300, 300, 300, 300, 60), 0, 660 * time.Second, 330 * time.Second, 330 * time.Second},
+		{"short TTLs", observed(60, 300, 300, 300, 300, 60), 0, 660 * time.Second, 660 * time.Second, 990 * time.Second},
 		// The negative-caching TTL is longer than the DS TTL.
-		{"long negative TTL", observed(60, 300, 300, 300, 300, 3600), 0, 660 * time.Second, 330 * time.Second, 3960 * time.Second},
+		{"long negative TTL", observed(60, 300, 300, 300, 300, 3600), 0, 660 * time.Second, 660 * time.Second, 4620 * time.Second},
+		// No DS served at plan time: the parent's NS TTL 172800 stands in
+		// for the DS TTL, never 0: (172800 + 3600) + 10%.
+		{"DS removed by hand", dsRemovedByHand, 95040 * time.Second, 194040 * time.Second, 194040 * time.Second, 194370 * time.Second},
+		// The run that removed it saw a DS TTL of 7200: (7200 + 3600) + 10%.
+		{"DS removed by this tool", dsRemovedByThisTool, 95040 * time.Second, 11880 * time.Second, 194040 * time.Second, 12210 * time.Second},
+		// Apex NS served at 86400, not lowerable: max(3600, 86400) + 3600.
+		{"Cloudflare-like old host", cloudflareLike, 3960 * time.Second, 7920 * time.Second, 99000 * time.Second, 8250 * time.Second},
+		// wait-ttl covers the served 7200 s, not only the API's 3600 s.
+		{"served above the API", servedAbove, 7920 * time.Second, 99000 * time.Second, 194040 * time.Second, 99330 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +130,11 @@ func TestPlanSteps(t *testing.T) {
 		{"nothing to do", "insecure-window", func(o *Observed) {
 			o.NS, o.DS = []string{"ns1.new.example.org.", "ns2.new.example.org."}, []string{"22222 13 2 BBBB"}
 		}, "", ""},
+		{"old host's apex NS in its API: handed over", "insecure-window", handsOver, "lower-ttl wait-ttl remove-ds wait-ds-gone switch-ns handover-ns wait-ns add-ds wait-ds restore-ttl final-verify", ""},
+		{"new host still names the old servers (a rolled-back handover)", "insecure-window", func(o *Observed) {
+			handsOver(o)
+			o.New.ApexNS = o.Old.Nameservers
+		}, "reclaim-ns lower-ttl wait-ttl remove-ds wait-ds-gone switch-ns handover-ns wait-ns add-ds wait-ds restore-ttl final-verify", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +157,39 @@ func TestPlanSteps(t *testing.T) {
 				t.Errorf("steps %v (done %v, nothing %v)", ids, done, p.Nothing)
 			}
 		})
+	}
+}
+
+// handsOver gives both hosts the apex NS sets their servers serve.
+func handsOver(o *Observed) {
+	o.Old.ApexNS, o.New.ApexNS = o.Old.Nameservers, o.New.Nameservers
+}
+
+// With a handover, the old host's apex NS is not restored (it names the new
+// servers now), and retire-old counts from the handover: max(parent NS
+// 172800, lowered apex NS 300) + largest TTL old serves (DNSKEY 3600).
+func TestPlanHandoverAndRetireOld(t *testing.T) {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	handsOver(o)
+	p, err := Build(testSpec("insecure-window"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Step(StepHandoverNS)
+	if h == nil || h.Provider != "old" || len(h.Records) != 1 || strings.Join(h.Records[0].To, " ") != "ns1.new.example.org. ns2.new.example.org." || h.Records[0].TTL != 300 {
+		t.Fatalf("handover-ns = %+v", h)
+	}
+	for _, c := range p.Step(StepRestoreTTL).TTLs {
+		for _, set := range c.RRsets {
+			if c.Provider == "old" && set.Type == "NS" {
+				t.Errorf("restore-ttl puts the old host's handed-over apex NS back: %+v", set)
+			}
+		}
+	}
+	r := p.RetireOld
+	wantDelay := Duration(194040 * time.Second) // (172800 + 3600) + 10%
+	if r == nil || r.After != StepHandoverNS || r.Delay != wantDelay || r.Earliest != h.Start+wantDelay || !strings.Contains(r.Formula, "handover-ns") {
+		t.Errorf("retire-old = %+v, want %s after handover-ns", r, wantDelay)
 	}
 }
 
@@ -280,5 +342,27 @@ func TestWaitIsAnchoredToTheJournal(t *testing.T) {
 	e, ok := j.Last(StepWaitNS, EvStepDone)
 	if !ok || !time.Time(e.Time).Equal(time.Time(until)) {
 		t.Errorf("wait-ns ended at %v, want %v", time.Time(e.Time), time.Time(until))
+	}
+}
+
+// An address verify.ipv6 auto did not ask is said in the plan and in the
+// evidence every parent and TTL gate adds, never passed over in silence.
+func TestSkippedAddressesAreSaid(t *testing.T) {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	o.Skipped = []string{"[2001:db8::53]:53"}
+	p, err := Build(testSpec("insecure-window"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "not asked (no route from this machine; verify.ipv6: auto): [2001:db8::53]:53") {
+		t.Errorf("plan text does not name the skipped address:\n%s", b.String())
+	}
+	ev := skippedEvidence(p)
+	if len(ev) != 1 || ev[0].Server != "[2001:db8::53]:53" || !strings.Contains(ev[0].Note, "not asked") {
+		t.Errorf("gate evidence for skipped addresses = %+v", ev)
 	}
 }

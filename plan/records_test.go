@@ -146,7 +146,7 @@ func cutover(t *testing.T, l *lab.Lab, spec string, out *stopAt) (*plan.ChangeLo
 	p := &cutoverProber{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { p.run(ctx, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)}); close(done) }()
+	go func() { p.run(ctx, honestResolvers(l)); close(done) }()
 	var w interface{ Write([]byte) (int, error) } = &tlog{t: t}
 	if out != nil {
 		w = out

@@ -44,8 +44,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  parent %s, %d server addresses: NS %v ttl %ds, DS %v ttl %ds, negative-caching ttl %ds\n",
 		o.Parent, len(o.ParentServers), o.NS, o.NSTTL, orNone(o.DS), o.DSTTL, o.NegTTL)
 	for _, h := range []HostState{o.Old, o.New} {
-		fmt.Fprintf(&b, "  %s: %d servers, %d RRsets, largest TTL %ds, apex NS ttl %ds, DNSKEY ttl %ds, KSK DS %v\n",
-			h.Provider, len(h.Servers), len(h.RRsets), h.MaxTTL, h.ApexNSTTL, h.DNSKEYTTL, orNone(h.KSKDS))
+		fmt.Fprintf(&b, "  %s: %d servers, %d RRsets, largest TTL %ds, apex NS ttl %ds (API) %ds (served), DNSKEY ttl %ds (served), KSK DS %v\n",
+			h.Provider, len(h.Servers), len(h.RRsets), h.MaxTTL, h.ApexNSTTL, h.ServedNSTTL, h.DNSKEYTTL, orNone(h.KSKDS))
+	}
+	if len(o.Skipped) > 0 {
+		fmt.Fprintf(&b, "  not asked (no route from this machine; verify.ipv6: auto): %s\n", strings.Join(o.Skipped, ", "))
 	}
 	b.WriteString("\nSteps (= already done, ~ change, - remove, + add, … wait, ✓ prove):\n")
 	for i, st := range p.Steps {
@@ -67,6 +70,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nMandated waits: %s in all; the window is at least %s plus the time gates take.\n", p.TotalWait, p.TotalWait)
+	if r := p.RetireOld; r != nil {
+		fmt.Fprintf(&b, "retire-old: %s may be switched off from +%s at the earliest: %s.\n", s.From.Provider, time.Duration(r.Earliest), r.Formula)
+	}
 	b.WriteString("\n" + p.Mermaid(nil))
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -84,13 +90,16 @@ func gateWords(g *Gate) string {
 	case GateTTLServed:
 		return "every server serves the new TTLs"
 	case GateDSGone:
-		return "every parent server proves there is no DS (NODATA with NSEC/NSEC3)"
+		return "every parent server proves there is no DS (NODATA with an NSEC/NSEC3 denial that validates with the parent's keys)"
 	case GateNSServed:
 		return "every parent server delegates to " + strings.Join(g.Expect, " ")
 	case GateDSServed:
 		return "every parent server serves exactly DS " + strings.Join(g.Expect, "; ")
 	case GateVerified:
-		return fmt.Sprintf("the zone is %s at every server and every resolver answers (validating ones with AD)", g.Status)
+		if g.Status == "secure" {
+			return "the zone is secure at every server, every resolver answers, and every validating one answers each watched name and the DNSKEY with AD"
+		}
+		return fmt.Sprintf("the zone is %s at every server and every resolver answers", g.Status)
 	}
 	return g.Check
 }

@@ -37,16 +37,16 @@ func (s *stopAt) Write(b []byte) (int, error) {
 func TestRollbackMidway(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.71.0.0/24")
-	spec := writeSpec(t, l, "insecure-window", time.Minute)
+	spec := writeSpec(t, l, "insecure-window", 10*time.Minute)
 	old, err := l.LiveDS(context.Background(), lab.RoleOld1, lab.Zone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &prober{}
+	p, resolvers := newProber(l)
 	pctx, stopProbe := context.WithCancel(context.Background())
 	probed := make(chan struct{})
 	go func() {
-		p.run(pctx, lab.Zone, []string{l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain)})
+		p.run(pctx, lab.Zone, resolvers)
 		close(probed)
 	}()
 	newEnv := func(ctx context.Context, s *plan.Spec) (plan.Env, error) {

@@ -108,6 +108,10 @@ type VerifySpec struct {
 	TrustAnchor string        `mapstructure:"trust_anchor"`
 	Resolvers   []string      `mapstructure:"resolvers"`
 	GateTimeout time.Duration `mapstructure:"gate_timeout"`
+	// IPv6 says whether name servers are asked at their IPv6 addresses:
+	// auto (those this machine has a route to; the others are listed as
+	// skipped in the plan and in every gate's evidence), on or off.
+	IPv6 string `mapstructure:"ipv6"`
 }
 
 // RecordChange moves one RRset from old values to new ones.
@@ -260,6 +264,7 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	v.SetDefault("ttl.restore", true)
 	v.SetDefault("safety_margin", DefaultMargin)
 	v.SetDefault("verify.gate_timeout", DefaultGateTimeout)
+	v.SetDefault("verify.ipv6", "auto")
 	v.SetDefault("output.dir", DefaultOutputDir)
 
 	var s Spec
@@ -478,6 +483,11 @@ func (s *Spec) check(env func(string) string) error {
 	}
 	if s.Verify.GateTimeout <= 0 {
 		bad("verify.gate_timeout", "%s: want a positive duration", s.Verify.GateTimeout)
+	}
+	switch s.Verify.IPv6 {
+	case "auto", "on", "off":
+	default:
+		bad("verify.ipv6", "%q: want auto, on or off", s.Verify.IPv6)
 	}
 	if s.Output.Dir == "" {
 		bad("output.dir", "missing")

@@ -35,29 +35,30 @@ type Watchdog struct {
 	report  WatchReport
 }
 
-// NewWatchdog picks the names to watch from the plan: the apex SOA, and
-// the apex A, MX and TXT and a www A where the zone has them.
-func NewWatchdog(c *checks.Checker, p *Plan) *Watchdog {
+// watchNames picks what users would ask for: the apex SOA, and the apex
+// A, MX and TXT and a www A where the zone has them, as "name TYPE".
+func watchNames(p *Plan) [][2]string {
 	zone := p.Spec.Zone
-	type nt struct {
-		name string
-		t    string
-	}
-	picks := []nt{{zone, "SOA"}}
-	for _, want := range []nt{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
+	picks := [][2]string{{zone, "SOA"}}
+	for _, want := range [][2]string{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
 		for _, s := range p.Observed.Old.RRsets {
-			if s.Name == want.name && s.Type == want.t {
+			if s.Name == want[0] && s.Type == want[1] {
 				picks = append(picks, want)
 				break
 			}
 		}
 	}
+	return picks
+}
+
+// NewWatchdog watches the names watchNames picks at every resolver.
+func NewWatchdog(c *checks.Checker, p *Plan) *Watchdog {
 	w := &Watchdog{checker: c}
 	w.report.Resolvers = p.Spec.Verify.Resolvers
-	for _, pk := range picks {
-		w.report.Names = append(w.report.Names, pk.name+" "+pk.t)
+	for _, pk := range watchNames(p) {
+		w.report.Names = append(w.report.Names, pk[0]+" "+pk[1])
 		for _, r := range p.Spec.Verify.Resolvers {
-			w.qs = append(w.qs, checks.Question{Server: checks.WithPort(r), Name: pk.name, Type: dns.StringToType[pk.t], RD: true})
+			w.qs = append(w.qs, checks.Question{Server: checks.WithPort(r), Name: pk[0], Type: dns.StringToType[pk[1]], RD: true})
 		}
 	}
 	return w

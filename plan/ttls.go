@@ -1,0 +1,139 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// waitTTLs are the TTLs the nameserver waits rest on, each the largest a
+// resolver may hold: served or signed at any server address, or said by
+// the host's API. A TTL that was not observed is never taken as 0: it
+// comes from a stated stand-in, or the plan is refused.
+type waitTTLs struct {
+	// ds is the DS TTL caches may hold, and dsWords where it came from.
+	ds      uint32
+	dsWords string
+	// oldNS is the old host's apex NS TTL as served once lower-ttl is
+	// done; oldNSNote says when the lowering cannot reach it.
+	oldNS     uint32
+	oldNSNote string
+	// newNS is the same for the new host.
+	newNS uint32
+	// oldMax is the largest TTL the old host serves once lower-ttl is
+	// done (DNSKEY included: it is never lowered).
+	oldMax   uint32
+	problems []string
+}
+
+func servedTTLs(o *Observed, zone string, lowerTo uint32) waitTTLs {
+	var w waitTTLs
+	switch {
+	case o.DSTTL > 0:
+		w.ds, w.dsWords = o.DSTTL, fmt.Sprintf("DS TTL at %s %ds", o.Parent, o.DSTTL)
+	case o.PriorDSTTL > 0:
+		w.ds, w.dsWords = o.PriorDSTTL, fmt.Sprintf("DS TTL %ds as served before this tool removed it (plan of that run)", o.PriorDSTTL)
+	case o.NSTTL > 0:
+		w.ds, w.dsWords = o.NSTTL, fmt.Sprintf("no DS served now; stand-in: the delegation NS TTL at %s %ds (a parent's DS TTL is typically at most its NS TTL)", o.Parent, o.NSTTL)
+	default:
+		w.problems = append(w.problems, fmt.Sprintf("the parent %s serves no DS and its NS TTL is 0: nothing stands in for the DS TTL that caches may hold", o.Parent))
+	}
+	h := o.Old
+	var err string
+	if w.oldNS, w.oldNSNote, err = nsAfterLowering(h, zone, lowerTo); err != "" {
+		w.problems = append(w.problems, err)
+	}
+	if w.newNS, _, err = nsAfterLowering(o.New, zone, lowerTo); err != "" {
+		w.problems = append(w.problems, err)
+	}
+	var apiMax uint32
+	for _, s := range h.RRsets {
+		if s.Type != "SOA" {
+			apiMax = max(apiMax, s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+		}
+	}
+	w.oldMax = max(min(apiMax, lowerTo), w.oldNS, h.DNSKEYTTL)
+	return w
+}
+
+// nsAfterLowering is a host's apex NS TTL as served once lower-ttl is
+// done: lowered when its API lists the set, else as served.
+func nsAfterLowering(h HostState, zone string, lowerTo uint32) (ttl uint32, note, problem string) {
+	served := max(h.ApexNSTTL, h.ServedNSTTL)
+	switch {
+	case served == 0:
+		return 0, "", fmt.Sprintf("the apex NS TTL of %s could not be observed: no server of it served its NS set", h.Provider)
+	case !hasApexNS(h, zone):
+		return served, "; the host's API lists no apex NS, so lower-ttl cannot lower it", ""
+	}
+	return min(served, lowerTo), "", ""
+}
+
+func hasApexNS(h HostState, zone string) bool {
+	for _, s := range h.RRsets {
+		if s.Type == "NS" && s.Name == zone {
+			return true
+		}
+	}
+	return false
+}
+
+// canHandOver says whether the old host's apex NS set can be changed to
+// name the new servers: its API must list the set.
+func canHandOver(o *Observed, zone string) bool {
+	return hasApexNS(o.Old, zone) && len(o.Old.ApexNS) > 0
+}
+
+// reclaimStep is needed when the new host's apex NS still names the other
+// host's servers, as after a move handed over and then rolled back: it
+// makes the new host name its own servers again, before anything else.
+func reclaimStep(spec *Spec, o *Observed, to []string, gateTimeout Duration) *Step {
+	h := o.New
+	if len(h.ApexNS) == 0 || slices.Equal(h.ApexNS, to) || !hasApexNS(h, spec.Zone) {
+		return nil
+	}
+	ttl := max(h.ApexNSTTL, h.ServedNSTTL)
+	return &Step{ID: StepReclaimNS, Action: ActionSetRecords, Provider: h.Provider,
+		Summary: fmt.Sprintf("make %s's apex NS name its own servers again (it was handed over to %s)", h.Provider, o.Old.Provider),
+		Before:  h.ApexNS, After: to,
+		Records:  []providers.Replacement{{Name: spec.Zone, Type: "NS", TTL: ttl, From: h.ApexNS, To: to}},
+		Gate:     &Gate{Check: GateRecordsServed, Servers: h.Servers, Timeout: gateTimeout},
+		Rollback: fmt.Sprintf("%s's apex NS back to %s", h.Provider, strings.Join(h.ApexNS, " "))}
+}
+
+// RetireOld says when the old host may be switched off: once no resolver
+// can still be sent to it or hold anything only it can answer.
+type RetireOld struct {
+	// After is the step from whose proof the delay counts.
+	After string `json:"after"`
+	// Delay is how long after that step's proof the old host is needed.
+	Delay Duration `json:"delay"`
+	// Earliest is the earliest retire time from the start of apply.
+	Earliest Duration `json:"earliest"`
+	Formula  string   `json:"formula"`
+}
+
+// retireOld: the old apex NS TTL as served, counted from when the old
+// host stopped naming itself (or, when it cannot be made to, from the
+// delegation switch), plus the largest TTL it serves.
+func retireOld(o *Observed, spec *Spec, w waitTTLs, handover bool, m Margin) *RetireOld {
+	base := time.Duration(max(w.oldNS, o.NSTTL)+w.oldMax) * time.Second
+	r := &RetireOld{After: StepSwitchNS, Delay: Duration(m.Add(base))}
+	from := "the delegation switch (" + StepSwitchNS + " proven)"
+	if handover {
+		r.After, from = StepHandoverNS, "when it stopped naming itself ("+StepHandoverNS+" proven)"
+	}
+	r.Formula = fmt.Sprintf("%s + max(parent NS TTL %ds, %s apex NS TTL as served %ds) + largest TTL %s serves %ds = %s, + margin %s = %s",
+		from, o.NSTTL, o.Old.Provider, w.oldNS, o.Old.Provider, w.oldMax, base, m, m.Add(base))
+	if !handover {
+		r.Formula += fmt.Sprintf("; %s's apex NS cannot be changed through its API, so resolvers that trust the child's NS set (RFC 2181 5.4.1) keep asking it while it names itself: remove the zone (or its NS set) at %s at this time, not later", o.Old.Provider, o.Old.Provider)
+	}
+	return r
+}
+
+func ttlLine(provider string, s providers.RRset, ttl uint32) string {
+	return fmt.Sprintf("%s: %s %s ttl %d", provider, s.Name, s.Type, ttl)
+}
