@@ -417,8 +417,11 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 	}
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
 	last := ""
+	began := x.now()
 	for attempt := 1; ; attempt++ {
-		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
+		since := x.since()
+		since[gateStartKey(st.ID)] = began
+		r := evalGate(ctx, x.Env, x.Plan, st, since)
 		if r.OK {
 			x.log("%s: proven: %s", st.ID, r.Summary)
 			if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: fmt.Sprintf("%s (attempt %d)", r.Summary, attempt), Evidence: r.Evidence}); err != nil {

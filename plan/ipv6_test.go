@@ -1,10 +1,7 @@
-package plan
+package plan_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +9,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
 // TestIPv6ParentServerLags runs the lab with its third parent server on
@@ -33,27 +31,31 @@ func TestIPv6ParentServerLags(t *testing.T) {
 	if !l.IPv6 {
 		t.Fatalf("another lab holds %s: this test needs it (stop the other lab)", lab.IPv6Addr)
 	}
-	spec := labSpec(t, l, "on")
-	env, err := NewEnv(ctx, spec, nil, time.Second)
+	// verify.ipv6 is auto: this machine has a route to [::1].
+	spec, err := plan.Load(writeSpec(t, l, "insecure-window", time.Minute), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs, err := Observe(ctx, env, spec)
+	env, err := plan.NewEnv(ctx, spec, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := plan.Observe(ctx, env, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(obs.ParentServers, lab.IPv6Addr) || len(obs.ParentServers) != 3 {
 		t.Fatalf("parent servers %v, want the two IPv4 ones and %s", obs.ParentServers, lab.IPv6Addr)
 	}
-	p := &Plan{Spec: spec, Observed: obs}
+	p := &plan.Plan{Spec: spec, Observed: obs}
 
 	for _, tt := range []struct {
 		name   string
-		gate   *Gate
+		gate   *plan.Gate
 		change func() error
 	}{
-		{"DS removed", &Gate{Check: GateDSGone}, func() error { return l.SetDS(ctx, lab.Zone, nil) }},
-		{"NS switched", &Gate{Check: GateNSServed, Expect: lab.NewNS[:]}, func() error {
+		{"DS removed", &plan.Gate{Check: plan.GateDSGone}, func() error { return l.SetDS(ctx, lab.Zone, nil) }},
+		{"NS switched", &plan.Gate{Check: plan.GateNSServed, Expect: lab.NewNS[:]}, func() error {
 			return env.Registrar.SetNS(ctx, lab.Zone, lab.NewNS[:], nil, 10*time.Second)
 		}},
 	} {
@@ -64,12 +66,12 @@ func TestIPv6ParentServerLags(t *testing.T) {
 			if err := tt.change(); err != nil {
 				t.Fatal(err)
 			}
-			st := &Step{Gate: tt.gate}
+			st := &plan.Step{Gate: tt.gate}
 			// The IPv4 secondary catches up; the IPv6 one must hold the gate.
-			var r GateResult
+			var r plan.GateResult
 			ipv4 := l.Addr(lab.RoleTLD2) + " yes"
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				if r = evalGate(ctx, env, p, st, nil); strings.Contains(r.Summary, ipv4) {
+				if r = plan.EvalGate(ctx, env, p, st); strings.Contains(r.Summary, ipv4) {
 					break
 				}
 			}
@@ -80,46 +82,11 @@ func TestIPv6ParentServerLags(t *testing.T) {
 				t.Fatal(err)
 			}
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !r.OK; time.Sleep(200 * time.Millisecond) {
-				r = evalGate(ctx, env, p, st, nil)
+				r = plan.EvalGate(ctx, env, p, st)
 			}
 			if !r.OK {
 				t.Fatalf("after %s caught up: gate %s still fails: %s", lab.IPv6Addr, tt.gate.Check, r.Summary)
 			}
 		})
 	}
-}
-
-// labSpec loads a nameservers spec for the lab's zone (OLD to NEW).
-func labSpec(t *testing.T, l *lab.Lab, ipv6 string) *Spec {
-	t.Helper()
-	text := fmt.Sprintf(`version: 1
-zone: %s
-kind: nameservers
-dnssec: insecure-window
-from: {provider: old, nameservers: [%s, %s]}
-to:   {provider: new, nameservers: [%s, %s]}
-registrar:
-  type: rfc2136
-  server: %s
-  tsig: {name: %s, algorithm: hmac-sha256, secret_file: %s}
-providers:
-  old: {type: rfc2136, server: %s, tsig: {name: %s, algorithm: hmac-sha256, secret_file: %s}}
-  new: {type: rfc2136, server: %s, tsig: {name: %s, algorithm: hmac-sha256, secret_file: %s}}
-ttl: {lower_to: 10s}
-verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 1m, ipv6: %s}
-output: {dir: %s}
-`, lab.Zone, lab.OldNS[0], lab.OldNS[1], lab.NewNS[0], lab.NewNS[1],
-		l.Addr(lab.RoleTLD), l.Keys[lab.KeyRegistrar].Name, l.Keys[lab.KeyRegistrar].File,
-		l.Addr(lab.RoleOld1), l.Keys[lab.KeyOld].Name, l.Keys[lab.KeyOld].File,
-		l.Addr(lab.RoleNew1), l.Keys[lab.KeyNew].Name, l.Keys[lab.KeyNew].File,
-		l.Addr(lab.RoleRoot), l.TrustAnchor, l.Addr(lab.RoleValidating), ipv6, filepath.Join(t.TempDir(), "migrations"))
-	path := filepath.Join(t.TempDir(), "spec.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

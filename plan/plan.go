@@ -91,6 +91,10 @@ type Gate struct {
 	// Recursive: the servers are resolvers, asked with recursion desired.
 	Recursive bool     `json:"recursive,omitempty"`
 	Timeout   Duration `json:"timeout"`
+	// ADGrace (verified, secure) is how long after the gate began a
+	// validating resolver may still answer without AD before the gate
+	// passes with a warning naming it: the longest TTL the zone serves.
+	ADGrace Duration `json:"ad_grace,omitempty"`
 }
 
 // Step is one thing apply does. Waits are steps of their own, anchored to

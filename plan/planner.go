@@ -183,6 +183,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
 		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", spec.Zone, status, o.New.Provider),
 		Gate:    &Gate{Check: GateVerified, Servers: spec.Verify.Resolvers, Expect: to, Status: status, Timeout: gateTimeout}})
+	p.setADGrace()
 	if st := p.Step(p.RetireOld.After); st != nil {
 		p.RetireOld.Earliest = st.Start + p.RetireOld.Delay
 	}
@@ -230,6 +231,7 @@ func (p *Plan) restoreTTLs(changes []TTLChange) {
 		}
 	}
 	st.Summary = fmt.Sprintf("restore %d RRsets to the TTLs they had before the forward move", len(st.After))
+	p.setADGrace()
 	p.seal()
 }
 

@@ -97,7 +97,7 @@ func gateWords(g *Gate) string {
 		return "every parent server serves exactly DS " + strings.Join(g.Expect, "; ")
 	case GateVerified:
 		if g.Status == "secure" {
-			return "the zone is secure at every server, every resolver answers, and every validating one answers each watched name and the DNSKEY with AD"
+			return fmt.Sprintf("the zone is secure at every server, every resolver answers, and every validating one answers each watched name and the DNSKEY with AD (one still without AD %s after the gate began is named in a warning)", g.ADGrace)
 		}
 		return fmt.Sprintf("the zone is %s at every server and every resolver answers", g.Status)
 	}

@@ -137,3 +137,29 @@ func retireOld(o *Observed, spec *Spec, w waitTTLs, handover bool, m Margin) *Re
 func ttlLine(provider string, s providers.RRset, ttl uint32) string {
 	return fmt.Sprintf("%s: %s %s ttl %d", provider, s.Name, s.Type, ttl)
 }
+
+// setADGrace gives a signed move's final-verify the longest TTL the new
+// host serves once the move is done (as observed, or as restore-ttl puts
+// it back; NS and DNSKEY included), with the margin: a resolver still
+// without AD after that keeps refreshing what it cached while the zone
+// was insecure.
+func (p *Plan) setADGrace() {
+	st := p.Step(StepFinalVerify)
+	if st == nil || st.Gate == nil || st.Gate.Status != "secure" {
+		return
+	}
+	h := p.Observed.New
+	var longest uint32
+	for _, s := range h.RRsets {
+		longest = max(longest, s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+	}
+	if r := p.Step(StepRestoreTTL); r != nil {
+		for _, c := range r.TTLs {
+			if c.Provider == h.Provider {
+				longest = max(longest, slices.Max(append([]uint32{0}, c.TTLs...)))
+			}
+		}
+	}
+	longest = max(longest, h.ServedNSTTL, h.DNSKEYTTL)
+	st.Gate.ADGrace = Duration(p.Spec.Margin.Add(time.Duration(longest) * time.Second))
+}

@@ -150,7 +150,7 @@ func TestLabEnvDrivesCheck(t *testing.T) {
 	}
 	var rep checks.Report
 	must(t, json.Unmarshal([]byte(out), &rep))
-	if len(rep.Resolvers) != 2 || rep.Path[0] != "." || rep.ParentServers[0].Server != l.Addr(lab.RoleTLD) {
+	if len(rep.Resolvers) != len(lab.ValidatingResolvers)+1 || rep.Path[0] != "." || rep.ParentServers[0].Server != l.Addr(lab.RoleTLD) {
 		t.Errorf("check did not use the environment's root and resolvers: %+v", rep)
 	}
 }

@@ -52,7 +52,8 @@ func TestPlanAndDryRun(t *testing.T) {
 	if code != exitChanges {
 		t.Fatalf("plan --detailed-exitcode: exit %d, want 2\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"lower-ttl", "wait-ds-gone", "final-verify", "```mermaid", "DS TTL at lab. 10s + DNSKEY TTL at old 20s = 30s, + margin 10% = 33s"} {
+	for _, want := range []string{"lower-ttl", "wait-ds-gone", "final-verify", "```mermaid", "DS TTL at lab. 10s + old DNSKEY TTL as served at old 30s = 40s, + margin 10% = 44s",
+		"max(parent NS TTL 10s, old apex NS TTL as served after lowering 10s) + old DNSKEY TTL as served at old 30s = 40s, + margin 10% = 44s", "handover-ns", "retire-old: old may be switched off"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q", want)
 		}
@@ -62,7 +63,7 @@ func TestPlanAndDryRun(t *testing.T) {
 	}
 	code, out, _ = migrate(t, "plan", "-f", spec, "--json")
 	var p plan.Plan
-	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Steps) != 10 || p.Steps[4].ID != plan.StepSwitchNS {
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Steps) != 11 || p.Steps[4].ID != plan.StepSwitchNS {
 		t.Errorf("plan --json: exit %d, %d steps", code, len(p.Steps))
 	}
 	for _, k := range l.Keys {
