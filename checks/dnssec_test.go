@@ -202,3 +202,51 @@ func TestDenialOfDS(t *testing.T) {
 		})
 	}
 }
+
+// RFC 4035 5.2: a DS can only authenticate a zone key (Zone flag) of
+// protocol 3, whatever its digest says.
+func TestMatchDSWantsAZoneKeyOfProtocol3(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		edit  func(*dns.DNSKEY)
+		match bool
+	}{
+		{"zone key, protocol 3", func(*dns.DNSKEY) {}, true},
+		{"no Zone flag", func(k *dns.DNSKEY) { k.Flags &^= dns.ZONE }, false},
+		{"protocol 2", func(k *dns.DNSKEY) { k.Protocol = 2 }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newKey(t, "example.test.", dns.ZONE|dns.SEP).key
+			tt.edit(k)
+			ds := k.ToDS(dns.SHA256) // the digest covers flags and protocol
+			if got := len(matchDS([]*dns.DS{ds}, []*dns.DNSKEY{k})) == 1; got != tt.match {
+				t.Errorf("matched %v, want %v", got, tt.match)
+			}
+		})
+	}
+}
+
+// Only DS records of a digest type and algorithm a validator supports
+// count; with none left the zone is insecure (RFC 4035 5.2).
+func TestSupportedDS(t *testing.T) {
+	ds := func(alg, digest uint8) *dns.DS { return &dns.DS{Algorithm: alg, DigestType: digest} }
+	for _, tt := range []struct {
+		name string
+		in   []*dns.DS
+		want int
+	}{
+		{"SHA-256, ECDSA P-256", []*dns.DS{ds(dns.ECDSAP256SHA256, dns.SHA256)}, 1},
+		{"SHA-1 still counts (a warning, not insecure)", []*dns.DS{ds(dns.RSASHA256, dns.SHA1)}, 1},
+		{"GOST digest", []*dns.DS{ds(dns.ECDSAP256SHA256, dns.GOST94)}, 0},
+		{"unknown digest 99", []*dns.DS{ds(dns.ECDSAP256SHA256, 99)}, 0},
+		{"DSA algorithm", []*dns.DS{ds(dns.DSA, dns.SHA256)}, 0},
+		{"ED448 algorithm", []*dns.DS{ds(dns.ED448, dns.SHA256)}, 0},
+		{"one usable among unusable", []*dns.DS{ds(dns.ED448, dns.SHA256), ds(dns.ED25519, dns.SHA384)}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := len(supportedDS(tt.in)); got != tt.want {
+				t.Errorf("%d usable, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -186,6 +186,20 @@ func TestLabSignatureExpiry(t *testing.T) {
 			if !rep.Has(tt.want) || rep.Status != tt.status {
 				t.Errorf("at %s: status %s findings %v, want %s and %s", tt.now, rep.Status, ids(rep), tt.status, tt.want)
 			}
+			if tt.want != checks.RRSIGExpired {
+				return
+			}
+			// One finding for the zone, naming every server and RRset.
+			var expired []checks.Finding
+			for _, f := range rep.Findings {
+				if f.ID == checks.RRSIGExpired {
+					expired = append(expired, f)
+				}
+			}
+			if len(expired) != 1 || len(expired[0].Evidence) < 2 ||
+				!strings.Contains(expired[0].Summary, l.Addr(lab.RoleOld1)) || !strings.Contains(expired[0].Summary, l.Addr(lab.RoleOld2)) {
+				t.Errorf("rrsig-expired findings %+v, want one naming both servers", expired)
+			}
 		})
 	}
 }

@@ -21,7 +21,7 @@ func TestIPv6ParentServerLags(t *testing.T) {
 	labtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cfg := lab.Config{Prefix: "127.72.0.0/24", IPv6: true}
+	cfg := lab.Config{Prefix: "127.74.0.0/24", IPv6: true}
 	_ = lab.Down(ctx, cfg)
 	l, err := lab.Up(ctx, cfg)
 	if err != nil {
