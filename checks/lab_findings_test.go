@@ -453,3 +453,36 @@ func TestLabGlueMismatch(t *testing.T) {
 		t.Errorf("the stale glue points at a live server: no lame-delegation expected, got %v", ids(rep))
 	}
 }
+
+// When only some delegated servers serve keys no DS matches, the fix
+// names those servers, not a key: replacing the DS with one made from
+// every key seen would break the healthy servers.
+func TestLabDSMismatchAtOneServer(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	// The registry delegates to one OLD and one NEW server; the DS is
+	// OLD's, and NEW signs with keys of its own.
+	mixed := []dns.RR{rr(t, lab.Zone+" 10 IN NS "+lab.OldNS[0]), rr(t, lab.Zone+" 10 IN NS "+lab.NewNS[0])}
+	old := []dns.RR{rr(t, lab.Zone+" 10 IN NS "+lab.OldNS[0]), rr(t, lab.Zone+" 10 IN NS "+lab.OldNS[1])}
+	must(t, l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.Zone, dns.TypeNS, mixed))
+	restore(t, func(ctx context.Context) error {
+		if err := l.Update(ctx, lab.RoleTLD, lab.TLD, lab.KeyRegistrar, lab.Zone, dns.TypeNS, old); err != nil {
+			return err
+		}
+		return l.FlushResolvers(ctx)
+	})
+	must(t, l.WaitInSync(ctx))
+	rep := check(t, l, lab.Zone)
+	var got *checks.Finding
+	for i, f := range rep.Findings {
+		if f.ID == checks.DSMismatch {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no ds-mismatch; got %v", ids(rep))
+	}
+	if !strings.Contains(got.Fix, l.Addr(lab.RoleNew1)) || strings.Contains(got.Fix, l.Addr(lab.RoleOld1)) || strings.Contains(got.Fix, "key tag") {
+		t.Errorf("ds-mismatch fix %q: want it to name the odd server %s only, and no key", got.Fix, l.Addr(lab.RoleNew1))
+	}
+}
