@@ -46,7 +46,7 @@ fuzz:
 
 demo: deps build
 	@set -e; m=$(BIN); \
-	echo "== Starting the lab: BIND 9 root, TLD (the registrar), provider OLD; Knot provider NEW; Unbound"; \
+	echo "== Starting the lab: BIND 9 root, TLD (the registrar, one server on [::1]), provider OLD; Knot provider NEW; Unbound, BIND, Knot Resolver and PowerDNS Recursor validating"; \
 	$$m lab up; eval "$$($$m lab env)"; \
 	echo; echo "== 1. A healthy signed zone: migrate check $$LAB_ZONE (root, trust anchor and resolvers from MIGRATE_*)"; \
 	$$m check $$LAB_ZONE; \
@@ -58,7 +58,7 @@ demo: deps build
 	out=$$(mktemp -d); export MIGRATE_OUTPUT_DIR=$$out; \
 	echo; echo "== 4. Plan the move of $$LAB_ZONE from OLD (BIND) to NEW (Knot), signed on both sides"; \
 	$$m plan -f examples/lab-nameservers.yaml --out $$out/plan.json; \
-	echo; echo "== 5. Apply it: every wait from served TTLs, every step proven at every server (about 2 minutes)"; \
+	echo; echo "== 5. Apply it: every wait from served TTLs, every step proven at every server (about 3 minutes)"; \
 	$$m apply $$out/plan.json --yes; \
 	echo; echo "== 6. The change log for the ticket ($$out/example.lab/changelog.md)"; \
 	cat $$out/example.lab/changelog.md; \

@@ -210,6 +210,16 @@ func (r *Report) Count(s Severity) int {
 	return n
 }
 
+// Find returns the first finding with this id, or nil.
+func (r *Report) Find(id string) *Finding {
+	for i := range r.Findings {
+		if r.Findings[i].ID == id {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
 // Has reports whether a finding with this id was made.
 func (r *Report) Has(id string) bool {
 	for _, f := range r.Findings {

@@ -68,12 +68,7 @@ func TestLabMissingGlue(t *testing.T) {
 	})
 	must(t, l.WaitInSync(ctx))
 	rep := check(t, l, lab.Zone)
-	var got *checks.Finding
-	for i, f := range rep.Findings {
-		if f.ID == checks.MissingGlue {
-			got = &rep.Findings[i]
-		}
-	}
+	got := rep.Find(checks.MissingGlue)
 	if got == nil {
 		t.Fatalf("no missing-glue; got %v", ids(rep))
 	}
@@ -433,12 +428,7 @@ func TestLabGlueMismatch(t *testing.T) {
 	})
 	must(t, l.WaitInSync(ctx))
 	rep := check(t, l, lab.Zone)
-	var got *checks.Finding
-	for i, f := range rep.Findings {
-		if f.ID == checks.GlueMismatch {
-			got = &rep.Findings[i]
-		}
-	}
+	got := rep.Find(checks.GlueMismatch)
 	if got == nil {
 		t.Fatalf("no glue-mismatch; got %v", ids(rep))
 	}
@@ -473,12 +463,7 @@ func TestLabDSMismatchAtOneServer(t *testing.T) {
 	})
 	must(t, l.WaitInSync(ctx))
 	rep := check(t, l, lab.Zone)
-	var got *checks.Finding
-	for i, f := range rep.Findings {
-		if f.ID == checks.DSMismatch {
-			got = &rep.Findings[i]
-		}
-	}
+	got := rep.Find(checks.DSMismatch)
 	if got == nil {
 		t.Fatalf("no ds-mismatch; got %v", ids(rep))
 	}
