@@ -136,3 +136,36 @@ func TestApplyLocked(t *testing.T) {
 		t.Errorf("a locked apply waited %s instead of refusing", time.Since(start))
 	}
 }
+
+// With the DS removed by hand before planning, no DS TTL can be observed:
+// wait-ds-gone takes the parent's delegation NS TTL as a stated stand-in,
+// plus the old DNSKEY TTL as served, never 0 s.
+func TestPlanStandsInForARemovedDS(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	good, err := l.LiveDS(ctx, lab.RoleOld1, lab.Zone)
+	must(t, err)
+	must(t, l.SetDS(ctx, lab.Zone, nil))
+	t.Cleanup(func() {
+		if err := l.SetDS(context.Background(), lab.Zone, good); err != nil {
+			t.Errorf("restore DS: %v", err)
+		}
+		if err := l.WaitInSync(context.Background()); err != nil {
+			t.Errorf("restore DS: %v", err)
+		}
+	})
+	must(t, l.WaitInSync(ctx))
+	spec, _ := labSpec(t, l)
+	code, out, errs := migrate(t, "plan", "-f", spec)
+	if code != exitOK {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	// Delegation NS TTL 10 s stands in for the DS TTL; OLD's DNSKEY 30 s.
+	want := "wait 44s: no DS served now; stand-in: the delegation NS TTL at lab. 10s (a parent's DS TTL is typically at most its NS TTL) + old DNSKEY TTL as served at old 30s = 40s, + margin 10% = 44s"
+	if !strings.Contains(out, want) {
+		t.Errorf("plan with the DS removed by hand lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "DS TTL at lab. 0s") {
+		t.Errorf("plan counts an unobserved DS TTL as 0:\n%s", out)
+	}
+}
