@@ -53,6 +53,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(ttls.problems, "\n  - "))
 	}
 	handover := canHandOver(o, spec.Zone)
+	reclaiming := needsReclaim(o.New, spec.Zone, to)
 
 	// lower-ttl / restore-ttl: every RRset above lower_to (as the API says
 	// or as any server serves it), at both hosts.
@@ -65,6 +66,14 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		for _, s := range h.RRsets {
 			ttl := max(s.TTL, h.ServedAbove[s.Name+" "+s.Type])
 			if s.Type == "SOA" || ttl <= lowerTo {
+				continue
+			}
+			// reclaim-ns writes the new host's own apex NS at the lowered
+			// TTL: lower-ttl must not write the other host's names back.
+			if reclaiming && h.Provider == o.New.Provider && s.Type == "NS" && s.Name == spec.Zone {
+				s.TTL, s.Data = lowerTo, to
+				back = append(back, s)
+				up = append(up, ttl)
 				continue
 			}
 			sets = append(sets, s)
@@ -92,7 +101,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		}
 	}
 	hostServers := append(slices.Clone(o.Old.Servers), o.New.Servers...)
-	if reclaim := reclaimStep(spec, o, to, gateTimeout); reclaim != nil {
+	if reclaim := reclaimStep(spec, o, to, lowerTo, gateTimeout); reclaim != nil {
 		p.add(*reclaim)
 	}
 	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: lowered == 0,

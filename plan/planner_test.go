@@ -366,3 +366,45 @@ func TestSkippedAddressesAreSaid(t *testing.T) {
 		t.Errorf("gate evidence for skipped addresses = %+v", ev)
 	}
 }
+
+// A new host that still names the other host's servers (a handed-over
+// move rolled back, then applied again): reclaim-ns writes its own names
+// at the lowered TTL, lower-ttl never writes the other names back, and
+// restore-ttl puts its own set back at its TTL.
+func TestPlanReclaimsTheNewHostsApexNS(t *testing.T) {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	handsOver(o)
+	o.New.ApexNS = o.Old.Nameservers
+	for i, s := range o.New.RRsets {
+		if s.Type == "NS" {
+			o.New.RRsets[i].Data = o.Old.Nameservers
+		}
+	}
+	p, err := Build(testSpec("insecure-window"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := "ns1.new.example.org. ns2.new.example.org."
+	r := p.Step(StepReclaimNS)
+	if r == nil || r.Provider != "new" || strings.Join(r.Records[0].To, " ") != own || r.Records[0].TTL != 300 {
+		t.Fatalf("reclaim-ns = %+v", r)
+	}
+	for _, c := range p.Step(StepLowerTTL).TTLs {
+		for _, set := range c.RRsets {
+			if c.Provider == "new" && set.Type == "NS" {
+				t.Errorf("lower-ttl rewrites the new host's apex NS: %+v", set)
+			}
+		}
+	}
+	restored := false
+	for _, c := range p.Step(StepRestoreTTL).TTLs {
+		for i, set := range c.RRsets {
+			if c.Provider == "new" && set.Type == "NS" {
+				restored = strings.Join(set.Data, " ") == own && set.TTL == 300 && c.TTLs[i] == 86400
+			}
+		}
+	}
+	if !restored {
+		t.Errorf("restore-ttl does not put the new host's own apex NS back at 86400: %+v", p.Step(StepRestoreTTL).TTLs)
+	}
+}

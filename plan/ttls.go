@@ -90,18 +90,26 @@ func canHandOver(o *Observed, zone string) bool {
 // reclaimStep is needed when the new host's apex NS still names the other
 // host's servers, as after a move handed over and then rolled back: it
 // makes the new host name its own servers again, before anything else.
-func reclaimStep(spec *Spec, o *Observed, to []string, gateTimeout Duration) *Step {
+func reclaimStep(spec *Spec, o *Observed, to []string, lowerTo uint32, gateTimeout Duration) *Step {
 	h := o.New
-	if len(h.ApexNS) == 0 || slices.Equal(h.ApexNS, to) || !hasApexNS(h, spec.Zone) {
+	if !needsReclaim(h, spec.Zone, to) {
 		return nil
 	}
-	ttl := max(h.ApexNSTTL, h.ServedNSTTL)
+	// At the lowered TTL: lower-ttl leaves this set alone, restore-ttl
+	// puts its TTL back.
+	ttl := min(max(h.ApexNSTTL, h.ServedNSTTL), lowerTo)
 	return &Step{ID: StepReclaimNS, Action: ActionSetRecords, Provider: h.Provider,
 		Summary: fmt.Sprintf("make %s's apex NS name its own servers again (it was handed over to %s)", h.Provider, o.Old.Provider),
 		Before:  h.ApexNS, After: to,
 		Records:  []providers.Replacement{{Name: spec.Zone, Type: "NS", TTL: ttl, From: h.ApexNS, To: to}},
 		Gate:     &Gate{Check: GateRecordsServed, Servers: h.Servers, Timeout: gateTimeout},
 		Rollback: fmt.Sprintf("%s's apex NS back to %s", h.Provider, strings.Join(h.ApexNS, " "))}
+}
+
+// needsReclaim: the new host's apex NS, as its servers serve it, names
+// servers other than its own.
+func needsReclaim(h HostState, zone string, to []string) bool {
+	return len(h.ApexNS) > 0 && !slices.Equal(h.ApexNS, to) && hasApexNS(h, zone)
 }
 
 // RetireOld says when the old host may be switched off: once no resolver
