@@ -128,7 +128,7 @@ func (a *analysis) parentFindings() {
 		if p.nsReply.OK() {
 			ev = EvidenceOf(p.dsReply, dns.TypeDS)
 		}
-		ev.Note = joinNote(ev.Note, p.Error)
+		ev.AddNote(p.Error)
 		a.add(Finding{ID: ParentUnreachable, Severity: Warning,
 			Summary:  fmt.Sprintf("parent server %s (%s) gave no usable answer about %s: %s", p.Name, p.Server, a.zone, p.Error),
 			Fix:      "Resolvers retry another parent server; if it persists, tell the registry.",
@@ -230,9 +230,9 @@ func (a *analysis) glueFindings(ctx context.Context, c *Client) {
 				continue
 			}
 			ev := EvidenceOf(p.nsReply, dns.TypeNS, dns.TypeA, dns.TypeAAAA)
-			ev.Note = joinNote(ev.Note, "glue for "+n+": "+text)
+			ev.AddNote("glue for " + n + ": " + text)
 			zev := EvidenceOf(v4, dns.TypeA)
-			zev.Note = joinNote(zev.Note, "the zone's own addresses for "+n+": "+ownText)
+			zev.AddNote("the zone's own addresses for " + n + ": " + ownText)
 			a.add(Finding{ID: GlueMismatch, Severity: Warning,
 				Summary:  fmt.Sprintf("the parent's glue for %s (%s) differs from the address the zone serves for it (%s)", n, text, ownText),
 				Fix:      fmt.Sprintf("Update the host object of %s at the registrar to %s (or the zone's record, whichever is wrong).", n, ownText),
@@ -263,16 +263,6 @@ func glueString(g map[string][]string) string {
 	return strings.Join(parts, " ")
 }
 
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	if b == "" {
-		return a
-	}
-	return a + "; " + b
-}
-
 func (a *analysis) childFindings() {
 	var ok []ChildServer
 	var lame []Evidence
@@ -286,7 +276,7 @@ func (a *analysis) childFindings() {
 			lame = append(lame, ev)
 		case !c.Authoritative:
 			ev := EvidenceOf(c.soa, dns.TypeSOA)
-			ev.Note = joinNote(ev.Note, "not authoritative (no AA flag)")
+			ev.AddNote("not authoritative (no AA flag)")
 			lame = append(lame, ev)
 		default:
 			ok = append(ok, c)
@@ -539,7 +529,7 @@ func (a *analysis) checkSig(set, section []dns.RR, keys []*dns.DNSKEY, reply Rep
 		return c.Expires, true
 	}
 	ev := EvidenceOf(reply, t, dns.TypeRRSIG)
-	ev.Note = joinNote(ev.Note, c.Problem)
+	ev.AddNote(c.Problem)
 	if c.Expired {
 		// One finding per zone, listing every server and RRset (flushExpired).
 		a.expired = append(a.expired, ev)

@@ -221,14 +221,7 @@ func (r *Report) Find(id string) *Finding {
 }
 
 // Has reports whether a finding with this id was made.
-func (r *Report) Has(id string) bool {
-	for _, f := range r.Findings {
-		if f.ID == id {
-			return true
-		}
-	}
-	return false
-}
+func (r *Report) Has(id string) bool { return r.Find(id) != nil }
 
 // Check diagnoses zone. An error means the check could not run (no root
 // answered, the zone is not delegated); everything found wrong with a zone

@@ -99,6 +99,17 @@ type Evidence struct {
 	Note     string   `json:"note,omitempty"`
 }
 
+// AddNote appends a note to the evidence's note, "; " between them.
+func (e *Evidence) AddNote(note string) {
+	switch {
+	case note == "":
+	case e.Note == "":
+		e.Note = note
+	default:
+		e.Note += "; " + note
+	}
+}
+
 // EvidenceOf turns a reply into evidence, keeping the records of the types
 // given (all of the answer section when none are given).
 func EvidenceOf(r Reply, keep ...uint16) Evidence {

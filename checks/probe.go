@@ -101,13 +101,7 @@ func RRsetOf(r Reply, owner string, t uint16) (data []string, ttl uint32) {
 // of a reply for: the largest TTL as served, or as signed (the RRSIG's
 // original TTL) when that is larger. 0 when the reply holds no such RRset.
 func ServedTTL(r Reply, owner string, t uint16) uint32 {
-	if !r.OK() {
-		return 0
-	}
-	var ttl uint32
-	for _, rr := range rrset(r.Msg.Answer, owner, t) {
-		ttl = max(ttl, rr.Header().Ttl)
-	}
+	_, ttl := RRsetOf(r, owner, t)
 	if ttl == 0 {
 		return 0
 	}

@@ -131,7 +131,7 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 			why := ps.DSAbsenceProof(p.Spec.Zone, parentKeys, now)
 			ok, ev = why == "", ps.DSEvidence()
 			if !ok {
-				ev.Note = joinNote(ev.Note, why)
+				ev.AddNote(why)
 			}
 		case GateNSServed:
 			ok, ev = ps.Answered && slices.Equal(ps.NS, sorted(g.Expect)), ps.NSEvidence()
@@ -139,7 +139,7 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 			ok, ev = ps.Answered && slices.Equal(ps.DS, sorted(g.Expect)), ps.DSEvidence()
 		}
 		if ps.Error != "" {
-			ev.Note = strings.TrimPrefix(ev.Note+"; "+ps.Error, "; ")
+			ev.AddNote(ps.Error)
 		}
 		res.Evidence = append(res.Evidence, ev)
 		state := "yes"
@@ -164,13 +164,14 @@ func skippedEvidence(p *Plan) []checks.Evidence {
 	return out
 }
 
-// gateVerified: the zone validates as planned, every parent server
-// delegates to the new servers, no critical finding, and every resolver
-// answers (validating ones with AD when the zone is signed).
 // gateStartKey is where the executor keeps, in the since map, when it
 // first asked a step's gate.
 func gateStartKey(step string) string { return "gate " + step }
 
+// gateVerified: the zone validates as planned, every parent server
+// delegates to the new servers, no critical finding, and every resolver
+// answers (validating ones with AD when the zone is signed, for every
+// watched name; past g.ADGrace a missing AD alone passes with a warning).
 func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate, started time.Time) GateResult {
 	rep, err := env.Checker.Check(ctx, p.Spec.Zone)
 	if err != nil {
@@ -373,16 +374,6 @@ func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, s
 	return res
 }
 
-func joinNote(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	}
-	return a + "; " + b
-}
-
 // notAuthenticated asks every validating resolver for every watched name
 // and the DNSKEY: each answer must carry AD. An answer a resolver cached
 // while the zone was insecure stays unauthenticated until its TTL runs
@@ -405,7 +396,7 @@ func notAuthenticated(ctx context.Context, env Env, p *Plan, rep *checks.Report,
 			continue
 		}
 		e := checks.EvidenceOf(r)
-		e.Note = joinNote(e.Note, "validating resolver: want NOERROR with AD")
+		e.AddNote("validating resolver: want NOERROR with AD")
 		*ev = append(*ev, e)
 		if len(unauth[r.Server]) == 0 {
 			servers = append(servers, r.Server)

@@ -75,6 +75,12 @@ type HostState struct {
 	hostAnswers []checks.ChildServer
 }
 
+// ttlOf is the longest TTL the host gives an RRset: through its API, or
+// as any of its servers serves or signs it when that is longer.
+func (h HostState) ttlOf(s providers.RRset) uint32 {
+	return max(s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+}
+
 // Env is what planning and applying talk to: the live DNS through a
 // checker, and the hosts and registrar the spec names.
 type Env struct {

@@ -64,7 +64,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		var sets, back []providers.RRset
 		var down, up []uint32
 		for _, s := range h.RRsets {
-			ttl := max(s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+			ttl := h.ttlOf(s)
 			if s.Type == "SOA" || ttl <= lowerTo {
 				continue
 			}

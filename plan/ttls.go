@@ -49,13 +49,13 @@ func servedTTLs(o *Observed, zone string, lowerTo uint32) waitTTLs {
 	if w.newNS, _, err = nsAfterLowering(o.New, zone, lowerTo); err != "" {
 		w.problems = append(w.problems, err)
 	}
-	var apiMax uint32
+	var longest uint32
 	for _, s := range h.RRsets {
 		if s.Type != "SOA" {
-			apiMax = max(apiMax, s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+			longest = max(longest, h.ttlOf(s))
 		}
 	}
-	w.oldMax = max(min(apiMax, lowerTo), w.oldNS, h.DNSKEYTTL)
+	w.oldMax = max(min(longest, lowerTo), w.oldNS, h.DNSKEYTTL)
 	return w
 }
 
@@ -159,7 +159,7 @@ func (p *Plan) setADGrace() {
 	h := p.Observed.New
 	var longest uint32
 	for _, s := range h.RRsets {
-		longest = max(longest, s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+		longest = max(longest, h.ttlOf(s))
 	}
 	if r := p.Step(StepRestoreTTL); r != nil {
 		for _, c := range r.TTLs {
