@@ -35,7 +35,7 @@ func NewEnv(ctx context.Context, spec *Spec, out io.Writer, timeout time.Duratio
 			}
 			env.Hosts[name] = h
 		case "route53":
-			h, err := providers.NewRoute53Host(ctx, providers.AWSOptions{Region: p.Region})
+			h, err := providers.NewRoute53Host(ctx, providers.AWSOptions{Region: p.Region}, providers.Route53Zone{ID: p.HostedZoneID, Private: p.PrivateZone})
 			if err != nil {
 				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
 			}

@@ -80,7 +80,11 @@ type ProviderSpec struct {
 	Token     Secret `mapstructure:"-"`
 	// route53: credentials come from the AWS SDK's standard chain
 	// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, roles).
-	Region string `mapstructure:"region"`
+	// The hosted zone is the one public zone with the zone's name, or the
+	// private one with PrivateZone, or the one HostedZoneID names.
+	Region       string `mapstructure:"region"`
+	PrivateZone  bool   `mapstructure:"private_zone"`
+	HostedZoneID string `mapstructure:"hosted_zone_id"`
 }
 
 // TSIGSpec names a TSIG key; its secret comes from the environment or a
@@ -444,6 +448,9 @@ func (s *Spec) check(env func(string) string) error {
 			if p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
 				bad(field, "token_env, token_file and endpoint are for cloudflare, not rfc2136")
 			}
+			if p.Region != "" || p.PrivateZone || p.HostedZoneID != "" {
+				bad(field, "region, private_zone and hosted_zone_id are for route53, not rfc2136")
+			}
 		case "cloudflare":
 			if p.Server != "" || p.TSIG.Name != "" {
 				bad(field, "server and tsig are for rfc2136, not cloudflare")
@@ -457,7 +464,7 @@ func (s *Spec) check(env func(string) string) error {
 			}
 		case "route53":
 			if p.Server != "" || p.TSIG.Name != "" || p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
-				bad(field, "route53 takes only region; credentials come from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...), the endpoint from AWS_ENDPOINT_URL_ROUTE_53")
+				bad(field, "route53 takes only region, private_zone and hosted_zone_id; credentials come from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...), the endpoint from AWS_ENDPOINT_URL_ROUTE_53")
 			}
 		default:
 			bad(field+".type", "%q: want rfc2136, cloudflare or route53", p.Type)

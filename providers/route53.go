@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,7 +18,6 @@ import (
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/libdns/libdns"
-	"github.com/libdns/route53"
 	"github.com/miekg/dns"
 )
 
@@ -27,8 +29,9 @@ type AWSOptions struct {
 	Region                                     string // default us-east-1, where Route 53's control plane lives
 	AccessKeyID, SecretAccessKey, SessionToken string
 	Endpoint                                   string
-	// MaxAttempts bounds the SDK's retries of throttled requests (default
-	// 5); MaxBackoff caps its exponential backoff (default 20s).
+	// MaxAttempts bounds the SDK's standard retryer for every call
+	// (default 5): Throttling, PriorRequestNotComplete and server errors
+	// are sent again. MaxBackoff caps its exponential backoff (default 20s).
 	MaxAttempts int
 	MaxBackoff  time.Duration
 }
@@ -66,27 +69,38 @@ func (o AWSOptions) config(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// Route53Host is a DNS host at Amazon Route 53: libdns/route53 for plain
-// record sets, the AWS SDK for weighted ones (libdns has no weights).
-type Route53Host struct {
-	*route53.Provider
-	sdk *r53.Client
+// Route53Zone chooses the hosted zone among those with the zone's name:
+// by ID when given, else the one public (or, with Private, the one
+// private) zone of that name.
+type Route53Zone struct {
+	ID      string
+	Private bool
 }
 
-// NewRoute53Host returns a Route 53 host. libdns/route53 reads its
-// endpoint from the SDK's environment only, so o.Endpoint is also set
-// there by the caller when it is not the real API (see README).
-func NewRoute53Host(ctx context.Context, o AWSOptions) (*Route53Host, error) {
+// Route53Host is a DNS host at Amazon Route 53, through the AWS SDK.
+// libdns/route53 v1.6.1 is not used: it UPSERTs a record set value by
+// value (the last value wins), flattens weighted sets into one plain set,
+// skips alias records and returns names with Route 53's octal escapes.
+// This adapter reads and writes whole record sets, keeps weighted sets,
+// their identifiers, weights and health checks as they are, reads alias
+// and other routed sets and never changes them, and unescapes names.
+type Route53Host struct {
+	sdk  *r53.Client
+	zone Route53Zone
+	poll time.Duration
+
+	mu  sync.Mutex
+	ids map[string]string // zone name -> hosted zone ID
+}
+
+// NewRoute53Host returns a Route 53 host choosing the hosted zone as z
+// says.
+func NewRoute53Host(ctx context.Context, o AWSOptions, z Route53Zone) (*Route53Host, error) {
 	cfg, err := o.config(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("route53: %w", err)
 	}
-	region := o.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	p := &route53.Provider{Region: region, AccessKeyId: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey, SessionToken: o.SessionToken, MaxRetries: max(o.MaxAttempts, 1)}
-	return &Route53Host{Provider: p, sdk: r53.NewFromConfig(cfg)}, nil
+	return &Route53Host{sdk: r53.NewFromConfig(cfg), zone: z, poll: 500 * time.Millisecond, ids: map[string]string{}}, nil
 }
 
 // r53Detail adds Route 53's own messages to an InvalidChangeBatch error,
@@ -99,45 +113,410 @@ func r53Detail(err error) error {
 	return err
 }
 
-// SetRecords sets plain record sets through libdns/route53.
-func (h *Route53Host) SetRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	out, err := h.Provider.SetRecords(ctx, zone, recs)
-	return out, r53Detail(err)
-}
-
 // WeightedSet is one weighted record set of a name: its identifier, its
-// share of the answers and its values.
+// weight (a share of the sum of the name's weights), its values and the
+// health check Route 53 consults before answering with it.
 type WeightedSet struct {
-	ID     string
-	Weight int64
-	Values []string
+	ID            string   `json:"id"`
+	Weight        int64    `json:"weight"`
+	Values        []string `json:"values"`
+	HealthCheckID string   `json:"health_check_id,omitempty"`
 }
 
+// RoutedName is a name and type a host answers by a rule rather than with
+// one plain record set: weighted sets (read and written as themselves), or
+// a rule dnsmigrate reads but never changes (Other: an alias, failover,
+// latency, geolocation or multivalue routing), described in words.
+type RoutedName struct {
+	Name  string        `json:"name"`
+	Type  string        `json:"type"`
+	TTL   uint32        `json:"ttl,omitempty"`
+	Sets  []WeightedSet `json:"sets,omitempty"`
+	Other []string      `json:"other,omitempty"`
+}
+
+// Values is every value any of the name's weighted sets answers with,
+// sorted.
+func (r RoutedName) Values() []string {
+	var out []string
+	for _, s := range r.Sets {
+		out = append(out, s.Values...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Describe is the routing in words, one line per set, for parity and
+// plans.
+func (r RoutedName) Describe() []string {
+	out := slices.Clone(r.Other)
+	for _, s := range r.Sets {
+		d := fmt.Sprintf("weighted set %q weight %d ttl %d %v", s.ID, s.Weight, r.TTL, s.Values)
+		if s.HealthCheckID != "" {
+			d += " health check " + s.HealthCheckID
+		}
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Router is an optional interface for a host that answers some names by
+// rule. Records leaves those names out of a host's plain records; Routed
+// lists them as themselves.
+type Router interface {
+	Routed(ctx context.Context, zone string) ([]RoutedName, error)
+}
+
+// r53Unescape turns a name as Route 53 returns it (characters other than
+// a-z, 0-9, hyphen, underscore and dot as a backslash and three octal
+// digits: `\052` for `*`) into presentation format.
+func r53Unescape(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if name[i] == '\\' && i+4 <= len(name) {
+			if n, err := strconv.ParseUint(name[i+1:i+4], 8, 8); err == nil {
+				c := byte(n)
+				switch {
+				case c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' || c == '$' || c <= ' ' || c >= 0x7f:
+					fmt.Fprintf(&b, "\\%03d", c) // presentation format's decimal escape
+				default:
+					b.WriteByte(c)
+				}
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(name[i])
+	}
+	return strings.ToLower(b.String())
+}
+
+// zoneID finds the hosted zone: by ID when the spec gives one, else the
+// one zone with the name and the privacy asked for. Two public zones may
+// share a name; then the choice is the operator's.
 func (h *Route53Host) zoneID(ctx context.Context, zone string) (string, error) {
-	out, err := h.sdk.ListHostedZonesByName(ctx, &r53.ListHostedZonesByNameInput{DNSName: aws.String(dns.Fqdn(zone)), MaxItems: aws.Int32(1)})
-	if err != nil {
-		return "", fmt.Errorf("route53: find hosted zone %s: %w", zone, err)
+	zone = strings.ToLower(dns.Fqdn(zone))
+	if h.zone.ID != "" {
+		return strings.TrimPrefix(h.zone.ID, "/hostedzone/"), nil
 	}
-	if len(out.HostedZones) == 0 || !strings.EqualFold(aws.ToString(out.HostedZones[0].Name), dns.Fqdn(zone)) {
+	h.mu.Lock()
+	id, ok := h.ids[zone]
+	h.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	want := "public"
+	if h.zone.Private {
+		want = "private"
+	}
+	var match, other []string
+	in := &r53.ListHostedZonesByNameInput{DNSName: aws.String(zone), MaxItems: aws.Int32(100)}
+	for {
+		out, err := h.sdk.ListHostedZonesByName(ctx, in)
+		if err != nil {
+			return "", fmt.Errorf("route53: find hosted zone %s: %w", zone, err)
+		}
+		past := false
+		for _, z := range out.HostedZones {
+			if r53Unescape(aws.ToString(z.Name)) != zone {
+				past = true
+				break
+			}
+			zid := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+			if (z.Config != nil && z.Config.PrivateZone) == h.zone.Private {
+				match = append(match, zid)
+			} else {
+				other = append(other, zid)
+			}
+		}
+		if past || !out.IsTruncated {
+			break
+		}
+		in.DNSName, in.HostedZoneId = out.NextDNSName, out.NextHostedZoneId
+	}
+	switch {
+	case len(match) == 0 && len(other) > 0:
+		return "", fmt.Errorf("route53: no %s hosted zone %s (there is another: %s); set private_zone or hosted_zone_id", want, zone, strings.Join(other, ", "))
+	case len(match) == 0:
 		return "", fmt.Errorf("route53: no hosted zone %s", zone)
+	case len(match) > 1:
+		return "", fmt.Errorf("route53: %d %s hosted zones are named %s (%s); set hosted_zone_id to the one that serves it", len(match), want, zone, strings.Join(match, ", "))
 	}
-	return strings.TrimPrefix(aws.ToString(out.HostedZones[0].Id), "/hostedzone/"), nil
+	h.mu.Lock()
+	h.ids[zone] = match[0]
+	h.mu.Unlock()
+	return match[0], nil
 }
 
-// sets lists the record sets of one name and type.
-func (h *Route53Host) sets(ctx context.Context, id, name, rrtype string) ([]r53types.ResourceRecordSet, error) {
-	out, err := h.sdk.ListResourceRecordSets(ctx, &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(id),
-		StartRecordName: aws.String(name), StartRecordType: r53types.RRType(rrtype), MaxItems: aws.Int32(100)})
-	if err != nil {
-		return nil, fmt.Errorf("route53: list %s %s: %w", name, rrtype, err)
+// r53Set is one record set as listed, with its name unescaped.
+type r53Set struct {
+	name string
+	set  r53types.ResourceRecordSet
+}
+
+func (s r53Set) routed() bool {
+	return s.set.SetIdentifier != nil || s.set.AliasTarget != nil || s.set.TrafficPolicyInstanceId != nil
+}
+
+func (s r53Set) values() []string {
+	var out []string
+	for _, r := range s.set.ResourceRecords {
+		out = append(out, aws.ToString(r.Value))
 	}
-	var sets []r53types.ResourceRecordSet
-	for _, s := range out.ResourceRecordSets {
-		if strings.EqualFold(aws.ToString(s.Name), name) && string(s.Type) == rrtype {
-			sets = append(sets, s)
+	return out
+}
+
+// list reads every record set of the hosted zone, all pages.
+func (h *Route53Host) list(ctx context.Context, id string) ([]r53Set, error) {
+	var out []r53Set
+	pages := r53.NewListResourceRecordSetsPaginator(h.sdk, &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(id), MaxItems: aws.Int32(300)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("route53: list record sets of %s: %w", id, err)
+		}
+		for _, s := range page.ResourceRecordSets {
+			out = append(out, r53Set{name: r53Unescape(aws.ToString(s.Name)), set: s})
 		}
 	}
-	return sets, nil
+	return out, nil
+}
+
+// GetRecords lists the zone's plain record sets, one libdns record per
+// value, names unescaped. Weighted, alias and other routed sets are not
+// plain records: Routed lists them.
+func (h *Route53Host) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
+	id, err := h.zoneID(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := h.list(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []libdns.Record
+	for _, s := range sets {
+		if s.routed() {
+			continue
+		}
+		for _, v := range s.values() {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", s.name, aws.ToInt64(s.set.TTL), s.set.Type, v))
+			if err != nil || rr == nil {
+				return nil, fmt.Errorf("route53: %s %s value %q: %v", s.name, s.set.Type, v, err)
+			}
+			out = append(out, FromRR(rr, zone))
+		}
+	}
+	return out, nil
+}
+
+// Routed lists the names answered by rule: weighted sets as themselves,
+// and alias or other routed sets described in words.
+func (h *Route53Host) Routed(ctx context.Context, zone string) ([]RoutedName, error) {
+	id, err := h.zoneID(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := h.list(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return routedOf(sets), nil
+}
+
+func routedOf(sets []r53Set) []RoutedName {
+	idx := map[string]int{}
+	var out []RoutedName
+	for _, s := range sets {
+		if !s.routed() {
+			continue
+		}
+		k := s.name + " " + string(s.set.Type)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, RoutedName{Name: s.name, Type: string(s.set.Type)})
+		}
+		r := &out[i]
+		r.TTL = max(r.TTL, uint32(aws.ToInt64(s.set.TTL)))
+		if s.set.Weight != nil && s.set.AliasTarget == nil && s.set.TrafficPolicyInstanceId == nil {
+			r.Sets = append(r.Sets, WeightedSet{ID: aws.ToString(s.set.SetIdentifier), Weight: aws.ToInt64(s.set.Weight), Values: s.values(), HealthCheckID: aws.ToString(s.set.HealthCheckId)})
+			continue
+		}
+		r.Other = append(r.Other, describeRule(s.set))
+	}
+	return out
+}
+
+// describeRule says in words how Route 53 answers with a set dnsmigrate
+// does not change.
+func describeRule(s r53types.ResourceRecordSet) string {
+	var parts []string
+	if s.SetIdentifier != nil {
+		parts = append(parts, fmt.Sprintf("set %q", aws.ToString(s.SetIdentifier)))
+	}
+	switch {
+	case s.Weight != nil:
+		parts = append(parts, fmt.Sprintf("weight %d", aws.ToInt64(s.Weight)))
+	case s.Failover != "":
+		parts = append(parts, "failover "+string(s.Failover))
+	case s.Region != "":
+		parts = append(parts, "latency "+string(s.Region))
+	case s.GeoLocation != nil:
+		parts = append(parts, "geolocation")
+	case s.MultiValueAnswer != nil:
+		parts = append(parts, "multivalue")
+	}
+	if a := s.AliasTarget; a != nil {
+		parts = append(parts, fmt.Sprintf("alias to %s (hosted zone %s, evaluate target health %t)", r53Unescape(aws.ToString(a.DNSName)), aws.ToString(a.HostedZoneId), a.EvaluateTargetHealth))
+	} else if s.TrafficPolicyInstanceId != nil {
+		parts = append(parts, "traffic policy instance "+aws.ToString(s.TrafficPolicyInstanceId))
+	} else {
+		var vals []string
+		for _, r := range s.ResourceRecords {
+			vals = append(vals, aws.ToString(r.Value))
+		}
+		parts = append(parts, fmt.Sprintf("ttl %d %v", aws.ToInt64(s.TTL), vals))
+	}
+	if s.HealthCheckId != nil {
+		parts = append(parts, "health check "+aws.ToString(s.HealthCheckId))
+	}
+	return strings.Join(parts, " ")
+}
+
+// SetRecords makes each name and type of recs exactly the given values
+// (libdns semantics), whole record sets at a time.
+func (h *Route53Host) SetRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	var reps []Replacement
+	idx := map[string]int{}
+	for _, rec := range recs {
+		rr, err := ToRR(rec, zone)
+		if err != nil {
+			return nil, fmt.Errorf("route53: %+v: %w", rec.RR(), err)
+		}
+		h := rr.Header()
+		k := strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype]
+		i, ok := idx[k]
+		if !ok {
+			i = len(reps)
+			idx[k] = i
+			reps = append(reps, Replacement{Name: strings.ToLower(h.Name), Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl})
+		}
+		reps[i].To = append(reps[i].To, strings.TrimPrefix(rr.String(), h.String()))
+	}
+	if err := h.Replace(ctx, zone, reps); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// Batch limits of ChangeResourceRecordSets (API reference, "Limits"): at
+// most 1,000 ResourceRecord elements and 32,000 characters of values in
+// one request, an UPSERT counting twice.
+const (
+	r53MaxRecords = 1000
+	r53MaxChars   = 32000
+)
+
+// Replace changes whole record sets: one UPSERT with every value of the
+// new set (never value by value), a DELETE of the listed set when the new
+// one is empty. A name answered by weighted sets keeps them: a TTL change
+// rewrites each set with its identifier, weight and health check; any
+// other change is refused (a weighted phase goes through SetWeighted). A
+// name answered by an alias or another rule is refused. The changes go in
+// as few change batches as Route 53's limits allow, each atomic and
+// waited on until INSYNC; an error says how many batches had landed.
+func (h *Route53Host) Replace(ctx context.Context, zone string, reps []Replacement) error {
+	id, err := h.zoneID(ctx, zone)
+	if err != nil {
+		return err
+	}
+	sets, err := h.list(ctx, id)
+	if err != nil {
+		return err
+	}
+	byName := map[string][]r53Set{}
+	for _, s := range sets {
+		k := s.name + " " + string(s.set.Type)
+		byName[k] = append(byName[k], s)
+	}
+	var changes []r53types.Change
+	for _, rep := range reps {
+		name := strings.ToLower(dns.Fqdn(rep.Name))
+		current := byName[name+" "+rep.Type]
+		if rn := routedOf(current); len(rn) > 0 {
+			r := rn[0]
+			if len(r.Other) > 0 {
+				return fmt.Errorf("route53: %s %s is answered by a rule dnsmigrate does not change (%s)", name, rep.Type, strings.Join(r.Other, "; "))
+			}
+			to := slices.Sorted(slices.Values(rep.To))
+			if !slices.Equal(r.Values(), slices.Compact(to)) {
+				return fmt.Errorf("route53: %s %s is answered by %d weighted sets %v; a plain change to %v would replace them", name, rep.Type, len(r.Sets), r.Describe(), rep.To)
+			}
+			for _, s := range r.Sets {
+				changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: ptr(recordSet(name, rep.Type, rep.TTL, s.Values, &s))})
+			}
+			continue
+		}
+		if len(rep.To) == 0 {
+			for _, c := range current {
+				changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: ptr(c.set)})
+			}
+			continue
+		}
+		changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: ptr(recordSet(name, rep.Type, rep.TTL, rep.To, nil))})
+	}
+	return h.send(ctx, id, changes)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// batches splits changes into change batches within Route 53's limits,
+// in order.
+func r53Batches(changes []r53types.Change) [][]r53types.Change {
+	var out [][]r53types.Change
+	var cur []r53types.Change
+	records, chars := 0, 0
+	for _, c := range changes {
+		n, l := 0, 0
+		for _, r := range c.ResourceRecordSet.ResourceRecords {
+			n++
+			l += len(aws.ToString(r.Value))
+		}
+		if c.Action == r53types.ChangeActionUpsert {
+			n, l = 2*n, 2*l
+		}
+		if len(cur) > 0 && (records+n > r53MaxRecords || chars+l > r53MaxChars) {
+			out = append(out, cur)
+			cur, records, chars = nil, 0, 0
+		}
+		cur = append(cur, c)
+		records += n
+		chars += l
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// send sends changes in batches within the limits, each waited on until
+// INSYNC.
+func (h *Route53Host) send(ctx context.Context, id string, changes []r53types.Change) error {
+	batches := r53Batches(changes)
+	for i, b := range batches {
+		out, err := h.sdk.ChangeResourceRecordSets(ctx, &r53.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(id),
+			ChangeBatch: &r53types.ChangeBatch{Comment: aws.String("dnsmigrate"), Changes: b}})
+		if err != nil {
+			return fmt.Errorf("route53: change batch %d of %d (%d batches landed): %w", i+1, len(batches), i, r53Detail(err))
+		}
+		if err := h.waitInSync(ctx, aws.ToString(out.ChangeInfo.Id)); err != nil {
+			return fmt.Errorf("%w (%d of %d change batches sent)", err, i+1, len(batches))
+		}
+	}
+	return nil
 }
 
 func recordSet(name, rrtype string, ttl uint32, values []string, w *WeightedSet) r53types.ResourceRecordSet {
@@ -147,24 +526,38 @@ func recordSet(name, rrtype string, ttl uint32, values []string, w *WeightedSet)
 	}
 	if w != nil {
 		s.SetIdentifier, s.Weight = aws.String(w.ID), aws.Int64(w.Weight)
+		if w.HealthCheckID != "" {
+			s.HealthCheckId = aws.String(w.HealthCheckID)
+		}
 	}
 	return s
 }
 
 // SetWeighted makes name and type answer with the given weighted sets (or,
 // with none, with the plain values plain), in one change batch, which
-// Route 53 applies atomically: the sets it replaces are deleted as they
-// are, the new ones created. It then waits until Route 53 reports the
-// change INSYNC.
+// Route 53 applies atomically: the sets it replaces are deleted exactly
+// as listed, the new ones upserted with their identifiers, weights and
+// health checks. Route 53 gives every weighted set of a name one TTL, so
+// ttl is every set's. A name answered by an alias or another rule is
+// refused. It then waits until Route 53 reports the change INSYNC.
 func (h *Route53Host) SetWeighted(ctx context.Context, zone, name, rrtype string, ttl uint32, sets []WeightedSet, plain []string) error {
-	name = dns.Fqdn(name)
+	name = strings.ToLower(dns.Fqdn(name))
 	id, err := h.zoneID(ctx, zone)
 	if err != nil {
 		return err
 	}
-	current, err := h.sets(ctx, id, name, rrtype)
+	all, err := h.list(ctx, id)
 	if err != nil {
 		return err
+	}
+	var current []r53Set
+	for _, s := range all {
+		if s.name == name && string(s.set.Type) == rrtype {
+			current = append(current, s)
+		}
+	}
+	if rn := routedOf(current); len(rn) > 0 && len(rn[0].Other) > 0 {
+		return fmt.Errorf("route53: %s %s is answered by a rule dnsmigrate does not change (%s)", name, rrtype, strings.Join(rn[0].Other, "; "))
 	}
 	var want []r53types.ResourceRecordSet
 	for i := range sets {
@@ -176,28 +569,29 @@ func (h *Route53Host) SetWeighted(ctx context.Context, zone, name, rrtype string
 	var changes []r53types.Change
 	for _, c := range current {
 		keep := slices.ContainsFunc(want, func(w r53types.ResourceRecordSet) bool {
-			return aws.ToString(w.SetIdentifier) == aws.ToString(c.SetIdentifier)
+			return aws.ToString(w.SetIdentifier) == aws.ToString(c.set.SetIdentifier)
 		})
 		if !keep {
-			changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &c})
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: ptr(c.set)})
 		}
 	}
 	for i := range want {
 		changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &want[i]})
 	}
-	out, err := h.sdk.ChangeResourceRecordSets(ctx, &r53.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(id),
-		ChangeBatch: &r53types.ChangeBatch{Comment: aws.String("dnsmigrate"), Changes: changes}})
-	if err != nil {
-		return fmt.Errorf("route53: change %s %s: %w", name, rrtype, r53Detail(err))
+	if b := r53Batches(changes); len(b) > 1 {
+		return fmt.Errorf("route53: change %s %s: %d changes do not fit one change batch", name, rrtype, len(changes))
 	}
-	return h.waitInSync(ctx, aws.ToString(out.ChangeInfo.Id))
+	if err := h.send(ctx, id, changes); err != nil {
+		return fmt.Errorf("route53: change %s %s: %w", name, rrtype, err)
+	}
+	return nil
 }
 
 // waitInSync polls GetChange until Route 53 has applied a change on all
 // its servers.
 func (h *Route53Host) waitInSync(ctx context.Context, changeID string) error {
 	deadline := time.Now().Add(5 * time.Minute)
-	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+	for wait := h.poll; ; wait = min(wait*2, 10*time.Second) {
 		out, err := h.sdk.GetChange(ctx, &r53.GetChangeInput{Id: aws.String(changeID)})
 		if err != nil {
 			return fmt.Errorf("route53: change %s: %w", changeID, err)

@@ -2,303 +2,301 @@ package providers_test
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
 	"github.com/libdns/libdns"
+	"github.com/libdns/route53"
 )
 
-// r53Fake is a local fake of the Route 53 API (REST-XML), answering as its
-// reference documents, with its rules: change batches are atomic, a
-// deleted set must match exactly, a name and type cannot have plain and
-// weighted sets at once, changes go PENDING then INSYNC. It checks the
-// SigV4 credential scope of every request. No AWS account can be reached
-// from here.
-type r53Fake struct {
-	mu        sync.Mutex
-	sets      []r53Set
-	changes   int
-	polled    map[string]int
-	throttle  int
-	requests  []string // "METHOD path"
-	batches   [][]string
-	badScopes int
-}
-
-type r53Set struct {
-	Name          string   `xml:"Name"`
-	Type          string   `xml:"Type"`
-	SetIdentifier string   `xml:"SetIdentifier,omitempty"`
-	Weight        *int64   `xml:"Weight,omitempty"`
-	TTL           int64    `xml:"TTL"`
-	Values        []string `xml:"ResourceRecords>ResourceRecord>Value"`
-}
-
-func (s r53Set) key() string { return s.Name + "|" + s.Type + "|" + s.SetIdentifier }
-
-const r53NS = "https://route53.amazonaws.com/doc/2013-04-01/"
-
-func newR53Fake(t *testing.T, sets ...r53Set) (*r53Fake, *httptest.Server) {
-	f := &r53Fake{sets: sets, polled: map[string]int{}}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	// libdns/route53 reads its endpoint from the SDK's environment; no
-	// shared AWS config of the machine is read.
-	t.Setenv("AWS_ENDPOINT_URL_ROUTE_53", srv.URL)
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return f, srv
-}
-
-func (f *r53Fake) fail(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	if code == "InvalidChangeBatch" {
-		fmt.Fprintf(w, `<?xml version="1.0"?><InvalidChangeBatch xmlns="%s"><Messages><Message>%s</Message></Messages><RequestId>req-1</RequestId></InvalidChangeBatch>`, r53NS, msg)
-		return
-	}
-	fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`, r53NS, code, msg)
-}
-
-func (f *r53Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
-	auth := r.Header.Get("Authorization")
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/us-east-1/route53/aws4_request") || r.Header.Get("X-Amz-Date") == "" {
-		f.badScopes++
-		f.fail(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		return
-	}
-	if f.throttle > 0 {
-		f.throttle--
-		f.fail(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	q := r.URL.Query()
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/2013-04-01/hostedzonesbyname":
-		zones := ""
-		if name := q.Get("dnsname"); name == "" || name == "example.com." || name == "example.com" {
-			zones = `<HostedZone><Id>/hostedzone/Z0EXAMPLE</Id><Name>example.com.</Name><CallerReference>ref</CallerReference><Config><PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>4</ResourceRecordSetCount></HostedZone>`
-		}
-		fmt.Fprintf(w, `<?xml version="1.0"?><ListHostedZonesByNameResponse xmlns="%s"><HostedZones>%s</HostedZones><DNSName>%s</DNSName><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems></ListHostedZonesByNameResponse>`, r53NS, zones, q.Get("dnsname"))
-	case r.Method == http.MethodGet && r.URL.Path == "/2013-04-01/hostedzone/Z0EXAMPLE/rrset":
-		sets := append([]r53Set(nil), f.sets...)
-		sort.Slice(sets, func(i, j int) bool { return sets[i].key() < sets[j].key() })
-		var b strings.Builder
-		for _, s := range sets {
-			if n := q.Get("name"); n != "" && s.Name < n {
-				continue
-			}
-			out, _ := xml.Marshal(struct {
-				XMLName xml.Name `xml:"ResourceRecordSet"`
-				r53Set
-			}{r53Set: s})
-			b.Write(out)
-		}
-		fmt.Fprintf(w, `<?xml version="1.0"?><ListResourceRecordSetsResponse xmlns="%s"><ResourceRecordSets>%s</ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems></ListResourceRecordSetsResponse>`, r53NS, b.String())
-	case r.Method == http.MethodPost && r.URL.Path == "/2013-04-01/hostedzone/Z0EXAMPLE/rrset":
-		f.change(w, r)
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/2013-04-01/change/"):
-		id := strings.TrimPrefix(r.URL.Path, "/2013-04-01/change/")
-		f.polled[id]++
-		status := "PENDING"
-		if f.polled[id] > 1 {
-			status = "INSYNC"
-		}
-		fmt.Fprintf(w, `<?xml version="1.0"?><GetChangeResponse xmlns="%s"><ChangeInfo><Id>/change/%s</Id><Status>%s</Status><SubmittedAt>2026-11-22T00:00:00.000Z</SubmittedAt></ChangeInfo></GetChangeResponse>`, r53NS, id, status)
-	default:
-		f.fail(w, http.StatusNotFound, "NoSuchHostedZone", "No hosted zone found at "+r.URL.Path)
-	}
-}
-
-func (f *r53Fake) change(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Changes []struct {
-			Action string `xml:"Action"`
-			Set    r53Set `xml:"ResourceRecordSet"`
-		} `xml:"ChangeBatch>Changes>Change"`
-	}
-	body, _ := io.ReadAll(r.Body)
-	if err := xml.Unmarshal(body, &req); err != nil || len(req.Changes) == 0 {
-		f.fail(w, http.StatusBadRequest, "InvalidInput", "Invalid XML ; "+fmt.Sprint(err))
-		return
-	}
-	next := map[string]r53Set{}
-	for _, s := range f.sets {
-		next[s.key()] = s
-	}
-	var batch []string
-	for _, c := range req.Changes {
-		s := c.Set
-		batch = append(batch, c.Action+" "+s.Name+" "+s.Type+" "+s.SetIdentifier)
-		old, exists := next[s.key()]
-		switch c.Action {
-		case "CREATE":
-			if exists {
-				f.fail(w, http.StatusBadRequest, "InvalidChangeBatch", fmt.Sprintf("[Tried to create resource record set [name='%s', type='%s'] but it already exists]", s.Name, s.Type))
-				return
-			}
-			next[s.key()] = s
-		case "UPSERT":
-			next[s.key()] = s
-		case "DELETE":
-			if !exists || old.TTL != s.TTL || strings.Join(old.Values, ",") != strings.Join(s.Values, ",") {
-				f.fail(w, http.StatusBadRequest, "InvalidChangeBatch", fmt.Sprintf("[Tried to delete resource record set [name='%s', type='%s'] but the values provided do not match the current values]", s.Name, s.Type))
-				return
-			}
-			delete(next, s.key())
-		}
-	}
-	plain, weighted := map[string]bool{}, map[string]bool{}
-	for _, s := range next {
-		if s.SetIdentifier == "" {
-			plain[s.Name+" "+s.Type] = true
-		} else {
-			weighted[s.Name+" "+s.Type] = true
-		}
-	}
-	for k := range weighted {
-		if plain[k] {
-			f.fail(w, http.StatusBadRequest, "InvalidChangeBatch", "[RRSet with DNS name "+k+" cannot be created because a non-weighted set exists with the same name and type]")
-			return
-		}
-	}
-	f.sets = f.sets[:0]
-	for _, s := range next {
-		f.sets = append(f.sets, s)
-	}
-	f.batches = append(f.batches, batch)
-	f.changes++
-	fmt.Fprintf(w, `<?xml version="1.0"?><ChangeResourceRecordSetsResponse xmlns="%s"><ChangeInfo><Id>/change/C%d</Id><Status>PENDING</Status><SubmittedAt>2026-11-22T00:00:00.000Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`, r53NS, f.changes)
-}
-
-func (f *r53Fake) state(name, typ string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, s := range f.sets {
-		if s.Name == name && s.Type == typ {
-			w := "plain"
-			if s.Weight != nil {
-				w = fmt.Sprintf("%s=%d", s.SetIdentifier, *s.Weight)
-			}
-			out = append(out, fmt.Sprintf("%s %v ttl %d", w, s.Values, s.TTL))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func r53Host(t *testing.T) *providers.Route53Host {
+// r53Host is the adapter as production builds it (the SDK's standard
+// retryer with its default attempts), with a short backoff.
+func r53Host(t *testing.T, z providers.Route53Zone) *providers.Route53Host {
 	t.Helper()
-	h, err := providers.NewRoute53Host(context.Background(), providers.AWSOptions{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret", MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond})
+	h, err := providers.NewRoute53Host(context.Background(), providers.AWSOptions{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret", MaxBackoff: 20 * time.Millisecond}, z)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-var r53Sets = []r53Set{
-	{Name: "example.com.", Type: "A", TTL: 300, Values: []string{"192.0.2.1"}},
-	{Name: "api.example.com.", Type: "A", TTL: 60, Values: []string{"192.0.2.10"}},
-	{Name: "backend.example.com.", Type: "CNAME", TTL: 60, Values: []string{"server1.old.example.net."}},
+var r53Sets = []providerstest.Route53Set{
+	providerstest.Plain("example.com.", "A", 300, "192.0.2.1"),
+	providerstest.Plain("api.example.com.", "A", 3600, "192.0.2.10", "192.0.2.11"),
+	providerstest.Plain("example.com.", "MX", 3600, "10 mx1.example.com.", "20 mx2.example.com."),
+	providerstest.Plain("example.com.", "TXT", 3600, `"v=spf1 -all"`, `"site-verification=abc"`),
+	providerstest.Plain("*.example.com.", "A", 3600, "192.0.2.99"),
+	providerstest.Weighted("backend.example.com.", "CNAME", "lb-a", 10, 60, "hc-a", "lb-a.example.net."),
+	providerstest.Weighted("backend.example.com.", "CNAME", "lb-b", 10, 60, "hc-b", "lb-b.example.net."),
 }
 
-func TestRoute53Plain(t *testing.T) {
-	f, _ := newR53Fake(t, r53Sets...)
-	h := r53Host(t)
-	ctx := context.Background()
-	rrs, err := providers.Records(ctx, "r53", h, "example.com.")
+func records(t *testing.T, h providers.Host) []string {
+	t.Helper()
+	rrs, err := providers.Records(context.Background(), "r53", h, "example.com.")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var out []string
 	for _, rr := range rrs {
-		got = append(got, providers.RRKey(rr))
+		out = append(out, fmt.Sprintf("%s ttl %d", providers.RRKey(rr), rr.Header().Ttl))
 	}
-	if strings.Join(got, "|") != "api.example.com. A 192.0.2.10|backend.example.com. CNAME server1.old.example.net.|example.com. A 192.0.2.1" {
-		t.Fatalf("records: %v", got)
+	return out
+}
+
+// Reading: every value of every plain set, names unescaped (the wildcard
+// comes back as \052), the apex NS and SOA Route 53 always has; weighted
+// and alias sets as themselves, never as plain records.
+func TestRoute53Reads(t *testing.T) {
+	f := providerstest.NewRoute53(t, r53Sets...)
+	f.Put(providerstest.Route53Set{Name: "example.com.", Type: "AAAA", Alias: &providerstest.Route53Alias{HostedZoneID: "Z35SXDOTRQ7X7K", DNSName: "dualstack.lb-1.eu-west-1.elb.amazonaws.com.", EvaluateTargetHealth: true}})
+	f.PageSize(3) // several pages
+	h := r53Host(t, providers.Route53Zone{})
+	got := strings.Join(records(t, h), "\n")
+	for _, want := range []string{
+		"*.example.com. A 192.0.2.99 ttl 3600",
+		"api.example.com. A 192.0.2.10 ttl 3600", "api.example.com. A 192.0.2.11 ttl 3600",
+		"example.com. MX 20 mx2.example.com. ttl 3600", `example.com. TXT "site-verification=abc" ttl 3600`,
+		"example.com. NS ns-4.awsdns-04.net. ttl 172800", "example.com. SOA",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("records lack %q:\n%s", want, got)
+		}
 	}
-	if _, err := h.SetRecords(ctx, "example.com.", []libdns.Record{libdns.RR{Name: "backend", TTL: time.Minute, Type: "CNAME", Data: "server2.new.example.net."}}); err != nil {
+	if strings.Contains(got, "backend") || strings.Contains(got, "AAAA") || strings.Contains(got, `\052`) {
+		t.Errorf("routed sets read as plain records, or names left escaped:\n%s", got)
+	}
+	routed, err := h.Routed(context.Background(), "example.com.")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.state("backend.example.com.", "CNAME"); len(got) != 1 || got[0] != "plain [server2.new.example.net.] ttl 60" {
-		t.Errorf("backend after SetRecords: %v", got)
+	var desc []string
+	for _, r := range routed {
+		desc = append(desc, r.Name+" "+r.Type+": "+strings.Join(r.Describe(), "; "))
 	}
-	if f.badScopes != 0 {
-		t.Errorf("%d requests without a valid SigV4 scope for route53", f.badScopes)
+	want := `backend.example.com. CNAME: weighted set "lb-a" weight 10 ttl 60 [lb-a.example.net.] health check hc-a; weighted set "lb-b" weight 10 ttl 60 [lb-b.example.net.] health check hc-b|` +
+		`example.com. AAAA: alias to dualstack.lb-1.eu-west-1.elb.amazonaws.com. (hosted zone Z35SXDOTRQ7X7K, evaluate target health true)`
+	if strings.Join(desc, "|") != want {
+		t.Errorf("routed:\n%s\nwant\n%s", strings.Join(desc, "|"), want)
 	}
 }
 
-// A cutover phase on Route 53 is a pair of weighted record sets; going
-// weighted and coming back are each one atomic change batch.
+// A TTL change keeps every value: one UPSERT per record set with all its
+// values (libdns/route53 v1.6.1 sent one per value, and the last won), the
+// four apex name servers included; weighted sets keep their identifiers,
+// weights and health checks. Going back restores the same.
+func TestRoute53TTLChangeKeepsEveryValue(t *testing.T) {
+	f := providerstest.NewRoute53(t, r53Sets...)
+	h := r53Host(t, providers.Route53Zone{})
+	ctx := context.Background()
+	before := records(t, h)
+	sets := []providers.RRset{
+		{Name: "api.example.com.", Type: "A", Data: []string{"192.0.2.10", "192.0.2.11"}},
+		{Name: "example.com.", Type: "NS", Data: []string{"ns-1.awsdns-01.org.", "ns-2.awsdns-02.co.uk.", "ns-3.awsdns-03.com.", "ns-4.awsdns-04.net."}},
+		{Name: "example.com.", Type: "MX", Data: []string{"10 mx1.example.com.", "20 mx2.example.com."}},
+		{Name: "example.com.", Type: "TXT", Data: []string{`"site-verification=abc"`, `"v=spf1 -all"`}},
+		{Name: "*.example.com.", Type: "A", Data: []string{"192.0.2.99"}},
+		{Name: "backend.example.com.", Type: "CNAME", Data: []string{"lb-a.example.net.", "lb-b.example.net."}},
+	}
+	if err := providers.SetTTLs(ctx, "r53", h, "example.com.", sets, []uint32{30, 30, 30, 30, 30, 30}); err != nil {
+		t.Fatal(err)
+	}
+	if b := f.Batches(); len(b) != 1 || len(b[0]) != 7 {
+		t.Errorf("want one change batch of 7 whole-set UPSERTs, got %v", f.Batches())
+	}
+	if got := f.State("example.com.", "NS"); len(got) != 1 || !strings.Contains(got[0], "ns-1.awsdns-01.org. ns-2.awsdns-02.co.uk. ns-3.awsdns-03.com. ns-4.awsdns-04.net.] ttl 30") {
+		t.Errorf("apex NS after lowering: %v", got)
+	}
+	if got := strings.Join(f.State("backend.example.com.", "CNAME"), "|"); got != "lb-a=10 hc hc-a [lb-a.example.net.] ttl 30|lb-b=10 hc hc-b [lb-b.example.net.] ttl 30" {
+		t.Errorf("weighted sets after lowering: %s", got)
+	}
+	if err := providers.SetTTLs(ctx, "r53", h, "example.com.", sets, []uint32{3600, 172800, 3600, 3600, 3600, 60}); err != nil {
+		t.Fatal(err)
+	}
+	if after := records(t, h); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("after lowering and restoring:\n%s\nwant\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+	// The libdns entry point sets whole RRsets too.
+	if _, err := h.SetRecords(ctx, "example.com.", []libdns.Record{
+		libdns.RR{Name: "api", TTL: time.Minute, Type: "A", Data: "198.51.100.1"},
+		libdns.RR{Name: "api", TTL: time.Minute, Type: "A", Data: "198.51.100.2"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.State("api.example.com.", "A"); len(got) != 1 || got[0] != "plain [198.51.100.1 198.51.100.2] ttl 60" {
+		t.Errorf("api A after SetRecords: %v", got)
+	}
+	if n := f.BadScopes(); n != 0 {
+		t.Errorf("%d requests without a valid SigV4 scope for route53", n)
+	}
+}
+
+// What Route 53 refuses, the adapter refuses first with a message naming
+// the set, or reports with Route 53's own words; nothing is half-changed.
+func TestRoute53Refusals(t *testing.T) {
+	f := providerstest.NewRoute53(t, r53Sets...)
+	f.Put(providerstest.Route53Set{Name: "example.com.", Type: "AAAA", Alias: &providerstest.Route53Alias{HostedZoneID: "Z35SXDOTRQ7X7K", DNSName: "dualstack.lb-1.eu-west-1.elb.amazonaws.com."}})
+	h := r53Host(t, providers.Route53Zone{})
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		reps []providers.Replacement
+		want string
+	}{
+		{"plain change over weighted sets", []providers.Replacement{{Name: "backend.example.com.", Type: "CNAME", TTL: 60, To: []string{"lb-c.example.net."}}}, "answered by 2 weighted sets"},
+		{"alias", []providers.Replacement{{Name: "example.com.", Type: "AAAA", TTL: 60, To: []string{"2001:db8::1"}}}, "rule dnsmigrate does not change (alias to dualstack.lb-1"},
+		{"apex NS deleted", []providers.Replacement{{Name: "example.com.", Type: "NS"}}, "must contain at least one NS record"},
+		{"two CNAME values", []providers.Replacement{{Name: "www.example.com.", Type: "CNAME", TTL: 60, To: []string{"a.example.net.", "b.example.net."}}}, "contains more than one value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := f.Changes()
+			before := strings.Join(f.State("backend.example.com.", "CNAME"), "|") + strings.Join(f.State("example.com.", "NS"), "|")
+			err := providers.Replace(ctx, "r53", h, "example.com.", c.reps)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+			if after := strings.Join(f.State("backend.example.com.", "CNAME"), "|") + strings.Join(f.State("example.com.", "NS"), "|"); f.Changes() != n || after != before {
+				t.Errorf("a refused change changed the zone: %s -> %s", before, after)
+			}
+		})
+	}
+	if err := h.SetWeighted(ctx, "example.com.", "example.com.", "AAAA", 60, nil, []string{"2001:db8::1"}); err == nil || !strings.Contains(err.Error(), "alias") {
+		t.Errorf("weighting an alias: %v", err)
+	}
+}
+
+// Changes past one request's limits go in several change batches, each
+// within 1,000 ResourceRecord elements (an UPSERT counting twice).
+func TestRoute53Batches(t *testing.T) {
+	var many []providerstest.Route53Set
+	var sets []providers.RRset
+	var ttls []uint32
+	for i := range 1200 {
+		name := fmt.Sprintf("h%d.example.com.", i)
+		many = append(many, providerstest.Plain(name, "A", 3600, "192.0.2.1"))
+		sets = append(sets, providers.RRset{Name: name, Type: "A", Data: []string{"192.0.2.1"}})
+		ttls = append(ttls, 60)
+	}
+	f := providerstest.NewRoute53(t, many...)
+	h := r53Host(t, providers.Route53Zone{})
+	if err := providers.SetTTLs(context.Background(), "r53", h, "example.com.", sets, ttls); err != nil {
+		t.Fatal(err)
+	}
+	if b := f.Batches(); len(b) != 3 {
+		t.Errorf("1,200 UPSERTs went in %d batches, want 3", len(b))
+	}
+	for i, n := range f.Writes() {
+		if n > 1000 {
+			t.Errorf("batch %d counts %d ResourceRecord elements", i, n)
+		}
+	}
+	if got := f.State("h1199.example.com.", "A"); len(got) != 1 || got[0] != "plain [192.0.2.1] ttl 60" {
+		t.Errorf("last set: %v", got)
+	}
+}
+
+// Every call is retried by the SDK's standard retryer with the default
+// attempt count: Throttling on reads and PriorRequestNotComplete on
+// changes do not fail a step.
+func TestRoute53Retries(t *testing.T) {
+	ctx := context.Background()
+	f := providerstest.NewRoute53(t, r53Sets...)
+	h := r53Host(t, providers.Route53Zone{})
+	f.Throttle(3)
+	if _, err := providers.Records(ctx, "r53", h, "example.com."); err != nil {
+		t.Errorf("three throttled answers were not retried: %v", err)
+	}
+	f.PriorRequestNotComplete(2)
+	if err := providers.Replace(ctx, "r53", h, "example.com.", []providers.Replacement{{Name: "api.example.com.", Type: "A", TTL: 60, To: []string{"192.0.2.10", "192.0.2.11"}}}); err != nil {
+		t.Errorf("PriorRequestNotComplete was not retried: %v", err)
+	}
+	f.Throttle(100)
+	err := h.SetWeighted(ctx, "example.com.", "api.example.com.", "A", 60, nil, []string{"198.51.100.10"})
+	if err == nil || !strings.Contains(err.Error(), "Throttling") || !strings.Contains(err.Error(), "max") {
+		t.Errorf("always throttled: %v", err)
+	}
+}
+
+// The hosted zone is chosen by name and privacy: the public one unless the
+// spec says private_zone, or by hosted_zone_id; two public zones of one
+// name are the operator's choice.
+func TestRoute53HostedZoneChoice(t *testing.T) {
+	ctx := context.Background()
+	f := providerstest.NewRoute53(t, r53Sets...)
+	// Listed first: by name, then by ID.
+	f.AddZone("Z0APRIVATE", "example.com.", true, providerstest.Plain("api.example.com.", "A", 60, "10.0.0.1"))
+	if got := records(t, r53Host(t, providers.Route53Zone{})); !strings.Contains(strings.Join(got, "\n"), "192.0.2.10") {
+		t.Errorf("public zone not chosen: %v", got)
+	}
+	if got := records(t, r53Host(t, providers.Route53Zone{Private: true})); !strings.Contains(strings.Join(got, "\n"), "10.0.0.1") {
+		t.Errorf("private zone not chosen: %v", got)
+	}
+	f.AddZone("Z0SECOND", "example.com.", false)
+	_, err := providers.Records(ctx, "r53", r53Host(t, providers.Route53Zone{}), "example.com.")
+	if err == nil || !strings.Contains(err.Error(), "2 public hosted zones are named example.com. (Z0EXAMPLE, Z0SECOND); set hosted_zone_id") {
+		t.Errorf("two public zones: %v", err)
+	}
+	if got := records(t, r53Host(t, providers.Route53Zone{ID: "Z0SECOND"})); len(got) != 5 {
+		t.Errorf("by ID: %v", got)
+	}
+	if _, err := providers.Records(ctx, "r53", r53Host(t, providers.Route53Zone{}), "other.com."); err == nil || !strings.Contains(err.Error(), "no hosted zone other.com.") {
+		t.Errorf("no zone: %v", err)
+	}
+}
+
+// A cutover phase is one atomic change batch of weighted sets; the user's
+// own sets keep their health checks; coming back to plain is one batch.
 func TestRoute53Weighted(t *testing.T) {
-	f, _ := newR53Fake(t, r53Sets...)
-	h := r53Host(t)
+	f := providerstest.NewRoute53(t, r53Sets...)
+	h := r53Host(t, providers.Route53Zone{})
 	ctx := context.Background()
 	phase := func(newWeight int64) error {
-		return h.SetWeighted(ctx, "example.com.", "api.example.com.", "A", 60, []providers.WeightedSet{
-			{ID: "dnsmigrate-old", Weight: 100 - newWeight, Values: []string{"192.0.2.10"}},
-			{ID: "dnsmigrate-new", Weight: newWeight, Values: []string{"198.51.100.10"}},
+		return h.SetWeighted(ctx, "example.com.", "backend.example.com.", "CNAME", 60, []providers.WeightedSet{
+			{ID: "lb-a", Weight: (100 - newWeight) / 2, Values: []string{"lb-a.example.net."}, HealthCheckID: "hc-a"},
+			{ID: "lb-b", Weight: (100 - newWeight) / 2, Values: []string{"lb-b.example.net."}, HealthCheckID: "hc-b"},
+			{ID: "dnsmigrate-new", Weight: newWeight, Values: []string{"lb-c.example.net."}},
 		}, nil)
 	}
 	if err := phase(10); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.state("api.example.com.", "A"), "|"); got != "dnsmigrate-new=10 [198.51.100.10] ttl 60|dnsmigrate-old=90 [192.0.2.10] ttl 60" {
+	if got := strings.Join(f.State("backend.example.com.", "CNAME"), "|"); got != "dnsmigrate-new=10 [lb-c.example.net.] ttl 60|lb-a=45 hc hc-a [lb-a.example.net.] ttl 60|lb-b=45 hc hc-b [lb-b.example.net.] ttl 60" {
 		t.Errorf("phase 10: %s", got)
 	}
-	if got := strings.Join(f.batches[0], "|"); got != "DELETE api.example.com. A |UPSERT api.example.com. A dnsmigrate-old|UPSERT api.example.com. A dnsmigrate-new" {
-		t.Errorf("the move to weighted sets was not one batch: %s", got)
-	}
-	if err := phase(50); err != nil {
+	if err := h.SetWeighted(ctx, "example.com.", "backend.example.com.", "CNAME", 60, nil, []string{"lb-c.example.net."}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.SetWeighted(ctx, "example.com.", "api.example.com.", "A", 60, nil, []string{"198.51.100.10"}); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.state("api.example.com.", "A"); len(got) != 1 || got[0] != "plain [198.51.100.10] ttl 60" {
+	if got := f.State("backend.example.com.", "CNAME"); len(got) != 1 || got[0] != "plain [lb-c.example.net.] ttl 60" {
 		t.Errorf("after the last phase: %v", got)
 	}
-	if f.polled["C1"] < 2 {
-		t.Errorf("GetChange polled %d times for C1, want until INSYNC", f.polled["C1"])
+	if got := strings.Join(f.Batches()[1], "|"); got != "DELETE backend.example.com. CNAME dnsmigrate-new|DELETE backend.example.com. CNAME lb-a|DELETE backend.example.com. CNAME lb-b|UPSERT backend.example.com. CNAME " {
+		t.Errorf("back to plain was not one batch: %s", got)
+	}
+	if f.Polled("C1") < 2 {
+		t.Errorf("GetChange polled %d times for C1, want until INSYNC", f.Polled("C1"))
 	}
 }
 
-func TestRoute53Errors(t *testing.T) {
-	ctx := context.Background()
-	f, _ := newR53Fake(t, r53Sets...)
-	h := r53Host(t)
-	f.throttle = 2 // the SDK retries Throttling with backoff
-	if _, err := providers.Records(ctx, "r53", h, "example.com."); err != nil {
-		t.Errorf("two throttled answers were not retried: %v", err)
+// TestLibdnsRoute53LosesValues documents, against the fake, why the
+// Route 53 host does not go through libdns/route53 v1.6.1: its SetRecords
+// sends one UPSERT per value, so a two-value set keeps only the last. If
+// a later version keeps both, this test fails and the adapter may use it
+// again for plain sets.
+func TestLibdnsRoute53LosesValues(t *testing.T) {
+	f := providerstest.NewRoute53(t, r53Sets...)
+	p := &route53.Provider{Region: "us-east-1", AccessKeyId: "AKIDTEST", SecretAccessKey: "secret", MaxRetries: 5}
+	_, err := p.SetRecords(context.Background(), "example.com.", []libdns.Record{
+		libdns.RR{Name: "api", TTL: time.Minute, Type: "A", Data: "192.0.2.10"},
+		libdns.RR{Name: "api", TTL: time.Minute, Type: "A", Data: "192.0.2.11"},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.throttle = 100
-	err := h.SetWeighted(ctx, "example.com.", "api.example.com.", "A", 60, nil, []string{"198.51.100.10"})
-	if err == nil || !strings.Contains(err.Error(), "Throttling") || !strings.Contains(err.Error(), "max") {
-		t.Errorf("always throttled: %v", err)
-	}
-	f.throttle = 0
-	// A plain and a weighted set of one name cannot stand together.
-	f.mu.Lock()
-	w := int64(5)
-	f.sets = append(f.sets, r53Set{Name: "mixed.example.com.", Type: "A", TTL: 60, SetIdentifier: "x", Weight: &w, Values: []string{"192.0.2.5"}})
-	f.mu.Unlock()
-	_, err = h.SetRecords(ctx, "example.com.", []libdns.Record{libdns.RR{Name: "mixed", TTL: time.Minute, Type: "A", Data: "192.0.2.6"}})
-	if err == nil || !strings.Contains(err.Error(), "non-weighted set exists") {
-		t.Errorf("mixing plain and weighted: %v", err)
+	if got := f.State("api.example.com.", "A"); len(got) != 1 || strings.Count(got[0], "192.0.2.") != 1 {
+		t.Fatalf("libdns/route53 kept %v: it may be safe for plain sets again", got)
 	}
 }

@@ -1,0 +1,195 @@
+package providerstest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// Route53DNS is the DNS side of the Route 53 fake, so that a migration's
+// gates can run against what the fake API holds: a root server that
+// delegates each hosted zone to the name servers of its apex NS set (and
+// answers those names with the hosted zones' address), the hosted zones'
+// name servers, answering from the API's state at that moment (a name with
+// weighted sets answers with one set, chosen by weight, as Route 53 does),
+// and a resolver that answers recursive questions from the same state
+// without caching. The zones are unsigned. Addresses are loopback only.
+type Route53DNS struct {
+	Root, Auth, Resolver string // host:port
+}
+
+// ServeDNS starts the DNS side on three loopback IPv4 addresses (port 53),
+// stopped when the test ends.
+func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) Route53DNS {
+	t.Helper()
+	d := Route53DNS{Root: net.JoinHostPort(root, "53"), Auth: net.JoinHostPort(auth, "53"), Resolver: net.JoinHostPort(resolver, "53")}
+	serve := func(addr string, h dns.HandlerFunc) {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("route53 fake DNS: %v", err)
+		}
+		srv := &dns.Server{PacketConn: pc, Handler: h}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("route53 fake DNS: %v", err)
+		}
+		tsrv := &dns.Server{Listener: ln, Handler: h}
+		go func() { _ = srv.ActivateAndServe() }()
+		go func() { _ = tsrv.ActivateAndServe() }()
+		t.Cleanup(func() { _ = srv.Shutdown(); _ = tsrv.Shutdown() })
+	}
+	serve(d.Root, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerRoot(r, auth)) })
+	serve(d.Auth, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, false)) })
+	serve(d.Resolver, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, true)) })
+	return d
+}
+
+func rr(s string) dns.RR {
+	r, err := dns.NewRR(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// answerRoot: authoritative for ".", with a referral for every hosted zone
+// and the hosted zones' name server names answered directly.
+func (f *Route53) answerRoot(q *dns.Msg, auth string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	if len(q.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		return m
+	}
+	qn, qt := strings.ToLower(q.Question[0].Name), q.Question[0].Qtype
+	soa := rr(". 86400 IN SOA a.root.fake. hostmaster.root.fake. 1 1800 900 604800 86400")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, z := range f.zones {
+		if z.Private || !dns.IsSubDomain(z.Name, qn) {
+			continue
+		}
+		m.Authoritative = false
+		for _, s := range f.sets[z.ID] {
+			if s.Name == z.Name && s.Type == "NS" {
+				for _, v := range s.vals() {
+					m.Ns = append(m.Ns, rr(fmt.Sprintf("%s 172800 IN NS %s", z.Name, v)))
+				}
+			}
+		}
+		return m
+	}
+	m.Authoritative = true
+	switch {
+	case qn == "." && qt == dns.TypeSOA:
+		m.Answer = append(m.Answer, soa)
+	case qn == "." && qt == dns.TypeNS:
+		m.Answer = append(m.Answer, rr(". 518400 IN NS a.root.fake."))
+	case qt == dns.TypeA && f.isNameServer(qn):
+		m.Answer = append(m.Answer, rr(fmt.Sprintf("%s 172800 IN A %s", qn, auth)))
+	case f.isNameServer(qn):
+		m.Ns = append(m.Ns, soa)
+	default:
+		m.Rcode = dns.RcodeNameError
+		m.Ns = append(m.Ns, soa)
+	}
+	return m
+}
+
+func (f *Route53) isNameServer(name string) bool {
+	for _, z := range f.zones {
+		for _, s := range f.sets[z.ID] {
+			if s.Name == z.Name && s.Type == "NS" && slices.Contains(s.vals(), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// answerZone answers from the public hosted zones' state.
+func (f *Route53) answerZone(q *dns.Msg, recursive bool) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.RecursionAvailable = recursive
+	if len(q.Question) != 1 || recursive && !q.RecursionDesired {
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	qn, qt := strings.ToLower(q.Question[0].Name), q.Question[0].Qtype
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var zone *Route53Zone
+	for i, z := range f.zones {
+		if !z.Private && dns.IsSubDomain(z.Name, qn) {
+			zone = &f.zones[i]
+		}
+	}
+	if zone == nil {
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	m.Authoritative = !recursive
+	var soa dns.RR
+	exists := false
+	var plain []Route53Set
+	var weighted []Route53Set
+	for _, s := range f.sets[zone.ID] {
+		if s.Name == zone.Name && s.Type == "SOA" {
+			soa = rr(fmt.Sprintf("%s %d IN SOA %s", s.Name, derefI(s.TTL), s.vals()[0]))
+		}
+		if s.Name == qn || dns.IsSubDomain(qn, s.Name) {
+			exists = true
+		}
+		if s.Name != qn || s.Alias != nil || (s.Type != dns.TypeToString[qt] && s.Type != "CNAME") {
+			continue
+		}
+		if s.Weight != nil {
+			weighted = append(weighted, s)
+		} else {
+			plain = append(plain, s)
+		}
+	}
+	if len(weighted) > 0 {
+		plain = append(plain, pick(weighted))
+	}
+	for _, s := range plain {
+		for _, v := range s.vals() {
+			m.Answer = append(m.Answer, rr(fmt.Sprintf("%s %d IN %s %s", s.Name, derefI(s.TTL), s.Type, v)))
+		}
+	}
+	if len(m.Answer) == 0 {
+		if !exists {
+			m.Rcode = dns.RcodeNameError
+		}
+		if soa != nil {
+			m.Ns = append(m.Ns, soa)
+		}
+	}
+	return m
+}
+
+// pick chooses one weighted set with probability weight/sum, or any one
+// when every weight is 0 (developer guide, weighted routing).
+func pick(sets []Route53Set) Route53Set {
+	var sum int64
+	for _, s := range sets {
+		sum += derefI(s.Weight)
+	}
+	if sum == 0 {
+		return sets[rand.IntN(len(sets))]
+	}
+	n := rand.Int64N(sum)
+	for _, s := range sets {
+		if n < derefI(s.Weight) {
+			return s
+		}
+		n -= derefI(s.Weight)
+	}
+	return sets[len(sets)-1]
+}
