@@ -106,14 +106,14 @@ type Route53Value struct {
 }
 
 type Route53Set struct {
-	Name          string     `xml:"Name"`
-	Type          string     `xml:"Type"`
-	SetIdentifier string     `xml:"SetIdentifier,omitempty"`
-	Weight        *int64     `xml:"Weight,omitempty"`
-	TTL           *int64     `xml:"TTL,omitempty"`
+	Name          string         `xml:"Name"`
+	Type          string         `xml:"Type"`
+	SetIdentifier string         `xml:"SetIdentifier,omitempty"`
+	Weight        *int64         `xml:"Weight,omitempty"`
+	TTL           *int64         `xml:"TTL,omitempty"`
 	Values        []Route53Value `xml:"ResourceRecords>ResourceRecord,omitempty"`
 	Alias         *Route53Alias  `xml:"AliasTarget,omitempty"`
-	HealthCheckID string     `xml:"HealthCheckId,omitempty"`
+	HealthCheckID string         `xml:"HealthCheckId,omitempty"`
 }
 
 func (s Route53Set) key() string { return s.Name + "|" + s.Type + "|" + s.SetIdentifier }
@@ -344,7 +344,7 @@ func r53UnescapeForFake(s string) string {
 func (f *Route53) change(w http.ResponseWriter, r *http.Request, zoneID string) {
 	var req struct {
 		Changes []struct {
-			Action string `xml:"Action"`
+			Action string     `xml:"Action"`
 			Set    Route53Set `xml:"ResourceRecordSet"`
 		} `xml:"ChangeBatch>Changes>Change"`
 	}
