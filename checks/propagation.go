@@ -40,6 +40,28 @@ type Change struct {
 	// OldTTL is the longest a cache may legally hold the old answer; zero:
 	// the TTL the authoritative servers serve now.
 	OldTTL time.Duration
+	// ExpectAny and OldAny are further answers that count as the new or
+	// the old value: a name answered by weighted sets answers one set at
+	// a time. Same form as Expect and Old (sorted, lower case).
+	ExpectAny, OldAny [][]string
+}
+
+// AddSets adds weighted sets' values as answers that count as new (to)
+// or old (from).
+func (c *Change) AddSets(to, from [][]string) error {
+	for _, side := range []struct {
+		in  [][]string
+		out *[][]string
+	}{{to, &c.ExpectAny}, {from, &c.OldAny}} {
+		for _, vals := range side.in {
+			ch, err := NewChange(c.Name, dns.TypeToString[c.Type], vals, nil, c.Since)
+			if err != nil {
+				return err
+			}
+			*side.out = append(*side.out, ch.Expect)
+		}
+	}
+	return nil
 }
 
 // NewChange parses values (zone-file rdata such as "192.0.2.1" or
@@ -176,10 +198,10 @@ func judge(r Reply, role string, ch Change, capAt, now time.Time) Seen {
 	}
 	s.Answer, s.TTL = answerOf(r)
 	switch {
-	case slices.Equal(s.Answer, ch.Expect):
+	case slices.Equal(s.Answer, ch.Expect) || slices.ContainsFunc(ch.ExpectAny, func(e []string) bool { return slices.Equal(s.Answer, e) }):
 		s.Verdict = Updated
 		return s
-	case len(ch.Old) > 0 && !slices.Equal(s.Answer, ch.Old):
+	case len(ch.Old) > 0 && !slices.Equal(s.Answer, ch.Old) && !slices.ContainsFunc(ch.OldAny, func(e []string) bool { return slices.Equal(s.Answer, e) }):
 		s.Verdict = Unexpected
 		return s
 	}

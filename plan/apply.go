@@ -78,8 +78,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	spec.Force = o.Force
 	ws := WorkspaceFor(spec)
 	forward := ws
-	var restoreTo []TTLChange
-	var priorDSTTL uint32
+	var prior priorRun
 	if o.Reverse {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
@@ -96,10 +95,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		ws.Dir += ".rollback"
 		if fp, err := ReadPlan(forward.Path("plan.json")); err == nil {
 			if st := fp.Step(StepRestoreTTL); st != nil {
-				restoreTo = slices.Clone(st.TTLs)
+				prior.restoreTo = slices.Clone(st.TTLs)
 			}
-			restoreTo = append(restoreTo, handedOverNS(fp)...)
-			priorDSTTL = fp.Observed.DSTTL
+			prior.restoreTo = append(prior.restoreTo, handedOverNS(fp)...)
+			prior.dsTTL = fp.Observed.DSTTL
+			prior.routed = fp.Observed.Old.Routed
 		}
 	}
 	env, err := o.NewEnv(ctx, spec)
@@ -116,7 +116,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
 
 	if o.DryRun {
-		p, err := freshPlan(ctx, env, spec, saved, restoreTo, priorDSTTL)
+		p, err := freshPlan(ctx, env, spec, saved, prior)
 		if err != nil {
 			return nil, ws, err
 		}
@@ -168,7 +168,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
-		if p, err = freshPlan(ctx, env, spec, saved, restoreTo, priorDSTTL); err != nil {
+		if p, err = freshPlan(ctx, env, spec, saved, prior); err != nil {
 			return nil, ws, err
 		}
 		if o.Confirm != nil && !o.Confirm(p) {
@@ -202,15 +202,27 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	return cl, ws, err
 }
 
+// priorRun is what a rollback takes from the forward move's plan: the
+// TTLs to restore, the DS TTL caches may hold, and the weighted sets to
+// end on.
+type priorRun struct {
+	restoreTo []TTLChange
+	dsTTL     uint32
+	routed    []providers.RoutedName
+}
+
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo []TTLChange, priorDSTTL uint32) (*Plan, error) {
+func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior priorRun) (*Plan, error) {
 	obs, err := Observe(ctx, env, spec)
 	if err != nil {
 		return nil, err
 	}
 	if obs.DSTTL == 0 && saved == nil {
-		obs.PriorDSTTL = priorDSTTL
+		obs.PriorDSTTL = prior.dsTTL
+	}
+	if saved == nil {
+		obs.PriorRouted = prior.routed
 	}
 	if saved != nil {
 		if err := saved.Observed.Drift(obs); err != nil {
@@ -228,8 +240,8 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, restoreTo 
 	if p.Nothing {
 		return nil, ErrNothingToDo
 	}
-	if len(restoreTo) > 0 {
-		p.restoreTTLs(restoreTo)
+	if len(prior.restoreTo) > 0 {
+		p.restoreTTLs(prior.restoreTo)
 	}
 	return p, nil
 }

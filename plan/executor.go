@@ -268,12 +268,13 @@ func (x *Executor) since() map[string]time.Time {
 // cutover moved (rollback: auto), and proves it at every server.
 func (x *Executor) rollbackRecords(ctx context.Context) error {
 	var moved []providers.Replacement
+	var undo []providers.Route
 	for _, st := range x.Plan.Steps {
 		if (st.Action != ActionSetRecords && st.Action != ActionSetWeights) || st.ID == StepRestoreTTL {
 			continue
 		}
 		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
-			moved = st.Moved
+			moved, undo = st.Moved, st.Undo
 		}
 	}
 	if len(moved) == 0 {
@@ -282,11 +283,15 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	back := make([]providers.Replacement, len(moved))
 	var names []string
 	for i, m := range moved {
-		back[i] = providers.Replacement{Name: m.Name, Type: m.Type, TTL: m.TTL, From: m.To, To: m.From}
+		back[i] = m.Reverse()
 		names = append(names, m.Name+" "+m.Type)
 	}
 	x.log("rollback: putting back the old values of %s", strings.Join(names, ", "))
-	if err := x.replace(ctx, back); err != nil {
+	if len(undo) > 0 {
+		if err := x.setRoutes(ctx, x.Plan.Spec.Provider, undo); err != nil {
+			return fmt.Errorf("rollback: %w", err)
+		}
+	} else if err := x.replace(ctx, back); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
@@ -309,24 +314,30 @@ func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) er
 	return x.replaceAt(ctx, x.Plan.Spec.Provider, reps)
 }
 
-// replaceAt puts plain record sets in place at a host: on a host with
-// weighted sets, through them (which also removes any weighted set of the
-// name), elsewhere as providers.Replace does.
+// replaceAt puts plain record sets in place at a host, as
+// providers.Replace does (a host with weighted sets changes the TTL of a
+// weighted name set by set, and refuses to make it plain).
 func (x *Executor) replaceAt(ctx context.Context, name string, reps []providers.Replacement) error {
-	zone := x.Plan.Spec.Zone
 	host, ok := x.Env.Hosts[name]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", name)
 	}
-	if w, ok := host.(providers.Weighter); ok && x.Plan.Observed.Weighted {
-		for _, r := range reps {
-			if err := w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, nil, r.To); err != nil {
-				return err
-			}
-		}
-		return nil
+	return providers.Replace(ctx, name, host, x.Plan.Spec.Zone, reps)
+}
+
+// setRoutes makes the host answer each name as its route says, through
+// its weighted sets.
+func (x *Executor) setRoutes(ctx context.Context, name string, routes []providers.Route) error {
+	w, ok := x.Env.Hosts[name].(providers.Weighter)
+	if !ok {
+		return fmt.Errorf("provider %s has no weighted record sets", name)
 	}
-	return providers.Replace(ctx, name, host, zone, reps)
+	for _, r := range routes {
+		if err := providers.SetRoute(ctx, w, x.Plan.Spec.Zone, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // act performs a step's action (unless done), then proves its gate.
@@ -500,22 +511,12 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		if provider == "" {
 			provider = x.Plan.Spec.Provider
 		}
+		if len(st.Routes) > 0 {
+			return x.setRoutes(ctx, provider, st.Routes)
+		}
 		return x.replaceAt(ctx, provider, st.Records)
 	case ActionSetWeights:
-		w, ok := x.Env.Hosts[x.Plan.Spec.Provider].(providers.Weighter)
-		if !ok {
-			return fmt.Errorf("provider %s has no weighted record sets", x.Plan.Spec.Provider)
-		}
-		for _, r := range st.Records {
-			sets := []providers.WeightedSet{
-				{ID: "dnsmigrate-old", Weight: int64(100 - st.Weight), Values: r.From},
-				{ID: "dnsmigrate-new", Weight: int64(st.Weight), Values: r.To},
-			}
-			if err := w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, sets, nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
 	}
 	return fmt.Errorf("unknown action %q", st.Action)
 }

@@ -51,8 +51,8 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 	var qs []checks.Question
 	type want struct {
-		data []string
-		ttl  uint32
+		set providers.RRset
+		ttl uint32
 	}
 	var wants []want
 	for _, c := range st.TTLs {
@@ -63,7 +63,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 		for i, set := range c.RRsets {
 			for _, s := range servers {
 				qs = append(qs, checks.Question{Server: s, Name: set.Name, Type: dns.StringToType[set.Type]})
-				wants = append(wants, want{set.Data, c.TTLs[i]})
+				wants = append(wants, want{set, c.TTLs[i]})
 			}
 		}
 	}
@@ -73,7 +73,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 	proved := map[string]bool{}
 	for i, r := range env.Checker.AskAll(ctx, qs) {
 		data, ttl := checks.RRsetOf(r, r.Name, r.Type)
-		if r.OK() && r.Msg.Authoritative && ttl == wants[i].ttl && slices.Equal(data, wants[i].data) {
+		if r.OK() && r.Msg.Authoritative && ttl == wants[i].ttl && wants[i].set.Serves(data) {
 			if !proved[r.Server] {
 				proved[r.Server] = true
 				proof = append(proof, checks.EvidenceOf(r, r.Type))
@@ -83,7 +83,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 		res.OK = false
 		bad++
 		e := checks.EvidenceOf(r, r.Type)
-		e.Note = fmt.Sprintf("want ttl %d with %v", wants[i].ttl, wants[i].data)
+		e.Note = fmt.Sprintf("want ttl %d with %v", wants[i].ttl, wants[i].set.Data)
 		if len(res.Evidence) < 8 {
 			res.Evidence = append(res.Evidence, e)
 		}
@@ -266,18 +266,18 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 // gateRecords: every server serves each RRset's new data, authoritatively.
 func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, servers []string) GateResult {
 	var qs []checks.Question
-	var want [][]string
+	var want []providers.Replacement
 	for _, r := range reps {
 		for _, s := range servers {
 			qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type]})
-			want = append(want, r.To)
+			want = append(want, r)
 		}
 	}
 	res := GateResult{OK: true}
 	good := 0
 	for i, r := range env.Checker.AskAll(ctx, qs) {
 		data, _ := checks.RRsetOf(r, r.Name, r.Type)
-		if r.OK() && r.Msg.Authoritative && slices.Equal(data, want[i]) {
+		if r.OK() && r.Msg.Authoritative && want[i].IsTo(data) {
 			good++
 			if len(res.Evidence) < 4 {
 				res.Evidence = append(res.Evidence, checks.EvidenceOf(r, r.Type))
@@ -286,7 +286,10 @@ func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, ser
 		}
 		res.OK = false
 		e := checks.EvidenceOf(r, r.Type)
-		e.Note = fmt.Sprintf("want %v", want[i])
+		e.Note = fmt.Sprintf("want %v", want[i].To)
+		if len(want[i].ToSets) > 0 {
+			e.Note = fmt.Sprintf("want one of the weighted sets %v", want[i].ToSets)
+		}
 		res.Evidence = append(res.Evidence, e)
 	}
 	res.Summary = fmt.Sprintf("%d of %d answers serve the new data", good, len(qs))
@@ -308,6 +311,9 @@ func gatePropagated(ctx context.Context, env Env, p *Plan, st *Step, since map[s
 			return GateResult{Fatal: true, Summary: err.Error()}
 		}
 		ch.OldTTL = time.Duration(mv.TTL) * time.Second
+		if err := ch.AddSets(mv.ToSets, mv.FromSets); err != nil {
+			return GateResult{Fatal: true, Summary: err.Error()}
+		}
 		changes = append(changes, ch)
 	}
 	seen, err := env.Checker.Propagation(ctx, changes, p.Spec.Verify.Resolvers, time.Now())
@@ -359,9 +365,9 @@ func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, s
 		data, _ := checks.RRsetOf(r, r.Name, r.Type)
 		mv := moves[idx[k]]
 		switch {
-		case r.OK() && slices.Equal(data, mv.To):
+		case r.OK() && mv.IsTo(data):
 			nw++
-		case r.OK() && slices.Equal(data, mv.From):
+		case r.OK() && mv.IsFrom(data):
 			old++
 		default:
 			res.OK, res.Fatal = false, true

@@ -29,13 +29,17 @@ type Observed struct {
 	// PriorDSTTL is the DS TTL the parent served before this tool removed
 	// the DS, from the plan of the run that removed it (a rollback reads
 	// the forward move's): the DS TTL caches may hold when none is served.
-	PriorDSTTL  uint32           `json:"prior_ds_ttl,omitempty"`
-	NegTTL      uint32           `json:"neg_ttl"`
-	Status      checks.Status    `json:"status"`
-	Findings    []checks.Finding `json:"findings,omitempty"`
-	Old         HostState        `json:"old"`
-	New         HostState        `json:"new"`
-	Fingerprint string           `json:"fingerprint"`
+	PriorDSTTL uint32 `json:"prior_ds_ttl,omitempty"`
+	// PriorRouted are the weighted sets the forward move found, from its
+	// plan (a rollback of a records cutover reads it): the rollback ends
+	// on them exactly, identifiers, weights and health checks.
+	PriorRouted []providers.RoutedName `json:"prior_routed,omitempty"`
+	NegTTL      uint32                 `json:"neg_ttl"`
+	Status      checks.Status          `json:"status"`
+	Findings    []checks.Finding       `json:"findings,omitempty"`
+	Old         HostState              `json:"old"`
+	New         HostState              `json:"new"`
+	Fingerprint string                 `json:"fingerprint"`
 	// Skipped are server addresses not asked (verify.ipv6: auto, no route
 	// from this machine): every gate lists them in its evidence.
 	Skipped []string `json:"skipped,omitempty"`
@@ -71,6 +75,9 @@ type HostState struct {
 	KSK     []string            `json:"ksk,omitempty"`
 	Serials []uint32            `json:"serials"`
 	Glue    map[string][]string `json:"glue,omitempty"`
+	// Routed are the names the host answers by rule (weighted sets,
+	// aliases, other routing), read as themselves; not in RRsets.
+	Routed []providers.RoutedName `json:"routed,omitempty"`
 
 	hostAnswers []checks.ChildServer
 }
@@ -182,6 +189,14 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 		return fmt.Errorf("observe: %w", err)
 	}
 	h.RRsets = providers.Group(rrs)
+	if r, ok := host.(providers.Router); ok {
+		if h.Routed, err = r.Routed(ctx, spec.Zone); err != nil {
+			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
+		}
+		for _, rn := range h.Routed {
+			h.MaxTTL = max(h.MaxTTL, rn.TTL)
+		}
+	}
 	h.Glue = map[string][]string{}
 	for _, set := range h.RRsets {
 		if set.Type != "SOA" {
@@ -251,6 +266,9 @@ func (o *Observed) fingerprint() string {
 			if s.Type != "SOA" {
 				fmt.Fprintf(&b, "%s %s %s %d %v\n", h.Provider, s.Name, s.Type, s.TTL, s.Data)
 			}
+		}
+		for _, r := range h.Routed {
+			fmt.Fprintf(&b, "%s %s %s %d routed %v\n", h.Provider, r.Name, r.Type, r.TTL, r.Describe())
 		}
 	}
 	sum := sha256.Sum256([]byte(b.String()))
@@ -361,6 +379,18 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		}
 	}
 	var out []string
+	newRouted := map[string][]string{}
+	for _, r := range o.New.Routed {
+		newRouted[r.Name+" "+r.Type] = r.Describe()
+	}
+	for _, r := range o.Old.Routed {
+		k := r.Name + " " + r.Type
+		if got, ok := newRouted[k]; !ok {
+			out = append(out, fmt.Sprintf("zone parity: %s answers %s by rule (%s); the new provider has no such rule", o.Old.Provider, k, strings.Join(r.Describe(), "; ")))
+		} else if !slices.Equal(got, r.Describe()) {
+			out = append(out, fmt.Sprintf("zone parity: %s is answered by different rules: old %v, new %v", k, r.Describe(), got))
+		}
+	}
 	var qs []checks.Question
 	type want struct {
 		data []string

@@ -122,6 +122,10 @@ type Step struct {
 	// Records are the RRsets a set-records step replaces; Moved are all
 	// the replacements made up to and including a phase.
 	Records []providers.Replacement `json:"records,omitempty"`
+	// Routes are how the host answers each name after a weighted phase,
+	// set by set; Undo how a rollback puts the old side back.
+	Routes []providers.Route `json:"routes,omitempty"`
+	Undo   []providers.Route `json:"undo,omitempty"`
 	// Weight is the new values' share, in percent, of a set-weights step.
 	Weight int                     `json:"weight,omitempty"`
 	Moved  []providers.Replacement `json:"moved,omitempty"`

@@ -47,22 +47,32 @@ func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error
 		return err
 	}
 	_, o.Weighted = host.(providers.Weighter)
-	current := map[string]providers.RRset{}
+	current := currentSets(o.Old)
 	total := 0
-	for _, set := range o.Old.RRsets {
-		current[set.Name+" "+set.Type] = set
+	for _, set := range current {
 		if set.Type != "SOA" {
 			total += len(set.Data)
+		}
+	}
+	other := map[string][]string{}
+	for _, r := range o.Old.Routed {
+		if len(r.Other) > 0 {
+			other[r.Name+" "+r.Type] = r.Other
 		}
 	}
 	changed := 0
 	for _, c := range spec.Changes {
 		from, to := normalize(c.Name, c.Type, c.From), normalize(c.Name, c.Type, c.To)
 		set, ok := current[c.Name+" "+c.Type]
+		_, weighted := routedAt(o.Old, c.Name, c.Type)
 		switch {
+		case other[c.Name+" "+c.Type] != nil:
+			o.Problems = append(o.Problems, fmt.Sprintf("%s %s is answered at %s by a rule dnsmigrate does not change (%s): change it there, or leave it out of the spec", c.Name, c.Type, spec.Provider, strings.Join(other[c.Name+" "+c.Type], "; ")))
 		case ok && slices.Equal(set.Data, to):
 		case ok && slices.Equal(set.Data, from):
 			changed += len(from)
+		case ok && weighted && slices.Equal(set.Data, union(from, to)):
+			changed += len(from) // a weighted phase under way
 		case !ok:
 			o.Problems = append(o.Problems, fmt.Sprintf("%s %s does not exist at %s; the spec says it is %v", c.Name, c.Type, spec.Provider, c.From))
 		default:
@@ -78,6 +88,46 @@ func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error
 		}
 	}
 	return nil
+}
+
+// currentSets is the host's RRsets by "name type", a name answered by
+// weighted sets standing as the set of every value it may answer with.
+func currentSets(h HostState) map[string]providers.RRset {
+	out := map[string]providers.RRset{}
+	for _, set := range h.RRsets {
+		out[set.Name+" "+set.Type] = set
+	}
+	for _, r := range h.Routed {
+		if len(r.Sets) > 0 && len(r.Other) == 0 {
+			out[r.Name+" "+r.Type] = providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: normalize(r.Name, r.Type, r.Values()), Sets: setValues(r)}
+		}
+	}
+	return out
+}
+
+// routedAt finds the weighted sets that answer name and type at a host.
+func routedAt(h HostState, name, rrtype string) (providers.RoutedName, bool) {
+	for _, r := range h.Routed {
+		if r.Name == name && r.Type == rrtype && len(r.Sets) > 0 && len(r.Other) == 0 {
+			return r, true
+		}
+	}
+	return providers.RoutedName{}, false
+}
+
+// setValues is each weighted set's values, normalized.
+func setValues(r providers.RoutedName) [][]string {
+	var out [][]string
+	for _, s := range r.Sets {
+		out = append(out, normalize(r.Name, r.Type, s.Values))
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // normalize turns spec values into the data the host serves.
@@ -100,10 +150,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 	m := spec.Margin
 	gateTimeout := Duration(spec.Verify.GateTimeout)
 	lowerTo := uint32(spec.TTL.LowerTo / time.Second)
-	current := map[string]providers.RRset{}
-	for _, set := range o.Old.RRsets {
-		current[set.Name+" "+set.Type] = set
-	}
+	current := currentSets(o.Old)
 	// A stable order: by name, then type.
 	changes := slices.Clone(spec.Changes)
 	sort.Slice(changes, func(i, j int) bool {
@@ -126,11 +173,17 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 			from = to // already moved: its phase replaces nothing
 		}
 		moves[i] = providers.Replacement{Name: c.Name, Type: c.Type, TTL: ttl, From: from, To: to}
+		if r, ok := routedAt(o.Old, c.Name, c.Type); ok {
+			moves[i].FromSets = setValues(r)
+		}
+		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.Values()), to) {
+			moves[i].ToSets = setValues(r)
+		}
 		if set.TTL > lowerTo {
 			lowerSets = append(lowerSets, set)
 			lowerTTLs = append(lowerTTLs, lowerTo)
 			lower = append(lower, providers.Replacement{Name: c.Name, Type: c.Type, TTL: lowerTo, From: set.Data, To: set.Data})
-			restore = append(restore, providers.Replacement{Name: c.Name, Type: c.Type, TTL: set.TTL, From: to, To: to})
+			restore = append(restore, providers.Replacement{Name: c.Name, Type: c.Type, TTL: set.TTL, From: to, To: to, FromSets: moves[i].ToSets, ToSets: moves[i].ToSets})
 			maxTTL = max(maxTTL, set.TTL)
 			before = append(before, fmt.Sprintf("%s %s ttl %d", c.Name, c.Type, set.TTL))
 			after = append(after, fmt.Sprintf("%s %s ttl %d", c.Name, c.Type, lowerTo))
@@ -152,7 +205,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 	p.add(Step{ID: StepHealthCheck, Action: ActionVerify, Summary: fmt.Sprintf("%d health checks pass before the first phase", len(spec.Health)),
 		Gate: &Gate{Check: GateHealthy, Timeout: gateTimeout}})
 	if o.Weighted {
-		buildWeighted(p, spec, moves, servers)
+		buildWeighted(p, spec, o, moves, servers)
 	} else {
 		buildShares(p, spec, moves, servers, lowerTo)
 	}
@@ -207,19 +260,40 @@ func buildShares(p *Plan, spec *Spec, moves []providers.Replacement, servers []s
 // buildWeighted plans phases on a host with weighted record sets: each
 // phase gives every name's new values that share of the answers (the old
 // values the rest); the last phase puts plain record sets back with the
-// new values only.
-func buildWeighted(p *Plan, spec *Spec, moves []providers.Replacement, servers []string) {
+// new values only. A name the host already answers by weighted sets (the
+// user's own, with their identifiers and health checks) keeps them: they
+// share the old side in proportion to their weights. A rollback ends on
+// those sets exactly as the forward move found them (Observed.PriorRouted).
+// Each phase step holds the routes apply writes and the routes a rollback
+// writes back.
+func buildWeighted(p *Plan, spec *Spec, o *Observed, moves []providers.Replacement, servers []string) {
 	gateTimeout := Duration(spec.Verify.GateTimeout)
+	var undo []providers.Route
+	for _, mv := range moves {
+		if from, user := weightedSide(o.Old, mv.Name, mv.Type, mv.From, "dnsmigrate-old"); user {
+			undo = append(undo, providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL, Sets: from})
+		} else {
+			undo = append(undo, providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL, Values: mv.From})
+		}
+	}
 	for k, pct := range spec.Phases {
 		id := fmt.Sprintf("phase-%d", k+1)
-		step := Step{ID: id, Moved: moves, Rollback: "put back plain record sets with the old values"}
+		step := Step{ID: id, Moved: moves, Records: moves, Undo: undo, Rollback: "put back the old values of every name, as the host had them"}
+		for _, mv := range moves {
+			if slices.Equal(mv.From, mv.To) {
+				continue // already moved
+			}
+			route := phaseRoute(o, mv, pct)
+			step.Routes = append(step.Routes, route)
+			step.After = append(step.After, describeRoute(route))
+		}
 		if pct < 100 {
-			step.Action, step.Weight, step.Records = ActionSetWeights, pct, moves
+			step.Action, step.Weight = ActionSetWeights, pct
 			step.Summary = fmt.Sprintf("answer every changing name with its new values %d%% of the time (weighted record sets)", pct)
 			step.Gate = &Gate{Check: GateOldOrNew, Servers: servers, Timeout: gateTimeout}
 		} else {
-			step.Action, step.Records = ActionSetRecords, moves
-			step.Summary = "answer every changing name with its new values only (plain record sets again)"
+			step.Action = ActionSetRecords
+			step.Summary = "answer every changing name with its new values only"
 			step.Gate = &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout}
 		}
 		p.add(step)
@@ -234,6 +308,87 @@ func buildWeighted(p *Plan, spec *Spec, moves []providers.Replacement, servers [
 		p.add(Step{ID: "hold-" + id, Action: ActionHold, Summary: fmt.Sprintf("hold at %d%% for %s while the health checks pass", pct, spec.Hold),
 			Wait: Duration(spec.Hold), Formula: "hold from the spec"})
 	}
+}
+
+// weightedSide is one side of a move as weighted sets: the sets the host
+// (h) answers the name with when they hold exactly vals (user is true),
+// else one set of its own, named id.
+func weightedSide(h HostState, name, rrtype string, vals []string, id string) (sets []providers.WeightedSet, user bool) {
+	if r, ok := routedAt(h, name, rrtype); ok && slices.Equal(normalize(name, rrtype, r.Values()), vals) {
+		return slices.Clone(r.Sets), true
+	}
+	return []providers.WeightedSet{{ID: id, Weight: 1, Values: vals}}, false
+}
+
+// phaseRoute is how the host answers a moving name at pct percent: the
+// old side's sets sharing 100-pct of the weight in proportion to their
+// own weights, the new side's sharing pct; at 100, the new side alone,
+// as plain values or as the sets a rollback puts back exactly.
+func phaseRoute(o *Observed, mv providers.Replacement, pct int) providers.Route {
+	route := providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL}
+	from, _ := weightedSide(o.Old, mv.Name, mv.Type, mv.From, "dnsmigrate-old")
+	if cur, ok := routedAt(o.Old, mv.Name, mv.Type); ok && slices.Equal(normalize(mv.Name, mv.Type, cur.Values()), union(mv.From, mv.To)) {
+		from = slices.Clone(cur.Sets) // a phase under way: its sets are the old side
+	}
+	to, user := weightedSide(HostState{Routed: o.PriorRouted}, mv.Name, mv.Type, mv.To, "dnsmigrate-new")
+	if pct >= 100 {
+		if user {
+			route.Sets = to
+		} else {
+			route.Values = mv.To
+		}
+		return route
+	}
+	route.Sets = mergeSets(scaleSets(from, 100-pct), scaleSets(to, pct))
+	return route
+}
+
+// scaleSets gives sets weights summing to about share, in proportion to
+// their weights (equally when all are 0).
+func scaleSets(sets []providers.WeightedSet, share int) []providers.WeightedSet {
+	var sum int64
+	for _, s := range sets {
+		sum += s.Weight
+	}
+	out := slices.Clone(sets)
+	for i := range out {
+		if sum == 0 {
+			out[i].Weight = int64(math.Round(float64(share) / float64(len(sets))))
+		} else {
+			out[i].Weight = int64(math.Round(float64(share) * float64(sets[i].Weight) / float64(sum)))
+		}
+	}
+	return out
+}
+
+// mergeSets joins two sides; a set on both sides (a rollback of a phase
+// under way) is one set with both weights.
+func mergeSets(a, b []providers.WeightedSet) []providers.WeightedSet {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if i := slices.IndexFunc(out, func(o providers.WeightedSet) bool { return o.ID == s.ID }); i >= 0 {
+			out[i].Weight += s.Weight
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// describeRoute is a route in one line for plans and change logs.
+func describeRoute(r providers.Route) string {
+	if len(r.Sets) == 0 {
+		return fmt.Sprintf("%s %s ttl %d plain %v", r.Name, r.Type, r.TTL, r.Values)
+	}
+	var parts []string
+	for _, s := range r.Sets {
+		d := fmt.Sprintf("%s=%d %v", s.ID, s.Weight, s.Values)
+		if s.HealthCheckID != "" {
+			d += " health check " + s.HealthCheckID
+		}
+		parts = append(parts, d)
+	}
+	return fmt.Sprintf("%s %s ttl %d %s", r.Name, r.Type, r.TTL, strings.Join(parts, ", "))
 }
 
 // StepHealthCheck is the records cutover's first health gate.

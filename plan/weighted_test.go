@@ -74,7 +74,7 @@ func TestWeightedActions(t *testing.T) {
 		}
 	}
 	// A rollback puts plain sets back with the old values, through the weights.
-	if err := x.replace(ctx, []providers.Replacement{{Name: "api.example.com.", Type: "A", TTL: 60, From: []string{"198.51.100.10"}, To: []string{"192.0.2.10"}}}); err != nil {
+	if err := x.setRoutes(ctx, "old", p.Step("phase-1").Undo); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -133,7 +134,14 @@ type RRset struct {
 	Type string   `json:"type"`
 	TTL  uint32   `json:"ttl"`
 	Data []string `json:"data"`
+	// Sets are, for a name answered by weighted sets, each set's values
+	// (Data is then all of them): a server answers with one at a time.
+	Sets [][]string `json:"sets,omitempty"`
 }
+
+// Serves reports whether data (sorted) is an answer of the RRset: all of
+// it, or one of its weighted sets.
+func (s RRset) Serves(data []string) bool { return isSide(data, s.Data, s.Sets) }
 
 // Group turns records into RRsets, sorted by name and type; an RRset's TTL
 // is the largest of its records'.
@@ -172,6 +180,51 @@ type Replacement struct {
 	TTL  uint32   `json:"ttl"`
 	From []string `json:"from"`
 	To   []string `json:"to"`
+	// FromSets and ToSets are, for a side answered by weighted sets, each
+	// set's values: a server answers with one set at a time, so each is
+	// as good an answer as the whole side.
+	FromSets [][]string `json:"from_sets,omitempty"`
+	ToSets   [][]string `json:"to_sets,omitempty"`
+}
+
+// IsTo reports whether data (sorted) is an answer of the To side.
+func (r Replacement) IsTo(data []string) bool { return isSide(data, r.To, r.ToSets) }
+
+// IsFrom reports whether data (sorted) is an answer of the From side.
+func (r Replacement) IsFrom(data []string) bool { return isSide(data, r.From, r.FromSets) }
+
+func isSide(data, all []string, sets [][]string) bool {
+	if slices.Equal(data, all) {
+		return true
+	}
+	for _, s := range sets {
+		if slices.Equal(data, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reverse is the replacement that undoes r.
+func (r Replacement) Reverse() Replacement {
+	r.From, r.To = r.To, r.From
+	r.FromSets, r.ToSets = r.ToSets, r.FromSets
+	return r
+}
+
+// Route says how a host answers one name and type: with the weighted sets
+// Sets, or, with none, plainly with Values.
+type Route struct {
+	Name   string        `json:"name"`
+	Type   string        `json:"type"`
+	TTL    uint32        `json:"ttl"`
+	Sets   []WeightedSet `json:"sets,omitempty"`
+	Values []string      `json:"values,omitempty"`
+}
+
+// SetRoute makes host answer as r says, through its weighted sets.
+func SetRoute(ctx context.Context, w Weighter, zone string, r Route) error {
+	return w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, r.Sets, r.Values)
 }
 
 // Replacer is an optional interface for a host that replaces RRsets more

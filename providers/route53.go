@@ -146,12 +146,12 @@ func (r RoutedName) Values() []string {
 	return slices.Compact(out)
 }
 
-// Describe is the routing in words, one line per set, for parity and
-// plans.
+// Describe is the routing in words, one line per set, without the TTL,
+// for parity and plans.
 func (r RoutedName) Describe() []string {
 	out := slices.Clone(r.Other)
 	for _, s := range r.Sets {
-		d := fmt.Sprintf("weighted set %q weight %d ttl %d %v", s.ID, s.Weight, r.TTL, s.Values)
+		d := fmt.Sprintf("weighted set %q weight %d %v", s.ID, s.Weight, s.Values)
 		if s.HealthCheckID != "" {
 			d += " health check " + s.HealthCheckID
 		}
@@ -378,7 +378,7 @@ func describeRule(s r53types.ResourceRecordSet) string {
 		for _, r := range s.ResourceRecords {
 			vals = append(vals, aws.ToString(r.Value))
 		}
-		parts = append(parts, fmt.Sprintf("ttl %d %v", aws.ToInt64(s.TTL), vals))
+		parts = append(parts, fmt.Sprint(vals))
 	}
 	if s.HealthCheckId != nil {
 		parts = append(parts, "health check "+aws.ToString(s.HealthCheckId))

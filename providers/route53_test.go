@@ -77,7 +77,7 @@ func TestRoute53Reads(t *testing.T) {
 	for _, r := range routed {
 		desc = append(desc, r.Name+" "+r.Type+": "+strings.Join(r.Describe(), "; "))
 	}
-	want := `backend.example.com. CNAME: weighted set "lb-a" weight 10 ttl 60 [lb-a.example.net.] health check hc-a; weighted set "lb-b" weight 10 ttl 60 [lb-b.example.net.] health check hc-b|` +
+	want := `backend.example.com. CNAME: weighted set "lb-a" weight 10 [lb-a.example.net.] health check hc-a; weighted set "lb-b" weight 10 [lb-b.example.net.] health check hc-b|` +
 		`example.com. AAAA: alias to dualstack.lb-1.eu-west-1.elb.amazonaws.com. (hosted zone Z35SXDOTRQ7X7K, evaluate target health true)`
 	if strings.Join(desc, "|") != want {
 		t.Errorf("routed:\n%s\nwant\n%s", strings.Join(desc, "|"), want)

@@ -41,6 +41,16 @@ type Route53 struct {
 	batches  [][]string
 	writes   []int // ResourceRecord elements counted in each change request
 	badScope int
+	history  map[string][]string // "name type" -> its state after each accepted batch that touched it
+}
+
+// History is the state of a name and type in the default zone (as State
+// says it, sets joined by " | ") after each accepted change batch that
+// touched it, oldest first.
+func (f *Route53) History(name, rrtype string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.history[name+" "+rrtype])
 }
 
 // Throttle answers the next n requests with Throttling.
@@ -163,7 +173,7 @@ const r53NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 // and SOA records that Route 53 creates for a public hosted zone"), an
 // apex NS set of four name servers at TTL 172800 and an SOA at 900.
 func NewRoute53(t testing.TB, sets ...Route53Set) *Route53 {
-	f := &Route53{sets: map[string][]Route53Set{}, polled: map[string]int{}, pageSize: 300}
+	f := &Route53{sets: map[string][]Route53Set{}, polled: map[string]int{}, pageSize: 300, history: map[string][]string{}}
 	f.AddZone("Z0EXAMPLE", "example.com.", false, sets...)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -475,6 +485,15 @@ func (f *Route53) change(w http.ResponseWriter, r *http.Request, zoneID string) 
 	}
 	f.batches = append(f.batches, batch)
 	f.changes++
+	touched := map[string]bool{}
+	for _, c := range req.Changes {
+		k := strings.ToLower(dns0(r53UnescapeForFake(c.Set.Name))) + " " + c.Set.Type
+		if zoneID == "Z0EXAMPLE" && !touched[k] {
+			touched[k] = true
+			name, typ, _ := strings.Cut(k, " ")
+			f.history[k] = append(f.history[k], strings.Join(f.state(name, typ), " | "))
+		}
+	}
 	fmt.Fprintf(w, `<?xml version="1.0"?><ChangeResourceRecordSetsResponse xmlns="%s"><ChangeInfo><Id>/change/C%d</Id><Status>PENDING</Status><SubmittedAt>2026-11-22T00:00:00.000Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`, r53NS, f.changes)
 }
 
@@ -492,6 +511,10 @@ func dns0(name string) string {
 func (f *Route53) State(name, typ string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.state(name, typ)
+}
+
+func (f *Route53) state(name, typ string) []string {
 	var out []string
 	for _, s := range f.sets["Z0EXAMPLE"] {
 		if s.Name == name && s.Type == typ {

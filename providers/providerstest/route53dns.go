@@ -1,12 +1,16 @@
 package providerstest
 
 import (
+	"crypto"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -21,6 +25,41 @@ import (
 // without caching. The zones are unsigned. Addresses are loopback only.
 type Route53DNS struct {
 	Root, Auth, Resolver string // host:port
+	// TrustAnchor is a file holding the root's key: the root is signed
+	// (the hosted zones are not), so that a validating check finds the
+	// delegations insecure rather than the root broken.
+	TrustAnchor string
+}
+
+// rootSigner signs the fake root's answers with one key.
+type rootSigner struct {
+	key  *dns.DNSKEY
+	priv crypto.Signer
+}
+
+func newRootSigner() (*rootSigner, error) {
+	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 86400}, Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+	priv, err := k.Generate(256)
+	if err != nil {
+		return nil, err
+	}
+	return &rootSigner{key: k, priv: priv.(crypto.Signer)}, nil
+}
+
+// sign returns rrs with an RRSIG over them (one RRset).
+func (r *rootSigner) sign(rrs ...dns.RR) []dns.RR {
+	if len(rrs) == 0 {
+		return nil
+	}
+	h := rrs[0].Header()
+	now := time.Now()
+	sig := &dns.RRSIG{Hdr: dns.RR_Header{Name: h.Name, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: h.Ttl},
+		TypeCovered: h.Rrtype, Algorithm: r.key.Algorithm, Labels: uint8(dns.CountLabel(h.Name)), OrigTtl: h.Ttl,
+		Expiration: uint32(now.Add(24 * time.Hour).Unix()), Inception: uint32(now.Add(-time.Hour).Unix()), KeyTag: r.key.KeyTag(), SignerName: "."}
+	if err := sig.Sign(r.priv, rrs); err != nil {
+		panic(err)
+	}
+	return append(rrs, sig)
 }
 
 // ServeDNS starts the DNS side on three loopback IPv4 addresses (port 53),
@@ -28,6 +67,14 @@ type Route53DNS struct {
 func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) Route53DNS {
 	t.Helper()
 	d := Route53DNS{Root: net.JoinHostPort(root, "53"), Auth: net.JoinHostPort(auth, "53"), Resolver: net.JoinHostPort(resolver, "53")}
+	signer, err := newRootSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.TrustAnchor = filepath.Join(t.TempDir(), "root.key")
+	if err := os.WriteFile(d.TrustAnchor, []byte(signer.key.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	serve := func(addr string, h dns.HandlerFunc) {
 		pc, err := net.ListenPacket("udp", addr)
 		if err != nil {
@@ -43,7 +90,7 @@ func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) Route53DNS
 		go func() { _ = tsrv.ActivateAndServe() }()
 		t.Cleanup(func() { _ = srv.Shutdown(); _ = tsrv.Shutdown() })
 	}
-	serve(d.Root, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerRoot(r, auth)) })
+	serve(d.Root, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerRoot(r, auth, signer)) })
 	serve(d.Auth, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, false)) })
 	serve(d.Resolver, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, true)) })
 	return d
@@ -59,7 +106,7 @@ func rr(s string) dns.RR {
 
 // answerRoot: authoritative for ".", with a referral for every hosted zone
 // and the hosted zones' name server names answered directly.
-func (f *Route53) answerRoot(q *dns.Msg, auth string) *dns.Msg {
+func (f *Route53) answerRoot(q *dns.Msg, auth string, signer *rootSigner) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	if len(q.Question) != 1 {
@@ -82,21 +129,30 @@ func (f *Route53) answerRoot(q *dns.Msg, auth string) *dns.Msg {
 				}
 			}
 		}
+		// No DS: the NSEC at the delegation proves it (RFC 4035 3.1.4).
+		nsec := &dns.NSEC{Hdr: dns.RR_Header{Name: z.Name, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 86400}, NextDomain: "\\000." + z.Name, TypeBitMap: []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}}
+		if qn == z.Name && qt == dns.TypeDS {
+			m.Authoritative, m.Ns = true, append(signer.sign(soa), signer.sign(nsec)...)
+			return m
+		}
+		m.Ns = append(m.Ns, signer.sign(nsec)...)
 		return m
 	}
 	m.Authoritative = true
 	switch {
 	case qn == "." && qt == dns.TypeSOA:
-		m.Answer = append(m.Answer, soa)
+		m.Answer = signer.sign(soa)
 	case qn == "." && qt == dns.TypeNS:
-		m.Answer = append(m.Answer, rr(". 518400 IN NS a.root.fake."))
+		m.Answer = signer.sign(rr(". 518400 IN NS a.root.fake."))
+	case qn == "." && qt == dns.TypeDNSKEY:
+		m.Answer = signer.sign(signer.key)
 	case qt == dns.TypeA && f.isNameServer(qn):
-		m.Answer = append(m.Answer, rr(fmt.Sprintf("%s 172800 IN A %s", qn, auth)))
-	case f.isNameServer(qn):
-		m.Ns = append(m.Ns, soa)
+		m.Answer = signer.sign(rr(fmt.Sprintf("%s 172800 IN A %s", qn, auth)))
+	case f.isNameServer(qn) || qn == ".":
+		m.Ns = signer.sign(soa)
 	default:
 		m.Rcode = dns.RcodeNameError
-		m.Ns = append(m.Ns, soa)
+		m.Ns = signer.sign(soa)
 	}
 	return m
 }

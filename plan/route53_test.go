@@ -1,0 +1,120 @@
+package plan_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
+)
+
+// The seeds' case, end to end against the Route 53 fake and its DNS side:
+// backend CNAME is two weighted sets of the user's (weights 10/10, each
+// with a health check) toward two load balancers. A records cutover moves
+// it to a third in phases 10/50/100, every gate asking the fake's name
+// servers and resolver; a rollback brings the user's own sets back as
+// they were. At every phase the sets, weights and health checks are
+// exactly as planned.
+func TestRoute53WeightedCutoverAndRollback(t *testing.T) {
+	f, spec := r53Cutover(t, "127.75.0", "")
+	before := f.State("backend.example.com.", "CNAME")
+	for _, reverse := range []bool{false, true} {
+		if cl, err := r53Apply(t, spec, reverse, &tlog{t: t}); err != nil || cl.Result != "completed" {
+			t.Fatalf("apply (reverse %t): %v", reverse, err)
+		}
+	}
+	want := []string{
+		// forward: lower-ttl keeps the user's sets, identifiers, weights and health checks
+		"lb-a=10 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=10 hc hc-b [lb-b.example.net.] ttl 60",
+		"dnsmigrate-new=10 [lb-c.example.net.] ttl 60 | lb-a=45 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=45 hc hc-b [lb-b.example.net.] ttl 60",
+		"dnsmigrate-new=50 [lb-c.example.net.] ttl 60 | lb-a=25 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=25 hc hc-b [lb-b.example.net.] ttl 60",
+		"plain [lb-c.example.net.] ttl 60",
+		"plain [lb-c.example.net.] ttl 300", // restore-ttl
+		// rollback
+		"plain [lb-c.example.net.] ttl 60",
+		"dnsmigrate-old=90 [lb-c.example.net.] ttl 60 | lb-a=5 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=5 hc hc-b [lb-b.example.net.] ttl 60",
+		"dnsmigrate-old=50 [lb-c.example.net.] ttl 60 | lb-a=25 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=25 hc hc-b [lb-b.example.net.] ttl 60",
+		"lb-a=10 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=10 hc hc-b [lb-b.example.net.] ttl 60",
+		"lb-a=10 hc hc-a [lb-a.example.net.] ttl 300 | lb-b=10 hc hc-b [lb-b.example.net.] ttl 300",
+	}
+	if got := f.History("backend.example.com.", "CNAME"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("backend CNAME after each change batch:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if after := f.State("backend.example.com.", "CNAME"); strings.Join(after, "|") != strings.Join(before, "|") {
+		t.Errorf("after the rollback: %v, want the user's own sets %v", after, before)
+	}
+	if got := f.State("www.example.com.", "A"); len(got) != 1 || got[0] != "plain [192.0.2.1 192.0.2.2] ttl 300" {
+		t.Errorf("an unrelated name changed: %v", got)
+	}
+}
+
+// The health target goes down during phase 2: the automatic rollback puts
+// the user's own weighted sets back, identifiers, weights and health
+// checks as they were (at the lowered TTL, as every automatic rollback
+// leaves it).
+func TestRoute53WeightedAutoRollback(t *testing.T) {
+	srv, health := healthTarget(t)
+	f, spec := r53Cutover(t, "127.75.1", health)
+	out := &stopAt{t: t, line: "phase-2: answer", cancel: func() { srv.Close() }}
+	_, err := r53Apply(t, spec, false, out)
+	if err == nil || !strings.Contains(err.Error(), "rolled back automatically") {
+		t.Fatalf("cutover with a dead health target: %v", err)
+	}
+	got := f.History("backend.example.com.", "CNAME")
+	want := "lb-a=10 hc hc-a [lb-a.example.net.] ttl 60 | lb-b=10 hc hc-b [lb-b.example.net.] ttl 60"
+	if len(got) < 3 || got[len(got)-1] != want {
+		t.Errorf("backend CNAME after each change batch:\n%s\nwant it to end on\n%s", strings.Join(got, "\n"), want)
+	}
+}
+
+// r53Cutover starts the Route 53 fake, its DNS side on three addresses of
+// prefix, and writes the seeds' records spec.
+func r53Cutover(t *testing.T, prefix, health string) (*providerstest.Route53, string) {
+	t.Helper()
+	f := providerstest.NewRoute53(t,
+		providerstest.Weighted("backend.example.com.", "CNAME", "lb-a", 10, 300, "hc-a", "lb-a.example.net."),
+		providerstest.Weighted("backend.example.com.", "CNAME", "lb-b", 10, 300, "hc-b", "lb-b.example.net."),
+		providerstest.Plain("example.com.", "A", 300, "192.0.2.1"),
+		providerstest.Plain("www.example.com.", "A", 300, "192.0.2.1", "192.0.2.2"),
+		providerstest.Plain("example.com.", "MX", 3600, "10 mx1.example.com.", "20 mx2.example.com."),
+		providerstest.Plain("example.com.", "TXT", 3600, `"v=spf1 -all"`),
+	)
+	d := f.ServeDNS(t, prefix+".1", prefix+".2", prefix+".3")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "records.yaml")
+	hold := "0s"
+	if health != "" {
+		hold, health = "2s", "health:\n"+health
+	}
+	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+kind: records
+zone: example.com.
+provider: r53
+changes:
+  - {name: backend, type: CNAME, from: [lb-a.example.net., lb-b.example.net.], to: lb-c.example.net.}
+phases: [10, 50, 100]
+hold: %s
+%srollback: auto
+providers:
+  r53: {type: route53}
+ttl: {lower_to: 60s}
+verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
+output: {dir: %s}
+`, hold, health, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f, spec
+}
+
+func r53Apply(t *testing.T, spec string, reverse bool, w io.Writer) (*plan.ChangeLog, error) {
+	t.Helper()
+	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true,
+		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
+	return cl, err
+}
