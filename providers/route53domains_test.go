@@ -32,7 +32,6 @@ func newKSK(t *testing.T) providers.DelegationSigner {
 	return providers.DelegationSigner{DS: k.ToDS(dns.SHA256), Key: k}
 }
 
-
 // Name servers with glue within the API's limit (one IPv4 and one IPv6
 // per name server), operations polled through SUBMITTED and IN_PROGRESS.
 func TestRoute53DomainsNameServers(t *testing.T) {
@@ -94,7 +93,6 @@ func TestRoute53DomainsDSByDigest(t *testing.T) {
 	}
 }
 
-
 // Every documented refusal is handled: waited out and sent again where
 // waiting helps (DuplicateRequest, OperationLimitExceeded,
 // ThrottlingException, DnssecLimitExceeded after removing what goes),
@@ -116,7 +114,9 @@ func TestRoute53DomainsErrors(t *testing.T) {
 		}, ""},
 		{"operation limit waited out", func(f *providerstest.Domains) { f.Inject("UpdateDomainNameservers", "OperationLimitExceeded") },
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, ""},
-		{"throttling retried", func(f *providerstest.Domains) { f.Inject("GetDomainDetail", "ThrottlingException", "ThrottlingException") },
+		{"throttling retried", func(f *providerstest.Domains) {
+			f.Inject("GetDomainDetail", "ThrottlingException", "ThrottlingException")
+		},
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetDS(ctx, "example.com.", nil, 0) }, ""},
 		{"always throttled", func(f *providerstest.Domains) {
 			f.Inject("GetDomainDetail", "ThrottlingException", "ThrottlingException", "ThrottlingException", "ThrottlingException", "ThrottlingException")
@@ -135,7 +135,9 @@ func TestRoute53DomainsErrors(t *testing.T) {
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, "FAILED: Invalid public key"},
 		{"operation ERROR", func(f *providerstest.Domains) { f.EndNext("ERROR", "", "registry unavailable") },
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, "ERROR: registry unavailable"},
-		{"waiting on the owner", func(f *providerstest.Domains) { f.EndNext("IN_PROGRESS", "PENDING_CUSTOMER_ACTION", "confirm the change by email") },
+		{"waiting on the owner", func(f *providerstest.Domains) {
+			f.EndNext("IN_PROGRESS", "PENDING_CUSTOMER_ACTION", "confirm the change by email")
+		},
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, "waits on the account's owner (PENDING_CUSTOMER_ACTION): confirm the change by email"},
 		{"unknown domain", func(*providerstest.Domains) {},
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "other.com.", ns, nil, 0) }, "not found in your account"},
