@@ -296,7 +296,8 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	}
 	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
 	for {
-		r := gateRecords(ctx, x.Env, back, x.Plan.Observed.Old.Servers)
+		served, proxied := splitProxied(back)
+		r := gateAPI(ctx, x.Env, x.Plan, proxied, false, gateRecords(ctx, x.Env, served, x.Plan.Observed.Old.Servers))
 		if r.OK {
 			return x.journal(Entry{Event: EvRolledBack, Detail: "old values back at every server: " + strings.Join(names, ", "), Evidence: r.Evidence})
 		}

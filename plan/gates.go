@@ -34,11 +34,24 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 	case GateVerified:
 		return gateVerified(ctx, env, p, g, since[gateStartKey(st.ID)])
 	case GateRecordsServed:
-		return gateRecords(ctx, env, st.Records, g.Servers)
+		served, proxied := splitProxied(st.Records)
+		return gateAPI(ctx, env, p, proxied, false, gateRecords(ctx, env, served, g.Servers))
 	case GatePropagated:
-		return gatePropagated(ctx, env, p, st, since)
+		seen, proxied := splitProxied(st.Moved)
+		visible := *st
+		visible.Moved = seen
+		res := GateResult{OK: true}
+		if len(seen) > 0 {
+			res = gatePropagated(ctx, env, p, &visible, since)
+		}
+		return edgeNote(res, proxied)
 	case GateOldOrNew:
-		return gateOldOrNew(ctx, env, st.Moved, g.Servers, g.Recursive)
+		seen, proxied := splitProxied(st.Moved)
+		res := gateOldOrNew(ctx, env, seen, g.Servers, g.Recursive)
+		if g.Recursive {
+			return edgeNote(res, proxied)
+		}
+		return gateAPI(ctx, env, p, proxied, true, res)
 	case GateHealthy:
 		h := checkHealth(ctx, p.Spec.Health)
 		return GateResult{OK: h.OK, Summary: h.Summary}
@@ -414,4 +427,72 @@ func notAuthenticated(ctx context.Context, env Env, p *Plan, rep *checks.Report,
 		problems = append(problems, fmt.Sprintf("validating resolver %s answers without AD for %s (cached while insecure, until their TTL ends)", s, strings.Join(unauth[s], ", ")))
 	}
 	return problems
+}
+
+// splitProxied parts moves the servers answer with their values from
+// those a host answers from its edge (proxied).
+func splitProxied(reps []providers.Replacement) (served, proxied []providers.Replacement) {
+	for _, r := range reps {
+		if r.Proxied {
+			proxied = append(proxied, r)
+		} else {
+			served = append(served, r)
+		}
+	}
+	return served, proxied
+}
+
+// edgeNote adds to a resolver gate's evidence the proxied names it did
+// not ask about: resolvers see the edge's addresses, never the values.
+func edgeNote(res GateResult, proxied []providers.Replacement) GateResult {
+	for _, r := range proxied {
+		res.Evidence = append(res.Evidence, checks.Evidence{Question: r.Name + " " + r.Type, Note: "proxied: resolvers see the host's edge addresses, not these values; proven through the host's API"})
+	}
+	return res
+}
+
+// gateAPI proves proxied moves through the records host's API: each name
+// lists the new values (or, with allowOld, the old ones) and is still
+// proxied. The result is joined to res, the servers' gate for the rest.
+func gateAPI(ctx context.Context, env Env, p *Plan, proxied []providers.Replacement, allowOld bool, res GateResult) GateResult {
+	if len(proxied) == 0 {
+		return res
+	}
+	provider := p.Spec.Provider
+	host, ok := env.Hosts[provider]
+	px, isProxier := host.(providers.Proxier)
+	if !ok || !isProxier {
+		return GateResult{Fatal: true, Summary: fmt.Sprintf("provider %s cannot say which names it proxies", provider)}
+	}
+	rrs, err := providers.Records(ctx, provider, host, p.Spec.Zone)
+	if err != nil {
+		return GateResult{Summary: err.Error()}
+	}
+	flags, err := px.Proxied(ctx, p.Spec.Zone)
+	if err != nil {
+		return GateResult{Summary: err.Error()}
+	}
+	sets := map[string][]string{}
+	for _, s := range providers.Group(rrs) {
+		sets[s.Name+" "+s.Type] = s.Data
+	}
+	good := 0
+	for _, r := range proxied {
+		k := r.Name + " " + r.Type
+		data := sets[k]
+		e := checks.Evidence{Server: "api:" + provider, Question: k, Answer: data, Note: "proxied: resolvers see the host's edge addresses; values read through the API"}
+		switch {
+		case !flags[k]:
+			res.OK, res.Fatal = false, true
+			e.Note = "no longer proxied at " + provider + ": resolvers would see these values"
+		case r.IsTo(data) || allowOld && r.IsFrom(data):
+			good++
+		default:
+			res.OK = false
+			e.Note = fmt.Sprintf("want %v; %s", r.To, e.Note)
+		}
+		res.Evidence = append(res.Evidence, e)
+	}
+	res.Summary = strings.TrimPrefix(res.Summary+fmt.Sprintf("; %d of %d proxied names list the new values through the API", good, len(proxied)), "; ")
+	return res
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -78,6 +79,9 @@ type HostState struct {
 	// Routed are the names the host answers by rule (weighted sets,
 	// aliases, other routing), read as themselves; not in RRsets.
 	Routed []providers.RoutedName `json:"routed,omitempty"`
+	// Proxied are the names ("name type") the host answers from its own
+	// edge (Cloudflare's proxy): their servers answer edge addresses.
+	Proxied []string `json:"proxied,omitempty"`
 
 	hostAnswers []checks.ChildServer
 }
@@ -196,6 +200,13 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 		for _, rn := range h.Routed {
 			h.MaxTTL = max(h.MaxTTL, rn.TTL)
 		}
+	}
+	if px, ok := host.(providers.Proxier); ok {
+		names, err := px.Proxied(ctx, spec.Zone)
+		if err != nil {
+			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
+		}
+		h.Proxied = slices.Sorted(maps.Keys(names))
 	}
 	h.Glue = map[string][]string{}
 	for _, set := range h.RRsets {

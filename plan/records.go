@@ -176,6 +176,14 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 		if r, ok := routedAt(o.Old, c.Name, c.Type); ok {
 			moves[i].FromSets = setValues(r)
 		}
+		if slices.Contains(o.Old.Proxied, c.Name+" "+c.Type) {
+			// Answered from the edge: its TTL is automatic and resolvers
+			// never see the values; nothing to lower or wait out.
+			moves[i].Proxied = true
+			line := fmt.Sprintf("%s %s proxied at %s: answered from its edge, TTL automatic, not lowered", c.Name, c.Type, spec.Provider)
+			before, after = append(before, line), append(after, line)
+			continue
+		}
 		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.Values()), to) {
 			moves[i].ToSets = setValues(r)
 		}

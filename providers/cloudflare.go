@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libdns/cloudflare"
 	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
 )
 
 // CloudflareOptions tune the Cloudflare host; the zero value is right for
@@ -30,13 +32,49 @@ type CloudflareOptions struct {
 	Backoff  time.Duration
 	// Sleep waits between attempts (tests record the waits).
 	Sleep func(context.Context, time.Duration) error
+	// BatchSize is how many records one /dns_records/batch request may
+	// change (default 200, the Free plan's limit; 3,500 on other plans).
+	BatchSize int
 }
 
-// CloudflareHost is a DNS host at Cloudflare, through libdns/cloudflare,
-// with a client that retries rate limits (HTTP 429) and server errors.
+// CloudflareHost is a DNS host at Cloudflare, with a client that retries
+// rate limits (HTTP 429) and server errors. libdns/cloudflare serves the
+// libdns writes (SetRecords, AppendRecords, DeleteRecords); reading and
+// Replace use the API directly, because libdns/cloudflare v0.2.2 reads no
+// apex NS (Cloudflare keeps them on the zone object), takes TTL 1
+// ("automatic") for one second, drops the proxied flag and creates records
+// unproxied, and cannot change the TTL of a record set of several records.
 type CloudflareHost struct {
 	*cloudflare.Provider
+	api   *retryClient
+	token string
+	batch int
+
+	mu    sync.Mutex
+	zones map[string]cfZoneInfo
 }
+
+// cfZoneInfo is what the zone object says: its ID and the name servers
+// Cloudflare assigned it (the apex NS set, absent from dns_records).
+type cfZoneInfo struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	NameServers []string `json:"name_servers"`
+}
+
+// cfRecord is a DNS record as the API lists it.
+type cfRecord struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Name     string `json:"name"`
+	Content  string `json:"content"`
+	TTL      int    `json:"ttl"`
+	Proxied  bool   `json:"proxied"`
+	Priority *int   `json:"priority,omitempty"`
+}
+
+// cfAutoTTL is what TTL 1 ("automatic") means: Cloudflare serves 300 s.
+const cfAutoTTL = 300
 
 // NewCloudflareHost returns a host that authenticates with an API token.
 func NewCloudflareHost(token string, o CloudflareOptions) (*CloudflareHost, error) {
@@ -57,16 +95,121 @@ func NewCloudflareHost(token string, o CloudflareOptions) (*CloudflareHost, erro
 		}
 		rc.endpoint = u
 	}
-	return &CloudflareHost{&cloudflare.Provider{APIToken: token, HTTPClient: rc}}, nil
+	batch := o.BatchSize
+	if batch <= 0 {
+		batch = 200
+	}
+	return &CloudflareHost{Provider: &cloudflare.Provider{APIToken: token, HTTPClient: rc}, api: rc, token: token, batch: batch, zones: map[string]cfZoneInfo{}}, nil
 }
 
-// Cloudflare names zones without the final dot; libdns/cloudflare sends
-// the zone as given, so the conversion happens here, once, at the edge.
+// Cloudflare names zones and records without the final dot;
+// libdns/cloudflare sends the zone as given, so the conversion happens
+// here, once, at the edge.
 func cfZone(zone string) string { return strings.TrimSuffix(zone, ".") }
 
-// GetRecords lists the zone's records.
+// GetRecords lists the zone's records: the apex NS set from the zone
+// object (TTL 86400, as Cloudflare serves it), every record with TTL 1
+// read as automatic (300 s), proxied records with their origin values
+// (Proxied lists them).
 func (h *CloudflareHost) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	return h.Provider.GetRecords(ctx, cfZone(zone))
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := h.list(ctx, z)
+	if err != nil {
+		return nil, err
+	}
+	var out []libdns.Record
+	for _, ns := range z.NameServers {
+		out = append(out, libdns.RR{Name: "@", TTL: 86400 * time.Second, Type: "NS", Data: dns.Fqdn(ns)})
+	}
+	for _, r := range recs {
+		rr, err := r.rr(zone)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, FromRR(rr, zone))
+	}
+	return out, nil
+}
+
+// Proxied lists the names and types ("name type") whose records Cloudflare
+// answers from its edge: resolvers see Cloudflare's addresses, not the
+// records' values, and the TTL is automatic.
+func (h *CloudflareHost) Proxied(ctx context.Context, zone string) (map[string]bool, error) {
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := h.list(ctx, z)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, r := range recs {
+		if r.Proxied {
+			out[strings.ToLower(dns.Fqdn(r.Name))+" "+r.Type] = true
+		}
+	}
+	return out, nil
+}
+
+// rr turns a listed record into an RR: names in the content made absolute
+// (Cloudflare lists them without the final dot), the priority of MX and
+// SRV put in front, TXT content quoted when the API lists it bare.
+func (r cfRecord) rr(zone string) (dns.RR, error) {
+	data := r.Content
+	switch r.Type {
+	case "CNAME", "NS", "PTR", "DNAME":
+		data = dns.Fqdn(data)
+	case "MX":
+		data = dns.Fqdn(data)
+	case "SRV":
+		if f := strings.Fields(data); len(f) == 3 {
+			data = f[0] + " " + f[1] + " " + dns.Fqdn(f[2])
+		}
+	case "TXT":
+		if !strings.HasPrefix(data, "\"") {
+			data = strconv.Quote(data)
+		}
+	}
+	if r.Priority != nil && (r.Type == "MX" || r.Type == "SRV") {
+		data = fmt.Sprintf("%d %s", *r.Priority, data)
+	}
+	ttl := r.TTL
+	if ttl == 1 {
+		ttl = cfAutoTTL
+	}
+	rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", dns.Fqdn(r.Name), ttl, r.Type, data))
+	if err != nil || rr == nil {
+		return nil, fmt.Errorf("cloudflare: record %s %s %q: %v", r.Name, r.Type, r.Content, err)
+	}
+	return rr, nil
+}
+
+// fields turns presentation data of an RR into Cloudflare's content and
+// priority.
+func cfFields(rr dns.RR) (content string, priority *int) {
+	switch x := rr.(type) {
+	case *dns.MX:
+		p := int(x.Preference)
+		return strings.TrimSuffix(x.Mx, "."), &p
+	case *dns.SRV:
+		p := int(x.Priority)
+		return fmt.Sprintf("%d %d %s", x.Weight, x.Port, strings.TrimSuffix(x.Target, ".")), &p
+	case *dns.TXT:
+		var parts []string
+		for _, t := range x.Txt {
+			parts = append(parts, strconv.Quote(t))
+		}
+		return strings.Join(parts, " "), nil
+	case *dns.CNAME:
+		return strings.TrimSuffix(x.Target, "."), nil
+	case *dns.NS:
+		return strings.TrimSuffix(x.Ns, "."), nil
+	}
+	return strings.TrimPrefix(rr.String(), rr.Header().String()), nil
 }
 
 // SetRecords sets records (libdns semantics, one record per name and type).
@@ -170,42 +313,242 @@ func apiErrors(resp *http.Response) string {
 	return ": " + strings.Join(parts, "; ")
 }
 
-// Replace changes RRsets through the API. A one-record RRset is updated in
-// place. Cloudflare keeps each record of a larger RRset apart, so the new
-// values are added before the old ones are removed: while both stand,
-// either answer is one the cutover allows, and the name never has none.
-// libdns/cloudflare v0.2.2 cannot change the TTL of a larger RRset whose
-// values stay: that is refused rather than done by delete and re-add.
+// Replace changes RRsets through the API. A one-record RRset whose value
+// changes is patched in place. In a larger RRset each record stands apart:
+// the TTL of the records that stay is patched record by record (by ID),
+// new values are added (proxied as the RRset's records are), and only
+// then are old values removed, so the name never has none. Patches and
+// additions go in /dns_records/batch requests (one transaction each, at
+// most BatchSize records), removals in the ones after. A proxied RRset's
+// TTL stays automatic. An error names the RRset and carries the API's
+// codes, error_chain included.
 func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replacement) error {
-	for _, r := range reps {
-		rec := func(data string) libdns.RR {
-			return libdns.RR{Name: libdns.RelativeName(r.Name, zone), TTL: time.Duration(r.TTL) * time.Second, Type: r.Type, Data: data}
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return err
+	}
+	recs, err := h.list(ctx, z)
+	if err != nil {
+		return err
+	}
+	byKey := map[string][]cfRecord{}
+	for _, r := range recs {
+		k := strings.ToLower(dns.Fqdn(r.Name)) + " " + r.Type
+		byKey[k] = append(byKey[k], r)
+	}
+	var writes, deletes []map[string]any
+	for _, rep := range reps {
+		name := strings.ToLower(dns.Fqdn(rep.Name))
+		if rep.Type == "NS" && name == strings.ToLower(dns.Fqdn(zone)) {
+			return fmt.Errorf("cloudflare: the apex NS set of %s belongs to the zone object (%v) and cannot be changed through DNS records", zone, z.NameServers)
 		}
-		if len(r.From) == 1 && len(r.To) == 1 {
-			if _, err := h.SetRecords(ctx, zone, []libdns.Record{rec(r.To[0])}); err != nil {
-				return fmt.Errorf("cloudflare: set %s %s: %w", r.Name, r.Type, err)
+		cur := byKey[name+" "+rep.Type]
+		proxied := slices.ContainsFunc(cur, func(r cfRecord) bool { return r.Proxied })
+		ttl := int(rep.TTL)
+		if proxied {
+			ttl = 1
+		}
+		have := map[string]cfRecord{}
+		data := make([]string, len(cur))
+		for i, r := range cur {
+			rr, err := r.rr(zone)
+			if err != nil {
+				return err
 			}
+			data[i] = strings.TrimPrefix(rr.String(), rr.Header().String())
+			have[data[i]] = r
+		}
+		var add []dns.RR
+		want := map[string]bool{}
+		for _, v := range rep.To {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", name, rep.TTL, rep.Type, v))
+			if err != nil || rr == nil {
+				return fmt.Errorf("cloudflare: %s %s value %q: %v", name, rep.Type, v, err)
+			}
+			d := strings.TrimPrefix(rr.String(), rr.Header().String())
+			want[d] = true
+			if _, ok := have[d]; !ok {
+				add = append(add, rr)
+			}
+		}
+		var remove []cfRecord
+		for i, r := range cur {
+			if !want[data[i]] {
+				remove = append(remove, r)
+			}
+		}
+		if len(cur) == 1 && len(add) == 1 && len(remove) == 1 {
+			content, prio := cfFields(add[0])
+			writes = append(writes, cfBody(map[string]any{"id": cur[0].ID, "type": rep.Type, "name": cfZone(name), "content": content, "ttl": ttl, "proxied": proxied}, prio))
 			continue
 		}
-		var add, del []libdns.Record
-		for _, d := range r.To {
-			if !slices.Contains(r.From, d) {
-				add = append(add, rec(d))
+		for i, r := range cur {
+			if want[data[i]] && r.TTL != ttl {
+				writes = append(writes, map[string]any{"id": r.ID, "ttl": ttl})
 			}
 		}
-		for _, d := range r.From {
-			if !slices.Contains(r.To, d) {
-				del = append(del, rec(d))
+		for _, rr := range add {
+			content, prio := cfFields(rr)
+			writes = append(writes, cfBody(map[string]any{"type": rep.Type, "name": cfZone(name), "content": content, "ttl": ttl, "proxied": proxied}, prio))
+		}
+		for _, r := range remove {
+			deletes = append(deletes, map[string]any{"id": r.ID})
+		}
+	}
+	// Patches and posts first, removals after: a name never has no value.
+	type op struct {
+		kind string
+		body map[string]any
+	}
+	var phases [2][]op
+	for _, w := range writes {
+		kind := "posts"
+		if w["id"] != nil {
+			kind = "patches"
+		}
+		phases[0] = append(phases[0], op{kind, w})
+	}
+	for _, d := range deletes {
+		phases[1] = append(phases[1], op{"deletes", d})
+	}
+	sent, total := 0, len(writes)+len(deletes)
+	for _, ops := range phases {
+		for lo := 0; lo < len(ops); lo += h.batch {
+			chunk := ops[lo:min(lo+h.batch, len(ops))]
+			body := map[string][]map[string]any{}
+			for _, o := range chunk {
+				body[o.kind] = append(body[o.kind], o.body)
 			}
+			if err := h.do(ctx, http.MethodPost, "/zones/"+z.ID+"/dns_records/batch", nil, body, nil); err != nil {
+				return fmt.Errorf("%w (%d of %d record changes made before)", err, sent, total)
+			}
+			sent += len(chunk)
 		}
-		if len(add) == 0 && len(del) == 0 {
-			return fmt.Errorf("cloudflare: %s %s: changing the TTL of a %d-record RRset is not supported", r.Name, r.Type, len(r.To))
+	}
+	return nil
+}
+
+func cfBody(m map[string]any, priority *int) map[string]any {
+	if priority != nil {
+		m["priority"] = *priority
+	}
+	return m
+}
+
+// zone reads the zone object (List Zones by name, which needs Zone:Read).
+func (h *CloudflareHost) zone(ctx context.Context, zone string) (cfZoneInfo, error) {
+	name := cfZone(zone)
+	h.mu.Lock()
+	z, ok := h.zones[name]
+	h.mu.Unlock()
+	if ok {
+		return z, nil
+	}
+	var zones []cfZoneInfo
+	if err := h.do(ctx, http.MethodGet, "/zones", url.Values{"name": {name}}, nil, &zones); err != nil {
+		if strings.Contains(err.Error(), "9109") {
+			return z, fmt.Errorf("%w: the API token needs Zone:Read as well as DNS:Edit on %s", err, name)
 		}
-		if _, err := h.AppendRecords(ctx, zone, add); err != nil {
-			return fmt.Errorf("cloudflare: add to %s %s: %w", r.Name, r.Type, err)
+		return z, err
+	}
+	if len(zones) == 0 {
+		return z, fmt.Errorf("cloudflare: no zone %s in the token's account", name)
+	}
+	h.mu.Lock()
+	h.zones[name] = zones[0]
+	h.mu.Unlock()
+	return zones[0], nil
+}
+
+// list reads every DNS record of the zone, page by page.
+func (h *CloudflareHost) list(ctx context.Context, z cfZoneInfo) ([]cfRecord, error) {
+	var out []cfRecord
+	for page := 1; ; page++ {
+		var recs []cfRecord
+		var info struct {
+			TotalPages int `json:"total_pages"`
 		}
-		if _, err := h.DeleteRecords(ctx, zone, del); err != nil {
-			return fmt.Errorf("cloudflare: remove from %s %s: %w", r.Name, r.Type, err)
+		if err := h.do(ctx, http.MethodGet, "/zones/"+z.ID+"/dns_records", url.Values{"page": {strconv.Itoa(page)}, "per_page": {"1000"}}, nil, &recs, &info); err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		if page >= info.TotalPages || len(recs) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// cfEnvelope is every API answer: success, errors (each with its
+// error_chain), result, result_info.
+type cfEnvelope struct {
+	Success    bool            `json:"success"`
+	Errors     []cfError       `json:"errors"`
+	Result     json.RawMessage `json:"result"`
+	ResultInfo json.RawMessage `json:"result_info"`
+}
+
+type cfError struct {
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+	Chain   []cfError `json:"error_chain"`
+}
+
+func (e cfError) String() string {
+	s := fmt.Sprintf("%d %s", e.Code, e.Message)
+	for _, c := range e.Chain {
+		s += " (" + c.String() + ")"
+	}
+	return s
+}
+
+// do sends one API request and decodes its result (and result_info).
+func (h *CloudflareHost) do(ctx context.Context, method, path string, q url.Values, body, result any, info ...any) error {
+	u := "https://api.cloudflare.com/client/v4" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("cloudflare: %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("cloudflare: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := h.api.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var env cfEnvelope
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(&env); err != nil {
+		return fmt.Errorf("cloudflare: %s %s: HTTP %d, unreadable answer: %w", method, path, resp.StatusCode, err)
+	}
+	if !env.Success || resp.StatusCode >= 300 {
+		var parts []string
+		for _, e := range env.Errors {
+			parts = append(parts, e.String())
+		}
+		return fmt.Errorf("cloudflare: %s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.Join(parts, "; "))
+	}
+	if result != nil && len(env.Result) > 0 {
+		if err := json.Unmarshal(env.Result, result); err != nil {
+			return fmt.Errorf("cloudflare: %s %s: result: %w", method, path, err)
+		}
+	}
+	for _, i := range info {
+		if len(env.ResultInfo) > 0 {
+			if err := json.Unmarshal(env.ResultInfo, i); err != nil {
+				return fmt.Errorf("cloudflare: %s %s: result_info: %w", method, path, err)
+			}
 		}
 	}
 	return nil

@@ -2,292 +2,190 @@ package providers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
 )
 
-// cfFake is a local fake of the Cloudflare v4 API, answering as its
-// documentation says (envelope, error codes, TTL range, pagination,
-// rate limiting), and recording every request for the contract tests.
-// No Cloudflare account can be reached from here.
-type cfFake struct {
-	token string
-	mu    sync.Mutex
-	recs  map[string]cfRec
-	next  int
-	reqs  []cfReq
-	// limited requests are answered 429, with retryAfter when not empty.
-	limited    int
-	retryAfter string
-}
+func prio(n int) *int { return &n }
 
-type cfRec struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Name    string `json:"name"`
-	Content string `json:"content"`
-	TTL     int    `json:"ttl"`
-}
-
-type cfReq struct {
-	Method, Path, Query, Auth, ContentType string
-	Body                                   map[string]any
-}
-
-const cfZoneID = "023e105f4ecef8ad9ca31a8372d0c353"
-
-func newCFFake(t *testing.T, token string, recs ...cfRec) (*cfFake, *httptest.Server) {
-	f := &cfFake{token: token, recs: map[string]cfRec{}}
-	for _, r := range recs {
-		f.add(r)
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *cfFake) add(r cfRec) cfRec {
-	f.next++
-	r.ID = fmt.Sprintf("rec%03d", f.next)
-	f.recs[r.ID] = r
-	return r
-}
-
-func (f *cfFake) reply(w http.ResponseWriter, status int, result any, errs ...[2]any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	body := map[string]any{"success": len(errs) == 0, "errors": []any{}, "messages": []any{}, "result": result}
-	var list []map[string]any
-	for _, e := range errs {
-		list = append(list, map[string]any{"code": e[0], "message": e[1]})
-	}
-	if list != nil {
-		body["errors"] = list
-	}
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func (f *cfFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	req := cfReq{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type")}
-	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
-		_ = json.Unmarshal(b, &req.Body)
-	}
-	f.reqs = append(f.reqs, req)
-	if f.limited > 0 {
-		f.limited--
-		if f.retryAfter != "" {
-			w.Header().Set("Retry-After", f.retryAfter)
-		}
-		f.reply(w, http.StatusTooManyRequests, nil, [2]any{971, "Please wait and consider throttling your request speed"})
-		return
-	}
-	if req.Auth != "Bearer "+f.token {
-		f.reply(w, http.StatusForbidden, nil, [2]any{10000, "Authentication error"})
-		return
-	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/client/v4/"), "/")
-	q := r.URL.Query()
-	switch {
-	case r.Method == http.MethodGet && len(parts) == 1 && parts[0] == "zones":
-		var zones []map[string]any
-		if q.Get("name") == "example.com" {
-			zones = append(zones, map[string]any{"id": cfZoneID, "name": "example.com", "status": "active"})
-		}
-		f.reply(w, http.StatusOK, zones)
-	case len(parts) >= 3 && parts[0] == "zones" && parts[1] == cfZoneID && parts[2] == "dns_records":
-		f.records(w, r, req, parts, q)
-	default:
-		f.reply(w, http.StatusNotFound, nil, [2]any{7003, "Could not route to " + r.URL.Path + ", perhaps your object identifier is invalid?"})
-	}
-}
-
-func (f *cfFake) records(w http.ResponseWriter, r *http.Request, req cfReq, parts []string, q map[string][]string) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	body := func() (cfRec, bool) {
-		if req.ContentType != "application/json" {
-			f.reply(w, http.StatusBadRequest, nil, [2]any{6003, "Invalid request headers: Content-Type must be application/json"})
-			return cfRec{}, false
-		}
-		rec := cfRec{Type: fmt.Sprint(req.Body["type"]), Name: fmt.Sprint(req.Body["name"]), Content: fmt.Sprint(req.Body["content"])}
-		ttl, _ := req.Body["ttl"].(float64)
-		rec.TTL = int(ttl)
-		if rec.Name == "@" {
-			rec.Name = "example.com"
-		} else if !strings.HasSuffix(rec.Name, "example.com") {
-			rec.Name += ".example.com"
-		}
-		if rec.TTL != 1 && (rec.TTL < 60 || rec.TTL > 86400) {
-			f.reply(w, http.StatusBadRequest, nil, [2]any{9020, "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic."})
-			return cfRec{}, false
-		}
-		return rec, true
-	}
-	switch {
-	case r.Method == http.MethodGet && len(parts) == 3:
-		var out []cfRec
-		for _, rec := range f.recs {
-			if (get("type") == "" || rec.Type == get("type")) && (get("name") == "" || rec.Name == get("name")) &&
-				(get("content.exact") == "" || rec.Content == get("content.exact")) {
-				out = append(out, rec)
-			}
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-		per, _ := strconv.Atoi(get("per_page"))
-		if per <= 0 {
-			per = 100
-		}
-		page, _ := strconv.Atoi(get("page"))
-		page = max(page, 1)
-		lo, hi := min((page-1)*per, len(out)), min(page*per, len(out))
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "errors": []any{}, "messages": []any{}, "result": out[lo:hi],
-			"result_info": map[string]any{"page": page, "per_page": per, "count": hi - lo, "total_count": len(out), "total_pages": (len(out) + per - 1) / per}})
-	case r.Method == http.MethodPost && len(parts) == 3:
-		rec, ok := body()
-		if !ok {
-			return
-		}
-		for _, old := range f.recs {
-			if old.Type == rec.Type && old.Name == rec.Name && old.Content == rec.Content {
-				f.reply(w, http.StatusBadRequest, nil, [2]any{81058, "An identical record already exists."})
-				return
-			}
-		}
-		f.reply(w, http.StatusOK, f.add(rec))
-	case (r.Method == http.MethodPut || r.Method == http.MethodPatch) && len(parts) == 4:
-		old, exists := f.recs[parts[3]]
-		if !exists {
-			f.reply(w, http.StatusNotFound, nil, [2]any{81044, "Record does not exist."})
-			return
-		}
-		if r.Method == http.MethodPatch {
-			// PATCH changes only the fields given.
-			for k, v := range map[string]any{"type": old.Type, "name": old.Name, "content": old.Content, "ttl": float64(old.TTL)} {
-				if _, given := req.Body[k]; !given {
-					req.Body[k] = v
-				}
-			}
-		}
-		rec, ok := body()
-		if !ok {
-			return
-		}
-		rec.ID = parts[3]
-		f.recs[rec.ID] = rec
-		f.reply(w, http.StatusOK, rec)
-	case r.Method == http.MethodDelete && len(parts) == 4:
-		if _, ok := f.recs[parts[3]]; !ok {
-			f.reply(w, http.StatusNotFound, nil, [2]any{81044, "Record does not exist."})
-			return
-		}
-		delete(f.recs, parts[3])
-		f.reply(w, http.StatusOK, map[string]string{"id": parts[3]})
-	default:
-		f.reply(w, http.StatusMethodNotAllowed, nil, [2]any{10405, "Method not allowed"})
-	}
-}
-
-func (f *cfFake) contents(typ, name string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, r := range f.recs {
-		if r.Type == typ && r.Name == name {
-			out = append(out, fmt.Sprintf("%s ttl %d", r.Content, r.TTL))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-var cfRecords = []cfRec{
-	{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 300},
+var cfRecords = []providerstest.CloudflareRecord{
+	{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 1},
 	{Type: "CNAME", Name: "backend.example.com", Content: "server1.old.example.net", TTL: 300},
-	{Type: "A", Name: "api.example.com", Content: "192.0.2.10", TTL: 300},
-	{Type: "A", Name: "api.example.com", Content: "192.0.2.11", TTL: 300},
+	{Type: "A", Name: "api.example.com", Content: "192.0.2.10", TTL: 3600},
+	{Type: "A", Name: "api.example.com", Content: "192.0.2.11", TTL: 3600},
+	{Type: "MX", Name: "example.com", Content: "mx1.example.com", TTL: 3600, Priority: prio(10)},
+	{Type: "MX", Name: "example.com", Content: "mx2.example.com", TTL: 3600, Priority: prio(20)},
+	{Type: "TXT", Name: "example.com", Content: `"v=spf1 -all"`, TTL: 3600},
+	{Type: "A", Name: "shop.example.com", Content: "203.0.113.7", TTL: 1, Proxied: true},
 }
 
-func TestCloudflareContract(t *testing.T) {
-	f, srv := newCFFake(t, "tok-123", cfRecords...)
-	h, err := providers.NewCloudflareHost("tok-123", providers.CloudflareOptions{Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	rrs, err := providers.Records(ctx, "cf", h, "example.com.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, rr := range rrs {
-		got = append(got, providers.RRKey(rr))
-	}
-	want := []string{"api.example.com. A 192.0.2.10", "api.example.com. A 192.0.2.11", "backend.example.com. CNAME server1.old.example.net.", "www.example.com. A 192.0.2.1"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("records:\n%v\nwant\n%v", got, want)
-	}
+var cfScopes = []string{"zone:read", "dns:edit"}
 
-	err = providers.Replace(ctx, "cf", h, "example.com.", []providers.Replacement{
+func cfHost(t *testing.T, f *providerstest.Cloudflare, token string) *providers.CloudflareHost {
+	t.Helper()
+	h, err := providers.NewCloudflareHost(token, providers.CloudflareOptions{Endpoint: f.URL, Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Reading: the apex NS set from the zone object, TTL 1 as the 300 s
+// Cloudflare serves, MX priorities, proxied records with their origin
+// values and listed as proxied.
+func TestCloudflareReads(t *testing.T) {
+	f := providerstest.NewCloudflare(t, "tok", cfScopes, cfRecords...)
+	h := cfHost(t, f, "tok")
+	got := strings.Join(records(t, h), "\n")
+	for _, want := range []string{
+		"example.com. NS ada.ns.cloudflare.com. ttl 86400", "example.com. NS bob.ns.cloudflare.com. ttl 86400",
+		"www.example.com. A 192.0.2.1 ttl 300", "api.example.com. A 192.0.2.11 ttl 3600",
+		"example.com. MX 20 mx2.example.com. ttl 3600", `example.com. TXT "v=spf1 -all" ttl 3600`,
+		"backend.example.com. CNAME server1.old.example.net. ttl 300", "shop.example.com. A 203.0.113.7 ttl 300",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("records lack %q:\n%s", want, got)
+		}
+	}
+	proxied, err := h.Proxied(context.Background(), "example.com.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(proxied) != "map[shop.example.com. A:true]" {
+		t.Errorf("proxied: %v", proxied)
+	}
+}
+
+// Writing: a TTL change of a multi-record RRset patches each record by ID
+// (libdns/cloudflare v0.2.2 could not), a one-record change is patched in
+// place, a value change of a larger RRset adds before it removes, a
+// proxied RRset's new record is proxied; patches and posts go in one batch
+// request, removals in the next.
+func TestCloudflareReplace(t *testing.T) {
+	f := providerstest.NewCloudflare(t, "tok", cfScopes, cfRecords...)
+	h := cfHost(t, f, "tok")
+	ctx := context.Background()
+	err := providers.Replace(ctx, "cf", h, "example.com.", []providers.Replacement{
+		{Name: "example.com.", Type: "MX", TTL: 60, From: []string{"10 mx1.example.com.", "20 mx2.example.com."}, To: []string{"10 mx1.example.com.", "20 mx2.example.com."}},
 		{Name: "backend.example.com.", Type: "CNAME", TTL: 60, From: []string{"server1.old.example.net."}, To: []string{"server2.new.example.net."}},
 		{Name: "api.example.com.", Type: "A", TTL: 60, From: []string{"192.0.2.10", "192.0.2.11"}, To: []string{"192.0.2.11", "198.51.100.10"}},
+		{Name: "shop.example.com.", Type: "A", TTL: 60, From: []string{"203.0.113.7"}, To: []string{"203.0.113.7", "203.0.113.8"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.contents("CNAME", "backend.example.com"); len(got) != 1 || got[0] != "server2.new.example.net ttl 60" {
-		t.Errorf("backend after the change: %v", got)
+	for _, c := range []struct{ typ, name, want string }{
+		{"MX", "example.com", "10 mx1.example.com ttl 60|20 mx2.example.com ttl 60"},
+		{"CNAME", "backend.example.com", "server2.new.example.net ttl 60"},
+		{"A", "api.example.com", "192.0.2.11 ttl 60|198.51.100.10 ttl 60"},
+		{"A", "shop.example.com", "203.0.113.7 ttl 1 proxied|203.0.113.8 ttl 1 proxied"},
+	} {
+		if got := strings.Join(f.Contents(c.typ, c.name), "|"); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.name, c.typ, got, c.want)
+		}
 	}
-	if got := f.contents("A", "api.example.com"); strings.Join(got, "|") != "192.0.2.11 ttl 300|198.51.100.10 ttl 60" {
-		t.Errorf("api after the change: %v", got)
-	}
-	// What the real API requires of every request, and the order that
-	// never leaves api without an address: add, then remove.
-	var methods []string
-	for _, r := range f.reqs {
-		if r.Auth != "Bearer tok-123" || !strings.HasPrefix(r.Path, "/client/v4/zones") {
+	var writes []string
+	for _, r := range f.Requests() {
+		if r.Auth != "Bearer tok" || !strings.HasPrefix(r.Path, "/client/v4/zones") {
 			t.Errorf("request %s %s: auth %q", r.Method, r.Path, r.Auth)
 		}
-		if r.Method != http.MethodGet {
-			methods = append(methods, r.Method)
-			if r.Method != http.MethodDelete && (r.ContentType != "application/json" || r.Body["type"] == nil || r.Body["content"] == nil) {
-				t.Errorf("request %s %s: content type %q, body %v", r.Method, r.Path, r.ContentType, r.Body)
+		if r.Method == http.MethodGet {
+			continue
+		}
+		if r.ContentType != "application/json" {
+			t.Errorf("request %s %s: content type %q", r.Method, r.Path, r.ContentType)
+		}
+		var kinds []string
+		for _, k := range []string{"deletes", "patches", "posts"} {
+			if n, _ := r.Body[k].([]any); len(n) > 0 {
+				kinds = append(kinds, fmt.Sprintf("%s %d", k, len(n)))
 			}
 		}
+		writes = append(writes, r.Method+" "+strings.TrimPrefix(r.Path, "/client/v4/zones/"+f.ZoneID)+" "+strings.Join(kinds, ", "))
 	}
-	if strings.Join(methods, " ") != "PATCH POST DELETE" {
-		t.Errorf("writes %v, want PATCH (update in place), POST (add), DELETE (remove)", methods)
+	if got := strings.Join(writes, " | "); got != "POST /dns_records/batch patches 4, posts 2 | POST /dns_records/batch deletes 1" {
+		t.Errorf("writes: %s", got)
+	}
+	err = providers.Replace(ctx, "cf", h, "example.com.", []providers.Replacement{{Name: "example.com.", Type: "NS", TTL: 60, To: []string{"ns1.example.net."}}})
+	if err == nil || !strings.Contains(err.Error(), "belongs to the zone object") {
+		t.Errorf("apex NS change: %v", err)
 	}
 }
 
+// Changes past one batch request's limit (200 records on the Free plan)
+// go in several.
+func TestCloudflareBatches(t *testing.T) {
+	var recs []providerstest.CloudflareRecord
+	var sets []providers.RRset
+	var ttls []uint32
+	for i := range 450 {
+		name := fmt.Sprintf("h%d.example.com", i)
+		recs = append(recs, providerstest.CloudflareRecord{Type: "A", Name: name, Content: "192.0.2.1", TTL: 3600})
+		sets = append(sets, providers.RRset{Name: name + ".", Type: "A", Data: []string{"192.0.2.1"}})
+		ttls = append(ttls, 60)
+	}
+	f := providerstest.NewCloudflare(t, "tok", cfScopes, recs...)
+	if err := providers.SetTTLs(context.Background(), "cf", cfHost(t, f, "tok"), "example.com.", sets, ttls); err != nil {
+		t.Fatal(err)
+	}
+	batches := 0
+	for _, r := range f.Requests() {
+		if r.Method == http.MethodPost {
+			batches++
+		}
+	}
+	if batches != 3 {
+		t.Errorf("450 patches in %d batch requests, want 3", batches)
+	}
+	if got := f.Contents("A", "h449.example.com"); len(got) != 1 || got[0] != "192.0.2.1 ttl 60" {
+		t.Errorf("last record: %v", got)
+	}
+}
+
+// What the API refuses comes back with its codes (error_chain included)
+// and the RRset named, and nothing is half-changed: a batch is one
+// transaction.
 func TestCloudflareErrors(t *testing.T) {
 	ctx := context.Background()
-	_, srv := newCFFake(t, "right", cfRecords...)
-	h, _ := providers.NewCloudflareHost("wrong", providers.CloudflareOptions{Endpoint: srv.URL})
-	if _, err := providers.Records(ctx, "cf", h, "example.com."); err == nil || !strings.Contains(err.Error(), "Authentication error") || !strings.Contains(err.Error(), "provider cf") {
-		t.Errorf("wrong token: %v", err)
+	cases := []struct {
+		name   string
+		token  string
+		scopes []string
+		reps   []providers.Replacement
+		want   string
+	}{
+		{"wrong token", "wrong", cfScopes, nil, "10000 Authentication error"},
+		{"no Zone:Read", "tok", []string{"dns:edit"}, nil, "the API token needs Zone:Read as well as DNS:Edit"},
+		{"no DNS:Edit", "tok", []string{"zone:read"}, []providers.Replacement{{Name: "www.example.com.", Type: "A", TTL: 60, To: []string{"192.0.2.1"}}}, "10000 Authentication error"},
+		{"TTL under 60", "tok", cfScopes, []providers.Replacement{{Name: "api.example.com.", Type: "A", TTL: 5, To: []string{"192.0.2.10", "192.0.2.11"}}}, "1004 DNS Validation Error (9021 Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.)"},
+		{"CNAME beside an A", "tok", cfScopes, []providers.Replacement{{Name: "www.example.com.", Type: "CNAME", TTL: 60, To: []string{"x.example.net."}}}, "81053 An A, AAAA, or CNAME record with that host already exists."},
+		{"A beside a CNAME", "tok", cfScopes, []providers.Replacement{{Name: "backend.example.com.", Type: "A", TTL: 60, To: []string{"192.0.2.9"}}}, "81054 A CNAME record with that host already exists."},
+		{"two CNAMEs", "tok", cfScopes, []providers.Replacement{{Name: "new.example.com.", Type: "CNAME", TTL: 60, To: []string{"a.example.net.", "b.example.net."}}}, "81057 The record already exists."},
+		{"the same record twice", "tok", cfScopes, []providers.Replacement{{Name: "new.example.com.", Type: "A", TTL: 60, To: []string{"192.0.2.9", "192.0.2.9"}}}, "81058 An identical record already exists."},
 	}
-	h, _ = providers.NewCloudflareHost("right", providers.CloudflareOptions{Endpoint: srv.URL})
-	err := providers.Replace(ctx, "cf", h, "example.com.", []providers.Replacement{{Name: "www.example.com.", Type: "A", TTL: 5, From: []string{"192.0.2.1"}, To: []string{"192.0.2.1"}}})
-	if err == nil || !strings.Contains(err.Error(), "Invalid TTL") {
-		t.Errorf("TTL under 60: %v", err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := providerstest.NewCloudflare(t, "tok", c.scopes, cfRecords...)
+			h := cfHost(t, f, c.token)
+			var err error
+			if c.reps == nil {
+				_, err = providers.Records(ctx, "cf", h, "example.com.")
+			} else {
+				err = providers.Replace(ctx, "cf", h, "example.com.", append(c.reps, providers.Replacement{Name: "example.com.", Type: "MX", TTL: 120, To: []string{"10 mx1.example.com.", "20 mx2.example.com."}}))
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+			if got := strings.Join(f.Contents("MX", "example.com"), "|"); got != "10 mx1.example.com ttl 3600|20 mx2.example.com ttl 3600" {
+				t.Errorf("a refused batch changed the zone: MX %s", got)
+			}
+		})
 	}
 	if _, err := providers.NewCloudflareHost("x", providers.CloudflareOptions{Endpoint: "not a url"}); err == nil {
 		t.Error("a bad endpoint was accepted")
@@ -309,10 +207,10 @@ func TestCloudflareRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, srv := newCFFake(t, "tok", cfRecords...)
-			f.limited, f.retryAfter = tt.limited, tt.retryAfter
+			f := providerstest.NewCloudflare(t, "tok", cfScopes, cfRecords...)
+			f.Limit(tt.limited, tt.retryAfter)
 			var waits []string
-			h, _ := providers.NewCloudflareHost("tok", providers.CloudflareOptions{Endpoint: srv.URL,
+			h, _ := providers.NewCloudflareHost("tok", providers.CloudflareOptions{Endpoint: f.URL,
 				Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d.String()); return nil }})
 			_, err := providers.Records(ctx, "cf", h, "example.com.")
 			if strings.Join(waits, " ") != tt.waits {
@@ -322,5 +220,20 @@ func TestCloudflareRateLimit(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.err)
 			}
 		})
+	}
+	// Past the API's own rate limit (1,200 requests per 5 minutes, here 3
+	// per 200ms), requests wait and go through.
+	f := providerstest.NewCloudflare(t, "tok", cfScopes, cfRecords...)
+	f.RateLimit(3, 200*time.Millisecond)
+	waited := 0
+	h, _ := providers.NewCloudflareHost("tok", providers.CloudflareOptions{Endpoint: f.URL, Backoff: 250 * time.Millisecond,
+		Sleep: func(ctx context.Context, d time.Duration) error { waited++; time.Sleep(d); return nil }})
+	for range 3 {
+		if _, err := providers.Records(ctx, "cf", h, "example.com."); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waited == 0 {
+		t.Error("the rate limit was never met")
 	}
 }

@@ -185,6 +185,10 @@ type Replacement struct {
 	// as good an answer as the whole side.
 	FromSets [][]string `json:"from_sets,omitempty"`
 	ToSets   [][]string `json:"to_sets,omitempty"`
+	// Proxied says the host answers the name from its own edge
+	// (Cloudflare's proxy): resolvers see the edge's addresses, so the
+	// values are proven through the host's API, not by asking servers.
+	Proxied bool `json:"proxied,omitempty"`
 }
 
 // IsTo reports whether data (sorted) is an answer of the To side.
@@ -232,6 +236,13 @@ func SetRoute(ctx context.Context, w Weighter, zone string, r Route) error {
 // finds its optional provider behaviour).
 type Replacer interface {
 	Replace(ctx context.Context, zone string, reps []Replacement) error
+}
+
+// Proxier is an optional interface for a host that can answer names from
+// its own edge (Cloudflare's proxy). Proxied lists those names and types
+// ("name type", absolute, lower case).
+type Proxier interface {
+	Proxied(ctx context.Context, zone string) (map[string]bool, error)
 }
 
 // Weighter is an optional interface for a host that answers a name with
