@@ -40,6 +40,12 @@ func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error
 			side.Nameservers = set.Data
 		}
 	}
+	if l, ok := host.(providers.NameServerLister); ok && len(side.Nameservers) == 0 {
+		if side.Nameservers, err = l.NameServers(ctx, spec.Zone); err != nil {
+			return fmt.Errorf("observe: provider %s: %w", spec.Provider, err)
+		}
+		slices.Sort(side.Nameservers)
+	}
 	if len(side.Nameservers) == 0 {
 		return fmt.Errorf("observe: provider %s serves no apex NS for %s", spec.Provider, spec.Zone)
 	}

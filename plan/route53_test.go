@@ -114,7 +114,7 @@ output: {dir: %s}
 
 func r53Apply(t *testing.T, spec string, reverse bool, w io.Writer) (*plan.ChangeLog, error) {
 	t.Helper()
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true,
+	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
 		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
 	return cl, err
 }

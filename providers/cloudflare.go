@@ -107,10 +107,10 @@ func NewCloudflareHost(token string, o CloudflareOptions) (*CloudflareHost, erro
 // here, once, at the edge.
 func cfZone(zone string) string { return strings.TrimSuffix(zone, ".") }
 
-// GetRecords lists the zone's records: the apex NS set from the zone
-// object (TTL 86400, as Cloudflare serves it), every record with TTL 1
-// read as automatic (300 s), proxied records with their origin values
-// (Proxied lists them).
+// GetRecords lists the zone's DNS records: every record with TTL 1 read as
+// automatic (300 s), proxied records with their origin values (Proxied
+// lists them). The apex NS set is not a DNS record at Cloudflare but the
+// zone object's, and cannot be changed: NameServers lists it.
 func (h *CloudflareHost) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
 	z, err := h.zone(ctx, zone)
 	if err != nil {
@@ -121,15 +121,26 @@ func (h *CloudflareHost) GetRecords(ctx context.Context, zone string) ([]libdns.
 		return nil, err
 	}
 	var out []libdns.Record
-	for _, ns := range z.NameServers {
-		out = append(out, libdns.RR{Name: "@", TTL: 86400 * time.Second, Type: "NS", Data: dns.Fqdn(ns)})
-	}
 	for _, r := range recs {
 		rr, err := r.rr(zone)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, FromRR(rr, zone))
+	}
+	return out, nil
+}
+
+// NameServers lists the name servers Cloudflare assigned the zone (the
+// zone object's name_servers): its apex NS set.
+func (h *CloudflareHost) NameServers(ctx context.Context, zone string) ([]string, error) {
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range z.NameServers {
+		out = append(out, strings.ToLower(dns.Fqdn(n)))
 	}
 	return out, nil
 }

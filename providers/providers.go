@@ -238,6 +238,13 @@ type Replacer interface {
 	Replace(ctx context.Context, zone string, reps []Replacement) error
 }
 
+// NameServerLister is an optional interface for a host whose apex NS set
+// is not among its records but set by the host itself (Cloudflare's zone
+// object): NameServers lists it, absolute names.
+type NameServerLister interface {
+	NameServers(ctx context.Context, zone string) ([]string, error)
+}
+
 // Proxier is an optional interface for a host that can answer names from
 // its own edge (Cloudflare's proxy). Proxied lists those names and types
 // ("name type", absolute, lower case).

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // Cloudflare is a local fake of the Cloudflare v4 API for one zone,
@@ -427,4 +429,82 @@ func (f *Cloudflare) batch(w http.ResponseWriter, body map[string]any) {
 	}
 	f.recs = next
 	f.reply(w, http.StatusOK, result)
+}
+
+// EdgeAddrs are the addresses the fake's DNS side answers a proxied A
+// record with, as Cloudflare answers with its edge's (documentation
+// addresses here: the fake sends nothing anywhere).
+var EdgeAddrs = []string{"198.51.100.201", "198.51.100.202"}
+
+// ServeDNS starts the Cloudflare fake's DNS side (example.com, served by
+// the zone object's name servers) on three loopback IPv4 addresses.
+func (f *Cloudflare) ServeDNS(t testing.TB, root, auth, resolver string) DNS {
+	return serveDNS(t, cloudflareView{f}, root, auth, resolver)
+}
+
+// cloudflareView answers as Cloudflare does: the apex NS set from the
+// zone object at TTL 86400, TTL 1 as 300 s, a proxied A or AAAA with the
+// edge's addresses (a proxied CNAME flattened to them), never the origin.
+type cloudflareView struct{ f *Cloudflare }
+
+func (v cloudflareView) lock() func() { v.f.mu.Lock(); return v.f.mu.Unlock }
+
+func (v cloudflareView) zone() (string, []string, dns.RR) {
+	var ns []string
+	for _, n := range v.f.NameServers {
+		ns = append(ns, dns.Fqdn(n))
+	}
+	soa, _ := dns.NewRR(fmt.Sprintf("example.com. 1800 IN SOA %s dns.cloudflare.com. 1 10000 2400 604800 1800", ns[0]))
+	return "example.com.", ns, soa
+}
+
+func (v cloudflareView) answer(qn string, qt uint16) ([]dns.RR, bool) {
+	var out []dns.RR
+	exists := qn == "example.com."
+	if qn == "example.com." && qt == dns.TypeNS {
+		_, ns, _ := v.zone()
+		for _, n := range ns {
+			r, _ := dns.NewRR("example.com. 86400 IN NS " + n)
+			out = append(out, r)
+		}
+	}
+	ids := slices.Sorted(maps.Keys(v.f.recs))
+	for _, id := range ids {
+		r := v.f.recs[id]
+		name := dns.Fqdn(r.Name)
+		if name == qn || dns.IsSubDomain(qn, name) {
+			exists = true
+		}
+		if name != qn {
+			continue
+		}
+		ttl := r.TTL
+		if ttl == 1 {
+			ttl = 300
+		}
+		if r.Proxied {
+			if qt == dns.TypeA && !slices.ContainsFunc(out, func(x dns.RR) bool { return x.Header().Rrtype == dns.TypeA }) {
+				for _, a := range EdgeAddrs {
+					x, _ := dns.NewRR(fmt.Sprintf("%s 300 IN A %s", name, a))
+					out = append(out, x)
+				}
+			}
+			continue
+		}
+		if r.Type != dns.TypeToString[qt] && r.Type != "CNAME" {
+			continue
+		}
+		data := r.Content
+		switch r.Type {
+		case "CNAME", "NS":
+			data = dns.Fqdn(data)
+		case "MX":
+			data = fmt.Sprintf("%d %s", *r.Priority, dns.Fqdn(data))
+		}
+		x, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", name, ttl, r.Type, data))
+		if err == nil && x != nil {
+			out = append(out, x)
+		}
+	}
+	return out, exists
 }

@@ -15,15 +15,16 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Route53DNS is the DNS side of the Route 53 fake, so that a migration's
-// gates can run against what the fake API holds: a root server that
-// delegates each hosted zone to the name servers of its apex NS set (and
-// answers those names with the hosted zones' address), the hosted zones'
-// name servers, answering from the API's state at that moment (a name with
-// weighted sets answers with one set, chosen by weight, as Route 53 does),
-// and a resolver that answers recursive questions from the same state
-// without caching. The zones are unsigned. Addresses are loopback only.
-type Route53DNS struct {
+// DNS is the DNS side of a fake API, so that a migration's gates can run
+// against what the fake holds: a root server that delegates the zone to
+// the name servers the fake lists for it (and answers those names with
+// the zone's address), the zone's name servers, answering from the fake's
+// state at that moment (as the real host answers: a name with weighted
+// sets with one set, chosen by weight; a proxied name with edge
+// addresses), and a resolver that answers recursive questions from the
+// same state without caching. The zone is unsigned, the root signed.
+// Addresses are loopback only.
+type DNS struct {
 	Root, Auth, Resolver string // host:port
 	// TrustAnchor is a file holding the root's key: the root is signed
 	// (the hosted zones are not), so that a validating check finds the
@@ -62,11 +63,24 @@ func (r *rootSigner) sign(rrs ...dns.RR) []dns.RR {
 	return append(rrs, sig)
 }
 
-// ServeDNS starts the DNS side on three loopback IPv4 addresses (port 53),
-// stopped when the test ends.
-func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) Route53DNS {
+// zoneView is what a fake serves over DNS, read under its lock.
+type zoneView interface {
+	lock() func()
+	// zone is the served zone's name, its name servers and SOA.
+	zone() (name string, ns []string, soa dns.RR)
+	// answer is the records for a question, and whether the name exists.
+	answer(qname string, qtype uint16) (rrs []dns.RR, exists bool)
+}
+
+// ServeDNS starts the Route 53 fake's DNS side (example.com) on three
+// loopback IPv4 addresses (port 53), stopped when the test ends.
+func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) DNS {
+	return serveDNS(t, route53View{f}, root, auth, resolver)
+}
+
+func serveDNS(t testing.TB, v zoneView, root, auth, resolver string) DNS {
 	t.Helper()
-	d := Route53DNS{Root: net.JoinHostPort(root, "53"), Auth: net.JoinHostPort(auth, "53"), Resolver: net.JoinHostPort(resolver, "53")}
+	d := DNS{Root: net.JoinHostPort(root, "53"), Auth: net.JoinHostPort(auth, "53"), Resolver: net.JoinHostPort(resolver, "53")}
 	signer, err := newRootSigner()
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +104,9 @@ func (f *Route53) ServeDNS(t testing.TB, root, auth, resolver string) Route53DNS
 		go func() { _ = tsrv.ActivateAndServe() }()
 		t.Cleanup(func() { _ = srv.Shutdown(); _ = tsrv.Shutdown() })
 	}
-	serve(d.Root, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerRoot(r, auth, signer)) })
-	serve(d.Auth, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, false)) })
-	serve(d.Resolver, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(f.answerZone(r, true)) })
+	serve(d.Root, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(answerRoot(v, r, auth, signer)) })
+	serve(d.Auth, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(answerZone(v, r, false)) })
+	serve(d.Resolver, func(w dns.ResponseWriter, r *dns.Msg) { _ = w.WriteMsg(answerZone(v, r, true)) })
 	return d
 }
 
@@ -104,9 +118,9 @@ func rr(s string) dns.RR {
 	return r
 }
 
-// answerRoot: authoritative for ".", with a referral for every hosted zone
-// and the hosted zones' name server names answered directly.
-func (f *Route53) answerRoot(q *dns.Msg, auth string, signer *rootSigner) *dns.Msg {
+// answerRoot: authoritative for ".", with a referral for the zone and
+// its name servers' names answered directly.
+func answerRoot(v zoneView, q *dns.Msg, auth string, signer *rootSigner) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	if len(q.Question) != 1 {
@@ -115,23 +129,16 @@ func (f *Route53) answerRoot(q *dns.Msg, auth string, signer *rootSigner) *dns.M
 	}
 	qn, qt := strings.ToLower(q.Question[0].Name), q.Question[0].Qtype
 	soa := rr(". 86400 IN SOA a.root.fake. hostmaster.root.fake. 1 1800 900 604800 86400")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, z := range f.zones {
-		if z.Private || !dns.IsSubDomain(z.Name, qn) {
-			continue
-		}
-		m.Authoritative = false
-		for _, s := range f.sets[z.ID] {
-			if s.Name == z.Name && s.Type == "NS" {
-				for _, v := range s.vals() {
-					m.Ns = append(m.Ns, rr(fmt.Sprintf("%s 172800 IN NS %s", z.Name, v)))
-				}
-			}
+	unlock := v.lock()
+	zone, servers, _ := v.zone()
+	unlock()
+	if dns.IsSubDomain(zone, qn) {
+		for _, n := range servers {
+			m.Ns = append(m.Ns, rr(fmt.Sprintf("%s 172800 IN NS %s", zone, n)))
 		}
 		// No DS: the NSEC at the delegation proves it (RFC 4035 3.1.4).
-		nsec := &dns.NSEC{Hdr: dns.RR_Header{Name: z.Name, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 86400}, NextDomain: "\\000." + z.Name, TypeBitMap: []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}}
-		if qn == z.Name && qt == dns.TypeDS {
+		nsec := &dns.NSEC{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 86400}, NextDomain: "\\000." + zone, TypeBitMap: []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}}
+		if qn == zone && qt == dns.TypeDS {
 			m.Authoritative, m.Ns = true, append(signer.sign(soa), signer.sign(nsec)...)
 			return m
 		}
@@ -146,9 +153,9 @@ func (f *Route53) answerRoot(q *dns.Msg, auth string, signer *rootSigner) *dns.M
 		m.Answer = signer.sign(rr(". 518400 IN NS a.root.fake."))
 	case qn == "." && qt == dns.TypeDNSKEY:
 		m.Answer = signer.sign(signer.key)
-	case qt == dns.TypeA && f.isNameServer(qn):
+	case qt == dns.TypeA && slices.Contains(servers, qn):
 		m.Answer = signer.sign(rr(fmt.Sprintf("%s 172800 IN A %s", qn, auth)))
-	case f.isNameServer(qn) || qn == ".":
+	case slices.Contains(servers, qn) || qn == ".":
 		m.Ns = signer.sign(soa)
 	default:
 		m.Rcode = dns.RcodeNameError
@@ -157,19 +164,8 @@ func (f *Route53) answerRoot(q *dns.Msg, auth string, signer *rootSigner) *dns.M
 	return m
 }
 
-func (f *Route53) isNameServer(name string) bool {
-	for _, z := range f.zones {
-		for _, s := range f.sets[z.ID] {
-			if s.Name == z.Name && s.Type == "NS" && slices.Contains(s.vals(), name) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// answerZone answers from the public hosted zones' state.
-func (f *Route53) answerZone(q *dns.Msg, recursive bool) *dns.Msg {
+// answerZone answers from the fake's state.
+func answerZone(v zoneView, q *dns.Msg, recursive bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	m.RecursionAvailable = recursive
@@ -178,27 +174,48 @@ func (f *Route53) answerZone(q *dns.Msg, recursive bool) *dns.Msg {
 		return m
 	}
 	qn, qt := strings.ToLower(q.Question[0].Name), q.Question[0].Qtype
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var zone *Route53Zone
-	for i, z := range f.zones {
-		if !z.Private && dns.IsSubDomain(z.Name, qn) {
-			zone = &f.zones[i]
-		}
-	}
-	if zone == nil {
+	unlock := v.lock()
+	defer unlock()
+	zone, _, soa := v.zone()
+	if !dns.IsSubDomain(zone, qn) {
 		m.Rcode = dns.RcodeRefused
 		return m
 	}
 	m.Authoritative = !recursive
+	answers, exists := v.answer(qn, qt)
+	m.Answer = answers
+	if len(m.Answer) == 0 {
+		if !exists {
+			m.Rcode = dns.RcodeNameError
+		}
+		m.Ns = append(m.Ns, soa)
+	}
+	return m
+}
+
+// route53View serves the default hosted zone, example.com.
+type route53View struct{ f *Route53 }
+
+func (v route53View) lock() func() { v.f.mu.Lock(); return v.f.mu.Unlock }
+
+func (v route53View) zone() (string, []string, dns.RR) {
+	var ns []string
 	var soa dns.RR
-	exists := false
-	var plain []Route53Set
-	var weighted []Route53Set
-	for _, s := range f.sets[zone.ID] {
-		if s.Name == zone.Name && s.Type == "SOA" {
+	for _, s := range v.f.sets["Z0EXAMPLE"] {
+		switch {
+		case s.Name == "example.com." && s.Type == "NS":
+			ns = s.vals()
+		case s.Name == "example.com." && s.Type == "SOA":
 			soa = rr(fmt.Sprintf("%s %d IN SOA %s", s.Name, derefI(s.TTL), s.vals()[0]))
 		}
+	}
+	return "example.com.", ns, soa
+}
+
+func (v route53View) answer(qn string, qt uint16) ([]dns.RR, bool) {
+	exists := false
+	var plain, weighted []Route53Set
+	for _, s := range v.f.sets["Z0EXAMPLE"] {
 		if s.Name == qn || dns.IsSubDomain(qn, s.Name) {
 			exists = true
 		}
@@ -214,20 +231,13 @@ func (f *Route53) answerZone(q *dns.Msg, recursive bool) *dns.Msg {
 	if len(weighted) > 0 {
 		plain = append(plain, pick(weighted))
 	}
+	var out []dns.RR
 	for _, s := range plain {
-		for _, v := range s.vals() {
-			m.Answer = append(m.Answer, rr(fmt.Sprintf("%s %d IN %s %s", s.Name, derefI(s.TTL), s.Type, v)))
+		for _, val := range s.vals() {
+			out = append(out, rr(fmt.Sprintf("%s %d IN %s %s", s.Name, derefI(s.TTL), s.Type, val)))
 		}
 	}
-	if len(m.Answer) == 0 {
-		if !exists {
-			m.Rcode = dns.RcodeNameError
-		}
-		if soa != nil {
-			m.Ns = append(m.Ns, soa)
-		}
-	}
-	return m
+	return out, exists
 }
 
 // pick chooses one weighted set with probability weight/sum, or any one

@@ -1,0 +1,76 @@
+package plan_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
+)
+
+// A records cutover on Cloudflare, against its fake and DNS side: the
+// apex NS set comes from the zone object (the plan no longer stops at
+// observe), a two-value A set has its TTL lowered record by record and
+// restored, and a proxied name, which resolvers see only as Cloudflare's
+// edge addresses, is moved and proven through the API, staying proxied.
+func TestCloudflareRecordsCutover(t *testing.T) {
+	p := func(n int) *int { return &n }
+	f := providerstest.NewCloudflare(t, "tok", []string{"zone:read", "dns:edit"},
+		providerstest.CloudflareRecord{Type: "A", Name: "shop.example.com", Content: "203.0.113.7", TTL: 1, Proxied: true},
+		providerstest.CloudflareRecord{Type: "A", Name: "api.example.com", Content: "192.0.2.10", TTL: 3600},
+		providerstest.CloudflareRecord{Type: "A", Name: "api.example.com", Content: "192.0.2.11", TTL: 3600},
+		providerstest.CloudflareRecord{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 1},
+		providerstest.CloudflareRecord{Type: "MX", Name: "example.com", Content: "mx1.example.com", TTL: 3600, Priority: p(10)},
+		providerstest.CloudflareRecord{Type: "TXT", Name: "example.com", Content: `"v=spf1 -all"`, TTL: 3600},
+	)
+	d := f.ServeDNS(t, "127.75.2.1", "127.75.2.2", "127.75.2.3")
+	t.Setenv("CF_TOKEN", "tok")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "records.yaml")
+	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+kind: records
+zone: example.com.
+provider: cf
+changes:
+  - {name: shop, type: A, from: 203.0.113.7, to: 203.0.113.9}
+  - {name: api, type: A, from: [192.0.2.10, 192.0.2.11], to: [198.51.100.10, 198.51.100.11]}
+phases: [50, 100]
+hold: 0s
+rollback: auto
+providers:
+  cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
+ttl: {lower_to: 60s}
+verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
+output: {dir: %s}
+`, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := r53Apply(t, spec, false, &tlog{t: t})
+	if err != nil || cl.Result != "completed" {
+		t.Fatalf("cutover: %v", err)
+	}
+	for _, c := range []struct{ name, want string }{
+		{"shop.example.com", "203.0.113.9 ttl 1 proxied"},
+		{"api.example.com", "198.51.100.10 ttl 3600|198.51.100.11 ttl 3600"},
+		{"www.example.com", "192.0.2.1 ttl 1"},
+	} {
+		if got := strings.Join(f.Contents("A", c.name), "|"); got != c.want {
+			t.Errorf("%s A: %s, want %s", c.name, got, c.want)
+		}
+	}
+	var lowered, edge, api bool
+	for _, s := range cl.Steps {
+		for _, e := range s.Evidence {
+			edge = edge || strings.HasPrefix(s.ID, "verify-") && strings.Contains(e.Note, "resolvers see the host's edge addresses")
+			api = api || strings.HasPrefix(e.Server, "api:cf") && e.Question == "shop.example.com. A"
+		}
+		if s.ID == "lower-ttl" {
+			lowered = strings.Contains(strings.Join(s.After, "|"), "api.example.com. A ttl 60") && strings.Contains(strings.Join(s.After, "|"), "shop.example.com. A proxied at cf")
+		}
+	}
+	if !lowered || !edge || !api {
+		t.Errorf("change log: lower-ttl lowers api and says shop is proxied %t; resolver gates note edge answers %t; shop proven through the API %t", lowered, edge, api)
+	}
+}
