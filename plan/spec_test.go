@@ -37,6 +37,7 @@ func TestExamplesLoad(t *testing.T) {
 		"lab-nameservers.yaml": {"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", "MIGRATE_VERIFY_TRUST_ANCHOR"},
 		"nameservers.yaml":     {"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE"},
 		"records.yaml":         nil,
+		"records-route53.yaml": nil,
 	}
 	env := func(k string) string {
 		if k == "OLD_TSIG_SECRET" || k == "MAIN_TSIG_SECRET" {
@@ -62,7 +63,7 @@ func TestExamplesLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			for name, p := range s.Providers {
-				if p.TSIG.Secret.Value() != secret {
+				if p.Type == "rfc2136" && p.TSIG.Secret.Value() != secret {
 					t.Errorf("secret of %s not loaded", name)
 				}
 			}
@@ -318,5 +319,13 @@ func TestLoadRoute53(t *testing.T) {
 	ns := strings.Replace(base, "registrar: {type: manual}", "registrar: {type: route53domains}", 1)
 	if _, err := load(t, ns, nil); err != nil {
 		t.Errorf("registrar route53domains: %v", err)
+	}
+	private := strings.Replace(r53, "region: eu-west-1", "region: eu-west-1, private_zone: true, hosted_zone_id: Z0PRIVATE", 1)
+	if s, err := load(t, private, nil); err != nil || !s.Providers["main"].PrivateZone || s.Providers["main"].HostedZoneID != "Z0PRIVATE" {
+		t.Errorf("private_zone and hosted_zone_id: %+v %v", s.Providers["main"], err)
+	}
+	wrong := strings.Replace(records, "secret_env: OLD}}", "secret_env: OLD}, private_zone: true}", 1)
+	if _, err := load(t, wrong, nil); err == nil || !strings.Contains(err.Error(), "private_zone and hosted_zone_id are for route53") {
+		t.Errorf("rfc2136 with private_zone: %v", err)
 	}
 }
