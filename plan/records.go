@@ -169,7 +169,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 	var lowerSets []providers.RRset
 	var lowerTTLs []uint32
 	var maxTTL uint32
-	var before, after []string
+	var before, after, proxied []string
 	moves := make([]providers.Replacement, len(changes))
 	for i, c := range changes {
 		set := current[c.Name+" "+c.Type]
@@ -186,8 +186,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 			// Answered from the edge: its TTL is automatic and resolvers
 			// never see the values; nothing to lower or wait out.
 			moves[i].Proxied = true
-			line := fmt.Sprintf("%s %s proxied at %s: answered from its edge, TTL automatic, not lowered", c.Name, c.Type, spec.Provider)
-			before, after = append(before, line), append(after, line)
+			proxied = append(proxied, c.Name+" "+c.Type)
 			continue
 		}
 		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.Values()), to) {
@@ -204,8 +203,12 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 		}
 	}
 	servers := o.Old.Servers
+	summary := fmt.Sprintf("lower %d of the %d changing RRsets to %ds at %s", len(lower), len(changes), lowerTo, spec.Provider)
+	if len(proxied) > 0 {
+		summary += fmt.Sprintf(" (proxied, answered from its edge with an automatic TTL, not lowered: %s)", strings.Join(proxied, ", "))
+	}
 	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: len(lower) == 0,
-		Summary: fmt.Sprintf("lower %d of the %d changing RRsets to %ds at %s", len(lower), len(changes), lowerTo, spec.Provider),
+		Summary: summary,
 		Before:  before, After: after, TTLs: []TTLChange{{Provider: spec.Provider, RRsets: lowerSets, TTLs: lowerTTLs}},
 		Gate:     &Gate{Check: GateTTLServed, Servers: servers, Timeout: gateTimeout},
 		Rollback: "set the TTLs back"})
@@ -290,9 +293,15 @@ func buildWeighted(p *Plan, spec *Spec, o *Observed, moves []providers.Replaceme
 			undo = append(undo, providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL, Values: mv.From})
 		}
 	}
+	var prev []string
+	for i, mv := range moves {
+		if !slices.Equal(mv.From, mv.To) {
+			prev = append(prev, describeRoute(undo[i]))
+		}
+	}
 	for k, pct := range spec.Phases {
 		id := fmt.Sprintf("phase-%d", k+1)
-		step := Step{ID: id, Moved: moves, Records: moves, Undo: undo, Rollback: "put back the old values of every name, as the host had them"}
+		step := Step{ID: id, Moved: moves, Records: moves, Undo: undo, Before: prev, Rollback: "put back the old values of every name, as the host had them"}
 		for _, mv := range moves {
 			if slices.Equal(mv.From, mv.To) {
 				continue // already moved
@@ -301,6 +310,7 @@ func buildWeighted(p *Plan, spec *Spec, o *Observed, moves []providers.Replaceme
 			step.Routes = append(step.Routes, route)
 			step.After = append(step.After, describeRoute(route))
 		}
+		prev = step.After
 		if pct < 100 {
 			step.Action, step.Weight = ActionSetWeights, pct
 			step.Summary = fmt.Sprintf("answer every changing name with its new values %d%% of the time (weighted record sets)", pct)
