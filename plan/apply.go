@@ -208,7 +208,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 type priorRun struct {
 	restoreTo []TTLChange
 	dsTTL     uint32
-	routed    []providers.RoutedName
+	routed    []providers.Route
 }
 
 // freshPlan plans from the live state; a saved plan is used only if the

@@ -34,7 +34,7 @@ type Observed struct {
 	// PriorRouted are the weighted sets the forward move found, from its
 	// plan (a rollback of a records cutover reads it): the rollback ends
 	// on them exactly, identifiers, weights and health checks.
-	PriorRouted []providers.RoutedName `json:"prior_routed,omitempty"`
+	PriorRouted []providers.Route `json:"prior_routed,omitempty"`
 	NegTTL      uint32                 `json:"neg_ttl"`
 	Status      checks.Status          `json:"status"`
 	Findings    []checks.Finding       `json:"findings,omitempty"`
@@ -78,7 +78,7 @@ type HostState struct {
 	Glue    map[string][]string `json:"glue,omitempty"`
 	// Routed are the names the host answers by rule (weighted sets,
 	// aliases, other routing), read as themselves; not in RRsets.
-	Routed []providers.RoutedName `json:"routed,omitempty"`
+	Routed []providers.Route `json:"routed,omitempty"`
 	// Proxied are the names ("name type") the host answers from its own
 	// edge (Cloudflare's proxy): their servers answer edge addresses.
 	Proxied []string `json:"proxied,omitempty"`

@@ -105,24 +105,24 @@ func currentSets(h HostState) map[string]providers.RRset {
 	}
 	for _, r := range h.Routed {
 		if len(r.Sets) > 0 && len(r.Other) == 0 {
-			out[r.Name+" "+r.Type] = providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: normalize(r.Name, r.Type, r.Values()), Sets: setValues(r)}
+			out[r.Name+" "+r.Type] = providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: normalize(r.Name, r.Type, r.SetValues()), Sets: setValues(r)}
 		}
 	}
 	return out
 }
 
 // routedAt finds the weighted sets that answer name and type at a host.
-func routedAt(h HostState, name, rrtype string) (providers.RoutedName, bool) {
+func routedAt(h HostState, name, rrtype string) (providers.Route, bool) {
 	for _, r := range h.Routed {
 		if r.Name == name && r.Type == rrtype && len(r.Sets) > 0 && len(r.Other) == 0 {
 			return r, true
 		}
 	}
-	return providers.RoutedName{}, false
+	return providers.Route{}, false
 }
 
 // setValues is each weighted set's values, normalized.
-func setValues(r providers.RoutedName) [][]string {
+func setValues(r providers.Route) [][]string {
 	var out [][]string
 	for _, s := range r.Sets {
 		out = append(out, normalize(r.Name, r.Type, s.Values))
@@ -189,7 +189,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 			proxied = append(proxied, c.Name+" "+c.Type)
 			continue
 		}
-		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.Values()), to) {
+		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.SetValues()), to) {
 			moves[i].ToSets = setValues(r)
 		}
 		if set.TTL > lowerTo {
@@ -338,7 +338,7 @@ func buildWeighted(p *Plan, spec *Spec, o *Observed, moves []providers.Replaceme
 // (h) answers the name with when they hold exactly vals (user is true),
 // else one set of its own, named id.
 func weightedSide(h HostState, name, rrtype string, vals []string, id string) (sets []providers.WeightedSet, user bool) {
-	if r, ok := routedAt(h, name, rrtype); ok && slices.Equal(normalize(name, rrtype, r.Values()), vals) {
+	if r, ok := routedAt(h, name, rrtype); ok && slices.Equal(normalize(name, rrtype, r.SetValues()), vals) {
 		return slices.Clone(r.Sets), true
 	}
 	return []providers.WeightedSet{{ID: id, Weight: 1, Values: vals}}, false
@@ -351,7 +351,7 @@ func weightedSide(h HostState, name, rrtype string, vals []string, id string) (s
 func phaseRoute(o *Observed, mv providers.Replacement, pct int) providers.Route {
 	route := providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL}
 	from, _ := weightedSide(o.Old, mv.Name, mv.Type, mv.From, "dnsmigrate-old")
-	if cur, ok := routedAt(o.Old, mv.Name, mv.Type); ok && slices.Equal(normalize(mv.Name, mv.Type, cur.Values()), union(mv.From, mv.To)) {
+	if cur, ok := routedAt(o.Old, mv.Name, mv.Type); ok && slices.Equal(normalize(mv.Name, mv.Type, cur.SetValues()), union(mv.From, mv.To)) {
 		from = slices.Clone(cur.Sets) // a phase under way: its sets are the old side
 	}
 	to, user := weightedSide(HostState{Routed: o.PriorRouted}, mv.Name, mv.Type, mv.To, "dnsmigrate-new")

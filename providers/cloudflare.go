@@ -112,11 +112,7 @@ func cfZone(zone string) string { return strings.TrimSuffix(zone, ".") }
 // lists them). The apex NS set is not a DNS record at Cloudflare but the
 // zone object's, and cannot be changed: NameServers lists it.
 func (h *CloudflareHost) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	z, err := h.zone(ctx, zone)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := h.list(ctx, z)
+	_, recs, err := h.records(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +145,7 @@ func (h *CloudflareHost) NameServers(ctx context.Context, zone string) ([]string
 // answers from its edge: resolvers see Cloudflare's addresses, not the
 // records' values, and the TTL is automatic.
 func (h *CloudflareHost) Proxied(ctx context.Context, zone string) (map[string]bool, error) {
-	z, err := h.zone(ctx, zone)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := h.list(ctx, z)
+	_, recs, err := h.records(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -334,11 +326,7 @@ func apiErrors(resp *http.Response) string {
 // TTL stays automatic. An error names the RRset and carries the API's
 // codes, error_chain included.
 func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replacement) error {
-	z, err := h.zone(ctx, zone)
-	if err != nil {
-		return err
-	}
-	recs, err := h.list(ctx, z)
+	z, recs, err := h.records(ctx, zone)
 	if err != nil {
 		return err
 	}
@@ -469,6 +457,16 @@ func (h *CloudflareHost) zone(ctx context.Context, zone string) (cfZoneInfo, err
 	h.zones[name] = zones[0]
 	h.mu.Unlock()
 	return zones[0], nil
+}
+
+// records reads the zone object and every DNS record of the zone.
+func (h *CloudflareHost) records(ctx context.Context, zone string) (cfZoneInfo, []cfRecord, error) {
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return z, nil, err
+	}
+	recs, err := h.list(ctx, z)
+	return z, recs, err
 }
 
 // list reads every DNS record of the zone, page by page.

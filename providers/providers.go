@@ -216,21 +216,6 @@ func (r Replacement) Reverse() Replacement {
 	return r
 }
 
-// Route says how a host answers one name and type: with the weighted sets
-// Sets, or, with none, plainly with Values.
-type Route struct {
-	Name   string        `json:"name"`
-	Type   string        `json:"type"`
-	TTL    uint32        `json:"ttl"`
-	Sets   []WeightedSet `json:"sets,omitempty"`
-	Values []string      `json:"values,omitempty"`
-}
-
-// SetRoute makes host answer as r says, through its weighted sets.
-func SetRoute(ctx context.Context, w Weighter, zone string, r Route) error {
-	return w.SetWeighted(ctx, zone, r.Name, r.Type, r.TTL, r.Sets, r.Values)
-}
-
 // Replacer is an optional interface for a host that replaces RRsets more
 // safely than a SetRecords call would (found by type assertion, as lego
 // finds its optional provider behaviour).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,61 +110,6 @@ func r53Detail(err error) error {
 		return fmt.Errorf("%w: %s", err, strings.Join(icb.Messages, "; "))
 	}
 	return err
-}
-
-// WeightedSet is one weighted record set of a name: its identifier, its
-// weight (a share of the sum of the name's weights), its values and the
-// health check Route 53 consults before answering with it.
-type WeightedSet struct {
-	ID            string   `json:"id"`
-	Weight        int64    `json:"weight"`
-	Values        []string `json:"values"`
-	HealthCheckID string   `json:"health_check_id,omitempty"`
-}
-
-// RoutedName is a name and type a host answers by a rule rather than with
-// one plain record set: weighted sets (read and written as themselves), or
-// a rule dnsmigrate reads but never changes (Other: an alias, failover,
-// latency, geolocation or multivalue routing), described in words.
-type RoutedName struct {
-	Name  string        `json:"name"`
-	Type  string        `json:"type"`
-	TTL   uint32        `json:"ttl,omitempty"`
-	Sets  []WeightedSet `json:"sets,omitempty"`
-	Other []string      `json:"other,omitempty"`
-}
-
-// Values is every value any of the name's weighted sets answers with,
-// sorted.
-func (r RoutedName) Values() []string {
-	var out []string
-	for _, s := range r.Sets {
-		out = append(out, s.Values...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// Describe is the routing in words, one line per set, without the TTL,
-// for parity and plans.
-func (r RoutedName) Describe() []string {
-	out := slices.Clone(r.Other)
-	for _, s := range r.Sets {
-		d := fmt.Sprintf("weighted set %q weight %d %v", s.ID, s.Weight, s.Values)
-		if s.HealthCheckID != "" {
-			d += " health check " + s.HealthCheckID
-		}
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Router is an optional interface for a host that answers some names by
-// rule. Records leaves those names out of a host's plain records; Routed
-// lists them as themselves.
-type Router interface {
-	Routed(ctx context.Context, zone string) ([]RoutedName, error)
 }
 
 // r53Unescape turns a name as Route 53 returns it (characters other than
@@ -313,7 +257,7 @@ func (h *Route53Host) GetRecords(ctx context.Context, zone string) ([]libdns.Rec
 
 // Routed lists the names answered by rule: weighted sets as themselves,
 // and alias or other routed sets described in words.
-func (h *Route53Host) Routed(ctx context.Context, zone string) ([]RoutedName, error) {
+func (h *Route53Host) Routed(ctx context.Context, zone string) ([]Route, error) {
 	id, err := h.zoneID(ctx, zone)
 	if err != nil {
 		return nil, err
@@ -325,9 +269,9 @@ func (h *Route53Host) Routed(ctx context.Context, zone string) ([]RoutedName, er
 	return routedOf(sets), nil
 }
 
-func routedOf(sets []r53Set) []RoutedName {
+func routedOf(sets []r53Set) []Route {
 	idx := map[string]int{}
-	var out []RoutedName
+	var out []Route
 	for _, s := range sets {
 		if !s.routed() {
 			continue
@@ -337,7 +281,7 @@ func routedOf(sets []r53Set) []RoutedName {
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, RoutedName{Name: s.name, Type: string(s.set.Type)})
+			out = append(out, Route{Name: s.name, Type: string(s.set.Type)})
 		}
 		r := &out[i]
 		r.TTL = max(r.TTL, uint32(aws.ToInt64(s.set.TTL)))
@@ -389,22 +333,17 @@ func describeRule(s r53types.ResourceRecordSet) string {
 // SetRecords makes each name and type of recs exactly the given values
 // (libdns semantics), whole record sets at a time.
 func (h *Route53Host) SetRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	var reps []Replacement
-	idx := map[string]int{}
+	var rrs []dns.RR
 	for _, rec := range recs {
 		rr, err := ToRR(rec, zone)
 		if err != nil {
 			return nil, fmt.Errorf("route53: %+v: %w", rec.RR(), err)
 		}
-		h := rr.Header()
-		k := strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype]
-		i, ok := idx[k]
-		if !ok {
-			i = len(reps)
-			idx[k] = i
-			reps = append(reps, Replacement{Name: strings.ToLower(h.Name), Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl})
-		}
-		reps[i].To = append(reps[i].To, strings.TrimPrefix(rr.String(), h.String()))
+		rrs = append(rrs, rr)
+	}
+	var reps []Replacement
+	for _, set := range Group(rrs) {
+		reps = append(reps, Replacement{Name: set.Name, Type: set.Type, TTL: set.TTL, To: set.Data})
 	}
 	if err := h.Replace(ctx, zone, reps); err != nil {
 		return nil, err
@@ -448,11 +387,11 @@ func (h *Route53Host) Replace(ctx context.Context, zone string, reps []Replaceme
 		current := byName[name+" "+rep.Type]
 		if rn := routedOf(current); len(rn) > 0 {
 			r := rn[0]
-			if len(r.Other) > 0 {
-				return fmt.Errorf("route53: %s %s is answered by a rule dnsmigrate does not change (%s)", name, rep.Type, strings.Join(r.Other, "; "))
+			if err := r.unchangeable(); err != nil {
+				return fmt.Errorf("route53: %w", err)
 			}
 			to := slices.Sorted(slices.Values(rep.To))
-			if !slices.Equal(r.Values(), slices.Compact(to)) {
+			if !slices.Equal(r.SetValues(), slices.Compact(to)) {
 				return fmt.Errorf("route53: %s %s is answered by %d weighted sets %v; a plain change to %v would replace them", name, rep.Type, len(r.Sets), r.Describe(), rep.To)
 			}
 			for _, s := range r.Sets {
@@ -556,8 +495,10 @@ func (h *Route53Host) SetWeighted(ctx context.Context, zone, name, rrtype string
 			current = append(current, s)
 		}
 	}
-	if rn := routedOf(current); len(rn) > 0 && len(rn[0].Other) > 0 {
-		return fmt.Errorf("route53: %s %s is answered by a rule dnsmigrate does not change (%s)", name, rrtype, strings.Join(rn[0].Other, "; "))
+	if rn := routedOf(current); len(rn) > 0 {
+		if err := rn[0].unchangeable(); err != nil {
+			return fmt.Errorf("route53: %w", err)
+		}
 	}
 	var want []r53types.ResourceRecordSet
 	for i := range sets {
