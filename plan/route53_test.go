@@ -75,7 +75,7 @@ func TestRoute53WeightedAutoRollback(t *testing.T) {
 
 // r53Cutover starts the Route 53 fake, its DNS side on three addresses of
 // prefix, and writes the seeds' records spec.
-func r53Cutover(t *testing.T, prefix, health string) (*providerstest.Route53, string) {
+func r53Cutover(t *testing.T, prefix, health string, change ...string) (*providerstest.Route53, string) {
 	t.Helper()
 	f := providerstest.NewRoute53(t,
 		providerstest.Weighted("backend.example.com.", "CNAME", "lb-a", 10, 300, "hc-a", "lb-a.example.net."),
@@ -88,6 +88,9 @@ func r53Cutover(t *testing.T, prefix, health string) (*providerstest.Route53, st
 	d := f.ServeDNS(t, prefix+".1", prefix+".2", prefix+".3")
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "records.yaml")
+	if len(change) == 0 {
+		change = []string{"{name: backend, type: CNAME, from: [lb-a.example.net., lb-b.example.net.], to: lb-c.example.net.}"}
+	}
 	hold := "0s"
 	if health != "" {
 		hold, health = "2s", "health:\n"+health
@@ -97,7 +100,7 @@ kind: records
 zone: example.com.
 provider: r53
 changes:
-  - {name: backend, type: CNAME, from: [lb-a.example.net., lb-b.example.net.], to: lb-c.example.net.}
+  - %s
 phases: [10, 50, 100]
 hold: %s
 %srollback: auto
@@ -106,7 +109,7 @@ providers:
 ttl: {lower_to: 60s}
 verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
 output: {dir: %s}
-`, hold, health, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
+`, change[0], hold, health, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return f, spec
@@ -117,4 +120,27 @@ func r53Apply(t *testing.T, spec string, reverse bool, w io.Writer) (*plan.Chang
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
 		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
 	return cl, err
+}
+
+// A records spec that would change a name Route 53 answers by an alias is
+// refused at plan time, naming the alias; so is one on a weighted name
+// whose from values are not its sets'.
+func TestRoute53RecordsRefuseRules(t *testing.T) {
+	f, spec := r53Cutover(t, "127.75.3", "", "{name: '@', type: AAAA, from: '2001:db8::1', to: '2001:db8::2'}")
+	f.Put(providerstest.Route53Set{Name: "example.com.", Type: "AAAA", Alias: &providerstest.Route53Alias{HostedZoneID: "Z35SXDOTRQ7X7K", DNSName: "dualstack.lb-1.eu-west-1.elb.amazonaws.com."}})
+	_, err := r53Apply(t, spec, false, &tlog{t: t})
+	if err == nil || !strings.Contains(err.Error(), "example.com. AAAA is answered at r53 by a rule dnsmigrate does not change (alias to dualstack.lb-1.eu-west-1.elb.amazonaws.com.") {
+		t.Errorf("a change of an alias: %v", err)
+	}
+	if n := f.Changes(); n != 0 {
+		t.Errorf("%d change batches sent by a refused plan", n)
+	}
+	f, spec = r53Cutover(t, "127.75.4", "", "{name: backend, type: CNAME, from: lb-a.example.net., to: lb-c.example.net.}")
+	_, err = r53Apply(t, spec, false, &tlog{t: t})
+	if err == nil || !strings.Contains(err.Error(), "backend.example.com. CNAME is [lb-a.example.net. lb-b.example.net.] at r53, neither from") {
+		t.Errorf("from values that are not the weighted sets': %v", err)
+	}
+	if n := f.Changes(); n != 0 {
+		t.Errorf("%d change batches sent by a refused plan", n)
+	}
 }
