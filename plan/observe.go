@@ -35,12 +35,12 @@ type Observed struct {
 	// plan (a rollback of a records cutover reads it): the rollback ends
 	// on them exactly, identifiers, weights and health checks.
 	PriorRouted []providers.Route `json:"prior_routed,omitempty"`
-	NegTTL      uint32                 `json:"neg_ttl"`
-	Status      checks.Status          `json:"status"`
-	Findings    []checks.Finding       `json:"findings,omitempty"`
-	Old         HostState              `json:"old"`
-	New         HostState              `json:"new"`
-	Fingerprint string                 `json:"fingerprint"`
+	NegTTL      uint32            `json:"neg_ttl"`
+	Status      checks.Status     `json:"status"`
+	Findings    []checks.Finding  `json:"findings,omitempty"`
+	Old         HostState         `json:"old"`
+	New         HostState         `json:"new"`
+	Fingerprint string            `json:"fingerprint"`
 	// Skipped are server addresses not asked (verify.ipv6: auto, no route
 	// from this machine): every gate lists them in its evidence.
 	Skipped []string `json:"skipped,omitempty"`
