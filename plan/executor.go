@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -326,6 +327,72 @@ func (x *Executor) replaceAt(ctx context.Context, name string, reps []providers.
 	return providers.Replace(ctx, name, host, x.Plan.Spec.Zone, reps)
 }
 
+// sendBatches sends a step's replacements at a host in the batches its
+// transport allows, journaling each: on a resume, a batch journaled done
+// is not sent again, and one started but not journaled done is read back
+// from the host and sent again only if it is not in place. A failure says
+// how many RRsets were changed before it; apply or rollback finishes.
+func (x *Executor) sendBatches(ctx context.Context, st *Step, provider string, reps []providers.Replacement) error {
+	host, ok := x.Env.Hosts[provider]
+	if !ok {
+		return fmt.Errorf("no host for provider %q", provider)
+	}
+	zone := x.Plan.Spec.Zone
+	batches := providers.Batches(host, reps)
+	changed := 0
+	for i, b := range batches {
+		key := fmt.Sprintf("%s %d/%d", provider, i+1, len(batches))
+		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
+			changed += len(b)
+			continue
+		}
+		if x.Journal.HasBatch(st.ID, EvBatchStart, key) && inPlace(ctx, provider, host, zone, b) {
+			if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))}); err != nil {
+				return err
+			}
+			changed += len(b)
+			continue
+		}
+		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
+			return err
+		}
+		bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err := providers.Replace(bctx, provider, host, zone, b)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w; %d of the %d RRsets at %s were changed before (batch %d of %d failed): apply again (or roll back) to finish", err, changed, len(reps), provider, i+1, len(batches))
+		}
+		changed += len(b)
+		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets (%d of %d)", len(b), changed, len(reps))}); err != nil {
+			return err
+		}
+		if len(batches) > 1 {
+			x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), changed, len(reps))
+		}
+	}
+	return nil
+}
+
+// inPlace reads the host's zone back and reports whether every
+// replacement of a batch is there: its new data at its new TTL.
+func inPlace(ctx context.Context, provider string, host providers.Host, zone string, reps []providers.Replacement) bool {
+	rrs, err := providers.Records(ctx, provider, host, zone)
+	if err != nil {
+		return false
+	}
+	sets := map[string]providers.RRset{}
+	for _, s := range providers.Group(rrs) {
+		sets[s.Name+" "+s.Type] = s
+	}
+	for _, r := range reps {
+		s := sets[strings.ToLower(r.Name)+" "+r.Type]
+		if !slices.Equal(s.Data, normalize(r.Name, r.Type, r.To)) || len(r.To) > 0 && s.TTL != r.TTL {
+			return false
+		}
+	}
+	return true
+}
+
 // setRoutes makes the host answer each name as its route says, through
 // its weighted sets.
 func (x *Executor) setRoutes(ctx context.Context, name string, routes []providers.Route) error {
@@ -385,8 +452,10 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			}
 			x.log("%s: %s", st.ID, st.Summary)
 			// An action, once started, runs to its end: Ctrl-C stops
-			// between actions, never inside one.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+			// between actions, never inside one. Each request inside it
+			// has its own bound (a host's batch 60 s; a registrar polls
+			// its operations up to 15 minutes); this one catches the rest.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actionTimeout)
 			err := x.do(actx, st)
 			cancel()
 			if err != nil {
@@ -401,6 +470,9 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 	}
 	return x.gate(ctx, st)
 }
+
+// actionTimeout bounds one step's action as a whole.
+const actionTimeout = 20 * time.Minute
 
 // readBack polls the step's gate for up to 10 s (or its timeout).
 func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
@@ -466,11 +538,14 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 	switch st.Action {
 	case ActionSetTTL:
 		for _, c := range st.TTLs {
-			host, ok := x.Env.Hosts[c.Provider]
-			if !ok {
-				return fmt.Errorf("no host for provider %q", c.Provider)
+			if len(c.RRsets) != len(c.TTLs) {
+				return fmt.Errorf("provider %s: %d RRsets but %d TTLs", c.Provider, len(c.RRsets), len(c.TTLs))
 			}
-			if err := providers.SetTTLs(ctx, c.Provider, host, zone, c.RRsets, c.TTLs); err != nil {
+			reps := make([]providers.Replacement, len(c.RRsets))
+			for i, s := range c.RRsets {
+				reps[i] = providers.Replacement{Name: s.Name, Type: s.Type, TTL: c.TTLs[i], From: s.Data, To: s.Data}
+			}
+			if err := x.sendBatches(ctx, st, c.Provider, reps); err != nil {
 				return err
 			}
 		}
@@ -515,7 +590,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		if len(st.Routes) > 0 {
 			return x.setRoutes(ctx, provider, st.Routes)
 		}
-		return x.replaceAt(ctx, provider, st.Records)
+		return x.sendBatches(ctx, st, provider, st.Records)
 	case ActionSetWeights:
 		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
 	}

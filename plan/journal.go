@@ -19,6 +19,8 @@ const (
 	EvActionStart = "action-start"
 	EvActionDone  = "action-done"
 	EvActionFail  = "action-failed"
+	EvBatchStart  = "batch-start" // one request of a change sent in several
+	EvBatchDone   = "batch-done"
 	EvGatePassed  = "gate-passed"
 	EvGateFailed  = "gate-failed"
 	EvWaitStart   = "wait-start"
@@ -36,6 +38,7 @@ type Entry struct {
 	Event    string            `json:"event"`
 	Detail   string            `json:"detail,omitempty"`
 	Until    *Stamp            `json:"until,omitempty"` // wait-start: when the wait ends
+	Batch    string            `json:"batch,omitempty"` // batch-start, batch-done: "provider i/n"
 	Before   []string          `json:"before,omitempty"`
 	After    []string          `json:"after,omitempty"`
 	Evidence []checks.Evidence `json:"evidence,omitempty"`
@@ -136,6 +139,16 @@ func (j *Journal) Last(step, event string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
+}
+
+// HasBatch reports whether the journal records event for a step's batch.
+func (j *Journal) HasBatch(step, event, batch string) bool {
+	for i := len(j.Entries) - 1; i >= 0; i-- {
+		if e := j.Entries[i]; e.Step == step && e.Event == event && e.Batch == batch {
+			return true
+		}
+	}
+	return false
 }
 
 // Finished reports whether the journal records a completed migration.

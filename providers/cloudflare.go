@@ -427,6 +427,12 @@ func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replac
 	return nil
 }
 
+// Batches splits replacements into groups whose records (those added,
+// patched and removed) fit one /dns_records/batch request.
+func (h *CloudflareHost) Batches(reps []Replacement) [][]Replacement {
+	return batchBy(reps, h.batch, func(r Replacement) int { return len(r.From) + len(r.To) })
+}
+
 func cfBody(m map[string]any, priority *int) map[string]any {
 	if priority != nil {
 		m["priority"] = *priority

@@ -31,16 +31,37 @@ func NewRFC2136Host(server string, key TSIG) *RFC2136Host {
 	return &RFC2136Host{&rfc2136.Provider{KeyName: key.Name, KeyAlg: key.Algorithm, Key: key.Secret, Server: server}}
 }
 
-// Replace changes whole RRsets in one RFC 2136 message, so the change is
-// atomic and no RRset is ever absent. libdns's SetRecords sends "delete
+// Batches splits replacements into RFC 2136 messages under the TCP limit,
+// each RRset's deletes and adds in the same message.
+func (h *RFC2136Host) Batches(reps []Replacement) [][]Replacement {
+	return batchBy(reps, rfc2136Budget, rfc2136Cost)
+}
+
+// Replace changes whole RRsets in RFC 2136 messages of Batches' size, each
+// atomic (an RRset's change is never split, so no RRset is ever absent),
+// name compression on. libdns's SetRecords sends "delete
 // RRset, add records", which Knot DNS 3.2 turns into a lost CNAME in a
 // signed zone and ignores for the apex NS set (both seen in the lab).
 // Here a CNAME is only added (an add replaces a CNAME), and every other
 // record is deleted by its exact data and the new ones added.
 func (h *RFC2136Host) Replace(ctx context.Context, zone string, reps []Replacement) error {
-	zone = dns.Fqdn(zone)
+	batches := h.Batches(reps)
+	for i, b := range batches {
+		if err := h.update(ctx, dns.Fqdn(zone), b); err != nil {
+			if len(batches) > 1 {
+				return fmt.Errorf("%w (message %d of %d; %d before it were applied)", err, i+1, len(batches), i)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// update sends one RFC 2136 message with the replacements.
+func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacement) error {
 	m := new(dns.Msg)
 	m.SetUpdate(zone)
+	m.Compress = true
 	for _, r := range reps {
 		parse := func(data string, ttl uint32) (dns.RR, error) {
 			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, ttl, r.Type, data))

@@ -412,6 +412,27 @@ func (h *Route53Host) Replace(ctx context.Context, zone string, reps []Replaceme
 
 func ptr[T any](v T) *T { return &v }
 
+// Batches splits replacements into groups that fit one change batch: an
+// UPSERT of every value counts twice against 1,000 ResourceRecord
+// elements and 32,000 characters (a DELETE once; counted as twice too).
+func (h *Route53Host) Batches(reps []Replacement) [][]Replacement {
+	byRecords := batchBy(reps, r53MaxRecords, func(r Replacement) int { return 2 * max(len(r.From), len(r.To), 1) })
+	var out [][]Replacement
+	for _, b := range byRecords {
+		out = append(out, batchBy(b, r53MaxChars, func(r Replacement) int {
+			n := 0
+			for _, v := range r.To {
+				n += len(v)
+			}
+			for _, v := range r.From {
+				n += len(v)
+			}
+			return 2 * n
+		})...)
+	}
+	return out
+}
+
 // batches splits changes into change batches within Route 53's limits,
 // in order.
 func r53Batches(changes []r53types.Change) [][]r53types.Change {

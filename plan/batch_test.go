@@ -1,0 +1,138 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/libdns/libdns"
+)
+
+// memHost is a host in memory that takes at most size RRsets per request
+// and can be told to fail one request.
+type memHost struct {
+	size   int
+	sets   map[string]providers.Replacement // "name type" -> the RRset as data and TTL
+	sent   []int                            // RRsets per request received
+	failAt int                              // fail the request with this number (1-based); 0 never
+}
+
+func (h *memHost) GetRecords(context.Context, string) ([]libdns.Record, error) {
+	var out []libdns.Record
+	for _, s := range h.sets {
+		for _, d := range s.To {
+			out = append(out, libdns.RR{Name: strings.TrimSuffix(s.Name, ".example.com."), TTL: time.Duration(s.TTL) * time.Second, Type: s.Type, Data: d})
+		}
+	}
+	return out, nil
+}
+
+func (h *memHost) SetRecords(context.Context, string, []libdns.Record) ([]libdns.Record, error) {
+	return nil, errors.New("not used")
+}
+
+func (h *memHost) Batches(reps []providers.Replacement) [][]providers.Replacement {
+	var out [][]providers.Replacement
+	for lo := 0; lo < len(reps); lo += h.size {
+		out = append(out, reps[lo:min(lo+h.size, len(reps))])
+	}
+	return out
+}
+
+func (h *memHost) Replace(_ context.Context, _ string, reps []providers.Replacement) error {
+	if len(h.sent)+1 == h.failAt {
+		h.sent = append(h.sent, 0)
+		return errors.New("SERVFAIL")
+	}
+	h.sent = append(h.sent, len(reps))
+	for _, r := range reps {
+		h.sets[r.Name+" "+r.Type] = r
+	}
+	return nil
+}
+
+func memZone(n int) (*memHost, []providers.RRset, []uint32) {
+	h := &memHost{size: 3, sets: map[string]providers.Replacement{}}
+	var sets []providers.RRset
+	var ttls []uint32
+	for i := range n {
+		name := fmt.Sprintf("h%02d.example.com.", i)
+		h.sets[name+" A"] = providers.Replacement{Name: name, Type: "A", TTL: 300, To: []string{"192.0.2.1"}}
+		sets = append(sets, providers.RRset{Name: name, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
+		ttls = append(ttls, 60)
+	}
+	return h, sets, ttls
+}
+
+func batchExecutor(h *memHost, sets []providers.RRset, ttls []uint32, j *Journal) (*Executor, *Step) {
+	st := &Step{ID: StepLowerTTL, Action: ActionSetTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}}
+	p := &Plan{Spec: &Spec{Zone: "example.com."}, Steps: []Step{*st}}
+	return &Executor{Plan: p, Env: Env{Hosts: map[string]providers.Host{"old": h}}, Journal: j, Clock: NewSimClock(time.Now())}, st
+}
+
+// A change past one request goes in batches, each journaled; a failed
+// batch stops the step saying how many RRsets were changed, and the
+// resumed run sends only what was not.
+func TestBatchesJournaledAndResumed(t *testing.T) {
+	h, sets, ttls := memZone(10)
+	h.failAt = 3
+	j := MemoryJournal()
+	x, st := batchExecutor(h, sets, ttls, j)
+	err := x.do(context.Background(), st)
+	if err == nil || !strings.Contains(err.Error(), "SERVFAIL; 6 of the 10 RRsets at old were changed before (batch 3 of 4 failed): apply again (or roll back) to finish") {
+		t.Fatalf("a failed batch: %v", err)
+	}
+	h.failAt = 0
+	if err := x.do(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(h.sent) != "[3 3 0 3 1]" {
+		t.Errorf("requests (RRsets each): %v, want the first two, the failed one, then only the last two", h.sent)
+	}
+	var done []string
+	for _, e := range j.Entries {
+		if e.Event == EvBatchDone {
+			done = append(done, e.Batch+": "+e.Detail)
+		}
+	}
+	if got := strings.Join(done, "|"); got != "old 1/4: 3 RRsets (3 of 10)|old 2/4: 3 RRsets (6 of 10)|old 3/4: 3 RRsets (9 of 10)|old 4/4: 1 RRsets (10 of 10)" {
+		t.Errorf("journal: %s", got)
+	}
+	for _, s := range h.sets {
+		if s.TTL != 60 {
+			t.Errorf("%s left at TTL %d", s.Name, s.TTL)
+		}
+	}
+}
+
+// A run stopped after a batch went out but before it was journaled reads
+// the host back: found in place, the batch is not sent again; else it is.
+func TestBatchStartedReadBack(t *testing.T) {
+	for _, landed := range []bool{true, false} {
+		h, sets, ttls := memZone(6)
+		j := MemoryJournal()
+		x, st := batchExecutor(h, sets, ttls, j)
+		_ = j.Append(Entry{Step: st.ID, Event: EvBatchDone, Batch: "old 1/2"})
+		_ = j.Append(Entry{Step: st.ID, Event: EvBatchStart, Batch: "old 2/2"})
+		for _, s := range sets {
+			h.sets[s.Name+" A"] = providers.Replacement{Name: s.Name, Type: "A", TTL: 60, To: s.Data}
+		}
+		if !landed {
+			h.sets[sets[5].Name+" A"] = providers.Replacement{Name: sets[5].Name, Type: "A", TTL: 300, To: sets[5].Data}
+		}
+		if err := x.do(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		want := "[]"
+		if !landed {
+			want = "[3]"
+		}
+		if fmt.Sprint(h.sent) != want {
+			t.Errorf("landed %t: requests %v, want %s", landed, h.sent, want)
+		}
+	}
+}

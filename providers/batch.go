@@ -1,0 +1,72 @@
+package providers
+
+import (
+	"fmt"
+
+	"github.com/miekg/dns"
+)
+
+// Batcher is an optional interface for a host whose change requests have a
+// size limit. Batches splits replacements, in order, into groups that each
+// fit one request (or one atomic change) of the host's, never splitting an
+// RRset, so that a change of any size can be sent, journaled and resumed
+// group by group.
+type Batcher interface {
+	Batches(reps []Replacement) [][]Replacement
+}
+
+// Batches splits reps as host's transport requires: the host's own
+// Batcher, else all in one.
+func Batches(host Host, reps []Replacement) [][]Replacement {
+	if len(reps) == 0 {
+		return nil
+	}
+	if b, ok := host.(Batcher); ok {
+		return b.Batches(reps)
+	}
+	return [][]Replacement{reps}
+}
+
+// batchBy groups reps greedily so that each group's cost stays within
+// limit (a replacement costing more than limit goes alone).
+func batchBy(reps []Replacement, limit int, cost func(Replacement) int) [][]Replacement {
+	var out [][]Replacement
+	var cur []Replacement
+	sum := 0
+	for _, r := range reps {
+		c := cost(r)
+		if len(cur) > 0 && sum+c > limit {
+			out = append(out, cur)
+			cur, sum = nil, 0
+		}
+		cur = append(cur, r)
+		sum += c
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// rfc2136Budget is how many bytes of update records one message may hold:
+// the TCP message limit (65,535) less room for the header, zone section
+// and TSIG record.
+const rfc2136Budget = 65535 - 1024
+
+// rfc2136Cost is the uncompressed wire size of the records an RRset's
+// replacement puts in an update message: an upper bound of its share of
+// the compressed message.
+func rfc2136Cost(r Replacement) int {
+	size := 0
+	for _, vals := range [][]string{r.From, r.To} {
+		for _, v := range vals {
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, v))
+			if err != nil || rr == nil {
+				size += 512 // refused later, with its error, when the message is built
+				continue
+			}
+			size += dns.Len(rr)
+		}
+	}
+	return size
+}

@@ -1,0 +1,50 @@
+package providers_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/miekg/dns"
+)
+
+// RFC 2136 batches: every message, built as the host builds it (deletes
+// and adds of each RRset together, compression on, TSIG after), stays
+// under the 65,535-byte TCP limit, and no RRset is split.
+func TestRFC2136Batches(t *testing.T) {
+	h := providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{Name: "k", Algorithm: "hmac-sha256", Secret: "c2VjcmV0"})
+	var reps []providers.Replacement
+	for i := range 5000 {
+		v := fmt.Sprintf(`"bulk record %d with some text to make it longer than an address"`, i)
+		reps = append(reps, providers.Replacement{Name: fmt.Sprintf("n%d.example.com.", i), Type: "TXT", TTL: 60, From: []string{v}, To: []string{v}})
+	}
+	batches := h.Batches(reps)
+	if len(batches) < 4 {
+		t.Fatalf("5,000 TXT changes in %d messages", len(batches))
+	}
+	seen := 0
+	for i, b := range batches {
+		m := new(dns.Msg)
+		m.SetUpdate("example.com.")
+		m.Compress = true
+		for _, r := range b {
+			for _, v := range r.From {
+				rr, _ := dns.NewRR(fmt.Sprintf("%s 0 IN %s %s", r.Name, r.Type, v))
+				m.Remove([]dns.RR{rr})
+			}
+			for _, v := range r.To {
+				rr, _ := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, v))
+				m.Insert([]dns.RR{rr})
+			}
+		}
+		m.SetTsig("k.", dns.HmacSHA256, 300, 0)
+		wire, err := m.Pack()
+		if err != nil || len(wire)+200 > 65535 {
+			t.Errorf("message %d: %d bytes, %v", i, len(wire), err)
+		}
+		seen += len(b)
+	}
+	if seen != len(reps) {
+		t.Errorf("%d of %d RRsets in the batches", seen, len(reps))
+	}
+}
