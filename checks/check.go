@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -272,9 +273,20 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 // flight) and returns the replies in the same order.
 func askAll(ctx context.Context, c *Client, qs []Question) []Reply {
 	out := make([]Reply, len(qs))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, q := range qs {
-		wg.Go(func() { out[i] = c.Ask(ctx, q) })
+	// A fixed pool of workers, as many as may be in flight: another
+	// caller (the watchdog) waits behind at most that many questions.
+	for range min(len(qs), cap(c.sem)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(qs) {
+					return
+				}
+				out[i] = c.Ask(ctx, qs[i])
+			}
+		})
 	}
 	wg.Wait()
 	return out
