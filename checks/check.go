@@ -20,7 +20,10 @@ type Options struct {
 	Resolvers []string      // resolvers to ask, validating or not, host:port
 	Timeout   time.Duration // per question; default 3s
 	Parallel  int           // questions in flight at once; default 16
-	IPv6      bool          // also ask name servers over IPv6
+	// ResolverRate is how many questions a second one resolver is sent
+	// at most: 0 means DefaultResolverRate, a negative value no limit.
+	ResolverRate float64
+	IPv6         bool // also ask name servers over IPv6
 	// IPv6Auto asks a name server's IPv6 address only when this machine
 	// has a route to it; the others are skipped and listed (Skipped).
 	IPv6Auto bool
@@ -53,7 +56,11 @@ func New(opts Options) *Checker {
 	for i, r := range opts.Resolvers {
 		opts.Resolvers[i] = WithPort(r)
 	}
-	return &Checker{opts: opts, client: NewClient(opts.Timeout, opts.Parallel), v6: &v6Policy{auto: opts.IPv6Auto && !opts.IPv6}}
+	client := NewClient(opts.Timeout, opts.Parallel)
+	if opts.ResolverRate != 0 {
+		client.SetResolverRate(max(opts.ResolverRate, 0))
+	}
+	return &Checker{opts: opts, client: client, v6: &v6Policy{auto: opts.IPv6Auto && !opts.IPv6}}
 }
 
 // Skipped lists the name server addresses this checker did not ask so far
@@ -273,10 +280,18 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 // flight) and returns the replies in the same order.
 func askAll(ctx context.Context, c *Client, qs []Question) []Reply {
 	out := make([]Reply, len(qs))
+	askEach(ctx, c, qs, func(i int, r Reply) { out[i] = r })
+	return out
+}
+
+// askEach asks every question through a fixed pool of workers, as many as
+// may be in flight (another caller, such as the watchdog, waits behind at
+// most that many questions), and hands each reply to fn as it comes,
+// keeping none: fn is called from one goroutine at a time.
+func askEach(ctx context.Context, c *Client, qs []Question, fn func(i int, r Reply)) {
 	var next atomic.Int64
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	// A fixed pool of workers, as many as may be in flight: another
-	// caller (the watchdog) waits behind at most that many questions.
 	for range min(len(qs), cap(c.sem)) {
 		wg.Go(func() {
 			for {
@@ -284,12 +299,14 @@ func askAll(ctx context.Context, c *Client, qs []Question) []Reply {
 				if i >= len(qs) {
 					return
 				}
-				out[i] = c.Ask(ctx, qs[i])
+				r := c.Ask(ctx, qs[i])
+				mu.Lock()
+				fn(i, r)
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return out
 }
 
 func askParents(ctx context.Context, c *Client, parent Cut, zone string) []ParentServer {

@@ -80,6 +80,9 @@ type Question struct {
 	Type   uint16
 	RD     bool // recursion desired: true for resolvers
 	CD     bool // checking disabled
+	// Plain asks without the DO bit, for an answer whose signatures no
+	// verdict reads: smaller replies, nothing to decode.
+	Plain bool
 }
 
 func (q Question) String() string {
@@ -98,7 +101,7 @@ type Reply struct {
 // OK reports whether the server answered at all.
 func (r Reply) OK() bool { return r.Err == nil && r.Msg != nil }
 
-// Ask sends q with EDNS0 and the DO bit over UDP, and again over TCP when
+// Ask sends q with EDNS0 and the DO bit (unless Plain) over UDP, and again over TCP when
 // the answer is truncated. It never returns an error: a failure is in
 // Reply.Err, with the server named.
 func (c *Client) Ask(ctx context.Context, q Question) Reply {
@@ -113,7 +116,7 @@ func (c *Client) Ask(ctx context.Context, q Question) Reply {
 	m.SetQuestion(dns.Fqdn(q.Name), q.Type)
 	m.RecursionDesired = q.RD
 	m.CheckingDisabled = q.CD
-	m.SetEdns0(1232, true)
+	m.SetEdns0(1232, !q.Plain)
 
 	r := Reply{Question: q, Transport: "udp"}
 	r.Msg, r.RTT, r.Err = c.exchange(ctx, m, "udp", q.Server)

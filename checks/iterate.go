@@ -45,6 +45,7 @@ type resolver struct {
 
 	mu    sync.Mutex
 	addrs map[string][]string // name server name -> addresses
+	cuts  map[string]Cut      // zone -> its servers, from a referral this resolver followed
 }
 
 var errNoAnswer = errors.New("no server answered")
@@ -315,7 +316,16 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16, depth 
 // server answers instead of referring, and returns that server's zone cut
 // and its reply. depth bounds the address lookups it needs on the way.
 func (r *resolver) descend(ctx context.Context, name string, qtype uint16, depth int) (Cut, Reply, error) {
+	// Start at the deepest zone cut already followed that encloses name:
+	// the delegation is walked once per zone, not once per name.
 	cur := Cut{Zone: ".", Servers: []NameServer{{Name: ".", Addrs: r.roots}}}
+	r.mu.Lock()
+	for z, c := range r.cuts {
+		if dns.IsSubDomain(z, name) && dns.CountLabel(z) > dns.CountLabel(cur.Zone) {
+			cur = c
+		}
+	}
+	r.mu.Unlock()
 	for range 32 {
 		reply, err := r.askAny(ctx, cur.Addrs(), name, qtype)
 		if err != nil {
@@ -329,6 +339,12 @@ func (r *resolver) descend(ctx context.Context, name string, qtype uint16, depth
 		if len(next.Addrs()) == 0 {
 			return cur, reply, fmt.Errorf("no address for any server of %s", owner)
 		}
+		r.mu.Lock()
+		if r.cuts == nil {
+			r.cuts = map[string]Cut{}
+		}
+		r.cuts[owner] = next
+		r.mu.Unlock()
 		cur = next
 	}
 	return cur, Reply{}, fmt.Errorf("too many referrals for %s", name)

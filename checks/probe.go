@@ -84,6 +84,13 @@ func (c *Checker) AskAll(ctx context.Context, qs []Question) []Reply {
 	return askAll(ctx, c.client, qs)
 }
 
+// AskEach asks every question and hands each reply to fn as it comes, in
+// no particular order, from one goroutine at a time, keeping none: the
+// memory of a large gate poll is what fn keeps.
+func (c *Checker) AskEach(ctx context.Context, qs []Question, fn func(i int, r Reply)) {
+	askEach(ctx, c.client, qs, fn)
+}
+
 // RRsetOf returns the records of one owner and type in a reply's answer
 // section, as their data without header, sorted, and their largest TTL.
 func RRsetOf(r Reply, owner string, t uint16) (data []string, ttl uint32) {

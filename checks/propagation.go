@@ -137,11 +137,11 @@ func (c *Checker) Propagation(ctx context.Context, changes []Change, resolvers [
 			zones[ch.Name] = zone
 		}
 		for _, a := range zone.Addrs() {
-			qs = append(qs, Question{Server: a, Name: ch.Name, Type: ch.Type})
+			qs = append(qs, Question{Server: a, Name: ch.Name, Type: ch.Type, Plain: true})
 			which, roles = append(which, i), append(roles, "authoritative")
 		}
 		for _, r := range resolvers {
-			qs = append(qs, Question{Server: WithPort(r), Name: ch.Name, Type: ch.Type, RD: true})
+			qs = append(qs, Question{Server: WithPort(r), Name: ch.Name, Type: ch.Type, RD: true, Plain: true})
 			which, roles = append(which, i), append(roles, "resolver")
 		}
 	}

@@ -282,7 +282,7 @@ func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, ser
 	var want []providers.Replacement
 	for _, r := range reps {
 		for _, s := range servers {
-			qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type]})
+			qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type], Plain: true})
 			want = append(want, r)
 		}
 	}
@@ -368,7 +368,7 @@ func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, s
 	var idx []int
 	for i, mv := range moves {
 		for _, s := range servers {
-			qs = append(qs, checks.Question{Server: checks.WithPort(s), Name: mv.Name, Type: dns.StringToType[mv.Type], RD: recursive})
+			qs = append(qs, checks.Question{Server: checks.WithPort(s), Name: mv.Name, Type: dns.StringToType[mv.Type], RD: recursive, Plain: true})
 			idx = append(idx, i)
 		}
 	}
