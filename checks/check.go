@@ -71,6 +71,20 @@ func (c *Checker) Skipped() []string { return c.v6.list() }
 // were sent).
 func (c *Checker) Client() *Client { return c.client }
 
+// Fork returns a checker with the same options and a budget of its own
+// (its own questions in flight, sockets and resolver pacing), for a
+// caller that must never wait behind another's questions: the watchdog
+// behind a large gate poll.
+func (c *Checker) Fork() *Checker {
+	n := *c
+	n.client = NewClient(c.client.timeout, cap(c.client.sem))
+	c.client.mu.Lock()
+	r := c.client.rate
+	c.client.mu.Unlock()
+	n.client.rate = r
+	return &n
+}
+
 // PublicRoots are the IPv4 addresses of the root servers a through m.
 func PublicRoots() []string {
 	return []string{

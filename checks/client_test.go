@@ -109,3 +109,48 @@ func TestEvidenceOf(t *testing.T) {
 		t.Errorf("evidence = %+v\nwant       %+v", e, want)
 	}
 }
+
+// A forked checker (the watchdog's) asks while its parent's every slot is
+// taken by another caller's questions.
+func TestForkHasItsOwnBudget(t *testing.T) {
+	addr := serve(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		_ = w.WriteMsg(m)
+	})
+	c := New(Options{Roots: []string{addr}, Parallel: 1, Timeout: time.Second})
+	c.client.sem <- struct{}{} // the parent's only slot is taken
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if r := c.Fork().Client().Ask(ctx, Question{Server: addr, Name: "x.test", Type: dns.TypeA}); !r.OK() {
+		t.Errorf("the fork waited for its parent's budget: %v", r.Err)
+	}
+	if r := c.Client().Ask(ctx, Question{Server: addr, Name: "x.test", Type: dns.TypeA}); r.Err != context.DeadlineExceeded {
+		t.Errorf("the parent asked beyond its budget: %v", r.Err)
+	}
+}
+
+// Questions to a resolver are paced: at 50 a second, 20 take at least
+// 300 ms (a burst of 5, then one every 20 ms); an authoritative server's
+// are not.
+func TestResolverPacing(t *testing.T) {
+	addr := serve(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		_ = w.WriteMsg(m)
+	})
+	c := NewClient(time.Second, 4)
+	c.SetResolverRate(50)
+	var qs []Question
+	for range 20 {
+		qs = append(qs, Question{Server: addr, Name: "x.test", Type: dns.TypeA, RD: true})
+	}
+	start := time.Now()
+	askAll(context.Background(), c, qs)
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("20 questions to a resolver paced at 50/s took %s", d)
+	}
+	if c.limiter(addr, false) != nil {
+		t.Error("questions to an authoritative server are paced")
+	}
+}

@@ -214,7 +214,7 @@ type priorRun struct {
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
 func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior priorRun) (*Plan, error) {
-	obs, err := Observe(ctx, env, spec)
+	obs, err := observe(ctx, env, spec, saved == nil)
 	if err != nil {
 		return nil, err
 	}

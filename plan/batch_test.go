@@ -136,3 +136,30 @@ func TestBatchStartedReadBack(t *testing.T) {
 		}
 	}
 }
+
+// A step that changes one host twice (a rollback's restore-ttl: the
+// forward TTLs, then the handed-over apex NS) journals each change's
+// batches apart: the second is not taken for done.
+func TestBatchesOfTwoChangesAtOneHost(t *testing.T) {
+	h, sets, ttls := memZone(4)
+	j := MemoryJournal()
+	x, st := batchExecutor(h, sets[:2], ttls[:2], j)
+	st.TTLs = append(st.TTLs, TTLChange{Provider: "old", RRsets: sets[2:], TTLs: ttls[2:]})
+	if err := x.do(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range h.sets {
+		if s.TTL != 60 {
+			t.Errorf("%s left at TTL %d", s.Name, s.TTL)
+		}
+	}
+	var keys []string
+	for _, e := range j.Entries {
+		if e.Event == EvBatchDone {
+			keys = append(keys, e.Batch)
+		}
+	}
+	if strings.Join(keys, "|") != "old 1/1|old#2 1/1" {
+		t.Errorf("batches journaled: %v", keys)
+	}
+}

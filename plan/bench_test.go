@@ -1,8 +1,15 @@
 package plan_test
 
 import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
 // BenchmarkLabMigration moves the lab zone from OLD to NEW and reports the
@@ -24,5 +31,114 @@ func BenchmarkLabMigration(b *testing.B) {
 		b.ReportMetric(waits.Seconds(), "waits-s")
 		b.ReportMetric(wall.Seconds()/waits.Seconds(), "ratio")
 		b.ReportMetric(float64(p.failures()), "prober-failures")
+	}
+}
+
+// BenchmarkLargeZone measures the lab zone with BENCH_RRSETS (default
+// 100,000) more RRsets at both hosts: plan (wall and peak heap), one poll
+// of the TTL gate, apply --dry-run, then the whole move and its rollback
+// against their mandated waits, each with the prober asking every
+// resolver throughout. Run it once:
+// go test -run '^$' -bench LargeZone -benchtime 1x -timeout 2h ./plan
+func BenchmarkLargeZone(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_RRSETS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		l := freshLab(b, "127.77.0.0/24")
+		start := time.Now()
+		addBulk(b, l, n)
+		b.Logf("%d RRsets added at both hosts in %s", n, time.Since(start).Round(time.Second))
+		spec := writeSpec(b, l, "insecure-window", 10*time.Minute)
+		s, err := plan.Load(spec, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak := heapPeak()
+		start = time.Now()
+		obs, err := plan.Observe(ctx, env, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := plan.Build(s, obs, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "plan-s")
+		b.ReportMetric(peak()/(1<<20), "plan-peak-MB")
+		start = time.Now()
+		r := plan.EvalGate(ctx, env, p, p.Step(plan.StepLowerTTL))
+		b.ReportMetric(time.Since(start).Seconds(), "ttl-gate-poll-s")
+		b.Logf("one TTL-gate poll before lowering: %s", r.Summary)
+		start = time.Now()
+		if _, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, DryRun: true, Out: &tlog{t: b},
+			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+				return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
+			}}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "dry-run-s")
+		for _, reverse := range []bool{false, true} {
+			pr, resolvers := newProber(l)
+			pctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { pr.run(pctx, lab.Zone, resolvers); close(done) }()
+			start = time.Now()
+			cl, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
+				NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+					return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
+				}})
+			wall := time.Since(start)
+			stop()
+			<-done
+			if err != nil {
+				b.Fatalf("apply (reverse %t): %v", reverse, err)
+			}
+			var waits time.Duration
+			for _, st := range cl.Steps {
+				waits += time.Duration(st.WaitPlanned)
+			}
+			name := "apply"
+			if reverse {
+				name = "rollback"
+			}
+			b.ReportMetric(wall.Seconds()/waits.Seconds(), name+"-ratio")
+			b.ReportMetric(wall.Seconds(), name+"-s")
+			b.ReportMetric(float64(pr.failures()), name+"-prober-failures")
+		}
+	}
+}
+
+// heapPeak samples the heap in use every 5 ms from now on; the function
+// it returns stops sampling and says the peak above the start, in bytes.
+func heapPeak() func() float64 {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak := base.HeapInuse
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-sampled
+		return float64(peak - base.HeapInuse)
 	}
 }

@@ -298,7 +298,7 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
 	for {
 		served, proxied := splitProxied(back)
-		r := gateAPI(ctx, x.Env, x.Plan, proxied, false, gateRecords(ctx, x.Env, served, x.Plan.Observed.Old.Servers))
+		r := gateAPI(ctx, x.Env, x.Plan, proxied, false, gateRecords(ctx, x.Env, served, x.Plan.Observed.Old.Servers, nil))
 		if r.OK {
 			return x.journal(Entry{Event: EvRolledBack, Detail: "old values back at every server: " + strings.Join(names, ", "), Evidence: r.Evidence})
 		}
@@ -332,7 +332,9 @@ func (x *Executor) replaceAt(ctx context.Context, name string, reps []providers.
 // is not sent again, and one started but not journaled done is read back
 // from the host and sent again only if it is not in place. A failure says
 // how many RRsets were changed before it; apply or rollback finishes.
-func (x *Executor) sendBatches(ctx context.Context, st *Step, provider string, reps []providers.Replacement) error {
+// label names the change in the journal ("old", or "old#2" for a step's
+// second change at that host).
+func (x *Executor) sendBatches(ctx context.Context, st *Step, label, provider string, reps []providers.Replacement) error {
 	host, ok := x.Env.Hosts[provider]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", provider)
@@ -341,7 +343,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *Step, provider string, r
 	batches := providers.Batches(host, reps)
 	changed := 0
 	for i, b := range batches {
-		key := fmt.Sprintf("%s %d/%d", provider, i+1, len(batches))
+		key := fmt.Sprintf("%s %d/%d", label, i+1, len(batches))
 		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
 			changed += len(b)
 			continue
@@ -459,7 +461,7 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			err := x.do(actx, st)
 			cancel()
 			if err != nil {
-				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st, x.since())
+				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st, x.since(), nil)
 				_ = x.journal(Entry{Step: st.ID, Event: EvActionFail, Detail: fmt.Sprintf("%v; read back: %s", err, r.Summary), Evidence: r.Evidence})
 				return fmt.Errorf("step %s: %w", st.ID, err)
 			}
@@ -478,7 +480,7 @@ const actionTimeout = 20 * time.Minute
 func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
 	deadline := x.now().Add(min(10*time.Second, time.Duration(st.Gate.Timeout)))
 	for {
-		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since(), nil)
 		if r.OK || x.now().After(deadline) || x.Clock.Sleep(ctx, x.Poll) != nil {
 			return r
 		}
@@ -492,7 +494,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 	}
 	if x.DryRun {
-		r := evalGate(ctx, x.Env, x.Plan, st, x.since())
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since(), nil)
 		if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: "dry run, read-only look at the live state now: " + r.Summary, Evidence: r.Evidence}); err != nil {
 			return err
 		}
@@ -502,10 +504,11 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
 	last := ""
 	began := x.now()
+	memo := newGateMemo()
 	for attempt := 1; ; attempt++ {
 		since := x.since()
 		since[gateStartKey(st.ID)] = began
-		r := evalGate(ctx, x.Env, x.Plan, st, since)
+		r := evalGate(ctx, x.Env, x.Plan, st, since, memo)
 		if r.OK {
 			x.log("%s: proven: %s", st.ID, r.Summary)
 			if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: fmt.Sprintf("%s (attempt %d)", r.Summary, attempt), Evidence: r.Evidence}); err != nil {
@@ -537,7 +540,16 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 	o := x.Plan.Observed
 	switch st.Action {
 	case ActionSetTTL:
+		seen := map[string]int{}
 		for _, c := range st.TTLs {
+			// A step may change one host twice (a rollback's restore-ttl:
+			// the forward TTLs and the handed-over apex NS): each change
+			// has batches of its own in the journal.
+			seen[c.Provider]++
+			label := c.Provider
+			if seen[c.Provider] > 1 {
+				label = fmt.Sprintf("%s#%d", c.Provider, seen[c.Provider])
+			}
 			if len(c.RRsets) != len(c.TTLs) {
 				return fmt.Errorf("provider %s: %d RRsets but %d TTLs", c.Provider, len(c.RRsets), len(c.TTLs))
 			}
@@ -545,7 +557,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			for i, s := range c.RRsets {
 				reps[i] = providers.Replacement{Name: s.Name, Type: s.Type, TTL: c.TTLs[i], From: s.Data, To: s.Data}
 			}
-			if err := x.sendBatches(ctx, st, c.Provider, reps); err != nil {
+			if err := x.sendBatches(ctx, st, label, c.Provider, reps); err != nil {
 				return err
 			}
 		}
@@ -590,7 +602,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		if len(st.Routes) > 0 {
 			return x.setRoutes(ctx, provider, st.Routes)
 		}
-		return x.sendBatches(ctx, st, provider, st.Records)
+		return x.sendBatches(ctx, st, provider, provider, st.Records)
 	case ActionSetWeights:
 		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
 	}

@@ -4,5 +4,5 @@ import "context"
 
 // EvalGate asks a step's gate once, for tests outside the package.
 func EvalGate(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
-	return evalGate(ctx, env, p, st, nil)
+	return evalGate(ctx, env, p, st, nil, nil)
 }

@@ -23,19 +23,20 @@ type GateResult struct {
 }
 
 // evalGate asks the servers of step's gate once. since says when each
-// moved name was changed (records cutovers).
-func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time) GateResult {
+// moved name was changed (records cutovers); memo (may be nil) carries
+// what earlier polls of the same gate proved.
+func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time, memo *gateMemo) GateResult {
 	g := st.Gate
 	switch g.Check {
 	case GateTTLServed:
-		return gateTTL(ctx, env, p, st)
+		return gateTTL(ctx, env, p, st, memo)
 	case GateDSGone, GateNSServed, GateDSServed:
 		return gateParent(ctx, env, p, g)
 	case GateVerified:
 		return gateVerified(ctx, env, p, g, since[gateStartKey(st.ID)])
 	case GateRecordsServed:
 		served, proxied := splitProxied(st.Records)
-		return gateAPI(ctx, env, p, proxied, false, gateRecords(ctx, env, served, g.Servers))
+		return gateAPI(ctx, env, p, proxied, false, gateRecords(ctx, env, served, g.Servers, memo))
 	case GatePropagated:
 		seen, proxied := splitProxied(st.Moved)
 		visible := *st
@@ -59,15 +60,54 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 	return GateResult{Summary: "unknown gate " + g.Check}
 }
 
+// gateMemo is what one gate's polls remember: the questions already
+// proven (not asked again in the next poll: a server that serves the new
+// TTL or data goes on serving it) and one proof per server.
+type gateMemo struct {
+	proven map[int]bool
+	proof  map[string]checks.Evidence
+	order  []string
+}
+
+func newGateMemo() *gateMemo {
+	return &gateMemo{proven: map[int]bool{}, proof: map[string]checks.Evidence{}}
+}
+
+func (m *gateMemo) prove(i int, server string, e func() checks.Evidence) {
+	m.proven[i] = true
+	if _, ok := m.proof[server]; !ok {
+		m.proof[server] = e()
+		m.order = append(m.order, server)
+	}
+}
+
+func (m *gateMemo) proofs() []checks.Evidence {
+	var out []checks.Evidence
+	for _, s := range m.order {
+		out = append(out, m.proof[s])
+	}
+	return out
+}
+
+// maxBadEvidence bounds the failed answers a gate result keeps.
+const maxBadEvidence = 8
+
 // gateTTL: every server of each host serves each changed RRset with the
-// new TTL and unchanged data.
-func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
-	var qs []checks.Question
+// new TTL and unchanged data. The questions stream through the engine
+// keeping only counts, one proof per server and a few failures; those
+// proven in an earlier poll of the same gate (memo) are not asked again.
+func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) GateResult {
+	if memo == nil {
+		memo = newGateMemo()
+	}
 	type want struct {
 		set providers.RRset
 		ttl uint32
+		i   int
 	}
+	var qs []checks.Question
 	var wants []want
+	total := 0
 	for _, c := range st.TTLs {
 		servers := p.Observed.Old.Servers
 		if c.Provider == p.Observed.New.Provider {
@@ -75,35 +115,34 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step) GateResult {
 		}
 		for i, set := range c.RRsets {
 			for _, s := range servers {
-				qs = append(qs, checks.Question{Server: s, Name: set.Name, Type: dns.StringToType[set.Type]})
-				wants = append(wants, want{set, c.TTLs[i]})
+				if !memo.proven[total] {
+					qs = append(qs, checks.Question{Server: s, Name: set.Name, Type: dns.StringToType[set.Type]})
+					wants = append(wants, want{set, c.TTLs[i], total})
+				}
+				total++
 			}
 		}
 	}
 	res := GateResult{OK: true}
 	bad := 0
-	var proof []checks.Evidence // one good answer per server, kept if all pass
-	proved := map[string]bool{}
-	for i, r := range env.Checker.AskAll(ctx, qs) {
+	env.Checker.AskEach(ctx, qs, func(k int, r checks.Reply) {
+		w := wants[k]
 		data, ttl := checks.RRsetOf(r, r.Name, r.Type)
-		if r.OK() && r.Msg.Authoritative && ttl == wants[i].ttl && wants[i].set.Serves(data) {
-			if !proved[r.Server] {
-				proved[r.Server] = true
-				proof = append(proof, checks.EvidenceOf(r, r.Type))
-			}
-			continue
+		if r.OK() && r.Msg.Authoritative && ttl == w.ttl && w.set.Serves(data) {
+			memo.prove(w.i, r.Server, func() checks.Evidence { return checks.EvidenceOf(r, r.Type) })
+			return
 		}
 		res.OK = false
 		bad++
-		e := checks.EvidenceOf(r, r.Type)
-		e.Note = fmt.Sprintf("want ttl %d with %v", wants[i].ttl, wants[i].set.Data)
-		if len(res.Evidence) < 8 {
+		if len(res.Evidence) < maxBadEvidence {
+			e := checks.EvidenceOf(r, r.Type)
+			e.Note = fmt.Sprintf("want ttl %d with %v", w.ttl, w.set.Data)
 			res.Evidence = append(res.Evidence, e)
 		}
-	}
-	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", len(qs)-bad, len(qs))
+	})
+	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", total-bad, total)
 	if res.OK {
-		res.Evidence = proof
+		res.Evidence = memo.proofs()
 	}
 	res.Evidence = append(res.Evidence, skippedEvidence(p)...)
 	return res
@@ -277,35 +316,46 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 }
 
 // gateRecords: every server serves each RRset's new data, authoritatively.
-func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, servers []string) GateResult {
+func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, servers []string, memo *gateMemo) GateResult {
+	if memo == nil {
+		memo = newGateMemo()
+	}
 	var qs []checks.Question
 	var want []providers.Replacement
+	var idx []int
+	total := 0
 	for _, r := range reps {
 		for _, s := range servers {
-			qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type], Plain: true})
-			want = append(want, r)
+			if !memo.proven[total] {
+				qs = append(qs, checks.Question{Server: s, Name: r.Name, Type: dns.StringToType[r.Type], Plain: true})
+				want, idx = append(want, r), append(idx, total)
+			}
+			total++
 		}
 	}
 	res := GateResult{OK: true}
-	good := 0
-	for i, r := range env.Checker.AskAll(ctx, qs) {
+	bad := 0
+	env.Checker.AskEach(ctx, qs, func(k int, r checks.Reply) {
 		data, _ := checks.RRsetOf(r, r.Name, r.Type)
-		if r.OK() && r.Msg.Authoritative && want[i].IsTo(data) {
-			good++
-			if len(res.Evidence) < 4 {
-				res.Evidence = append(res.Evidence, checks.EvidenceOf(r, r.Type))
-			}
-			continue
+		if r.OK() && r.Msg.Authoritative && want[k].IsTo(data) {
+			memo.prove(idx[k], r.Server, func() checks.Evidence { return checks.EvidenceOf(r, r.Type) })
+			return
 		}
 		res.OK = false
-		e := checks.EvidenceOf(r, r.Type)
-		e.Note = fmt.Sprintf("want %v", want[i].To)
-		if len(want[i].ToSets) > 0 {
-			e.Note = fmt.Sprintf("want one of the weighted sets %v", want[i].ToSets)
+		bad++
+		if len(res.Evidence) < maxBadEvidence {
+			e := checks.EvidenceOf(r, r.Type)
+			e.Note = fmt.Sprintf("want %v", want[k].To)
+			if len(want[k].ToSets) > 0 {
+				e.Note = fmt.Sprintf("want one of the weighted sets %v", want[k].ToSets)
+			}
+			res.Evidence = append(res.Evidence, e)
 		}
-		res.Evidence = append(res.Evidence, e)
+	})
+	if res.OK {
+		res.Evidence = memo.proofs()
 	}
-	res.Summary = fmt.Sprintf("%d of %d answers serve the new data", good, len(qs))
+	res.Summary = fmt.Sprintf("%d of %d answers serve the new data", total-bad, total)
 	return res
 }
 

@@ -105,6 +105,14 @@ type Env struct {
 // unsafe are listed in Observed.Problems rather than returned as an error:
 // an error means the state could not be read at all.
 func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
+	return observe(ctx, env, spec, true)
+}
+
+// observe reads the live state; without preflight (a saved plan's
+// staleness test, which compares only the fingerprint) it leaves out the
+// preflight checks and their zone parity, the costliest part of a large
+// zone's observation: every RRset at every server.
+func observe(ctx context.Context, env Env, spec *Spec, withPreflight bool) (*Observed, error) {
 	now := env.Now
 	if now == nil {
 		now = time.Now
@@ -157,7 +165,9 @@ func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
 			return nil, err
 		}
 	}
-	o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
+	if withPreflight {
+		o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
+	}
 	o.Skipped = env.Checker.Skipped()
 	o.Fingerprint = o.fingerprint()
 	return o, nil
@@ -431,7 +441,8 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 			wants = append(wants, want{s.Data, s, false})
 		}
 	}
-	for i, r := range env.Checker.AskAll(ctx, qs) {
+	more := 0
+	env.Checker.AskEach(ctx, qs, func(i int, r checks.Reply) {
 		w := wants[i]
 		if w.old {
 			if ttl := checks.ServedTTL(r, r.Name, r.Type); ttl > w.set.TTL {
@@ -441,16 +452,24 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 				k := w.set.Name + " " + w.set.Type
 				o.Old.ServedAbove[k] = max(o.Old.ServedAbove[k], ttl)
 			}
-			continue
+			return
 		}
 		got, _ := checks.RRsetOf(r, r.Name, r.Type)
 		if !r.OK() || !r.Msg.Authoritative || !slices.Equal(got, w.data) {
+			if len(out) >= 12 {
+				more++
+				return
+			}
 			e := checks.EvidenceOf(r)
 			out = append(out, fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, w.data))
 		}
-	}
+	})
 	if len(out) > 12 {
-		out = append(out[:12], fmt.Sprintf("zone parity: and %d more differences", len(out)-12))
+		more += len(out) - 12
+		out = out[:12]
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("zone parity: and %d more differences", more))
 	}
 	return out
 }

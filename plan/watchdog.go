@@ -53,7 +53,7 @@ func watchNames(p *Plan) [][2]string {
 
 // NewWatchdog watches the names watchNames picks at every resolver.
 func NewWatchdog(c *checks.Checker, p *Plan) *Watchdog {
-	w := &Watchdog{checker: c}
+	w := &Watchdog{checker: c.Fork()} // its own budget: never behind a gate's questions
 	w.report.Resolvers = p.Spec.Verify.Resolvers
 	for _, pk := range watchNames(p) {
 		w.report.Names = append(w.report.Names, pk[0]+" "+pk[1])

@@ -110,7 +110,8 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 	}
 	keyName := dns.Fqdn(h.KeyName)
 	m.SetTsig(keyName, dns.Fqdn(h.KeyAlg), 300, time.Now().Unix())
-	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{keyName: h.Key}}
+	// A server may take seconds to apply and sign a large update.
+	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{keyName: h.Key}, Timeout: 45 * time.Second}
 	resp, _, err := c.ExchangeContext(ctx, m, h.Server)
 	if err != nil {
 		return fmt.Errorf("rfc2136 %s: update %s: %w", h.Server, zone, err)
