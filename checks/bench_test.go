@@ -39,7 +39,7 @@ func BenchmarkPropagation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Parallel: 64})
+	c := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Parallel: 64, ResolverRate: -1}) // the engine unpaced
 	names := []string{"", "www.", "mail.", "sip.", "ns1.", "ns2."}
 	var changes []checks.Change
 	for i := 0; i < 300; i++ {
