@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/miekg/dns"
 )
 
@@ -127,33 +128,14 @@ func BenchmarkEngineMemory(b *testing.B) {
 			}
 			var peaks []float64
 			for b.Loop() {
-				runtime.GC()
-				var base runtime.MemStats
-				runtime.ReadMemStats(&base)
-				peak := base.HeapInuse
-				done := make(chan struct{})
-				sampled := make(chan struct{})
-				go func() {
-					defer close(sampled)
-					var m runtime.MemStats
-					for {
-						select {
-						case <-done:
-							return
-						case <-time.After(time.Millisecond):
-							runtime.ReadMemStats(&m)
-							peak = max(peak, m.HeapInuse)
-						}
-					}
-				}()
+				peak := labtest.HeapPeak()
 				ok := make([]bool, len(questions))
 				c.AskEach(context.Background(), questions, func(i int, r checks.Reply) { ok[i] = r.OK() })
-				close(done)
-				<-sampled
+				mb := peak() / (1 << 20)
 				if slices.Contains(ok, false) {
 					b.Fatal("a question went unanswered")
 				}
-				peaks = append(peaks, float64(peak-base.HeapInuse)/(1<<20))
+				peaks = append(peaks, mb)
 			}
 			b.ReportMetric(median(peaks), "peak-MB")
 		})

@@ -3,12 +3,12 @@ package plan_test
 import (
 	"context"
 	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
@@ -60,7 +60,7 @@ func BenchmarkLargeZone(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		peak := heapPeak()
+		peak := labtest.HeapPeak()
 		start = time.Now()
 		obs, err := plan.Observe(ctx, env, s)
 		if err != nil {
@@ -112,33 +112,5 @@ func BenchmarkLargeZone(b *testing.B) {
 			b.ReportMetric(wall.Seconds(), name+"-s")
 			b.ReportMetric(float64(pr.failures()), name+"-prober-failures")
 		}
-	}
-}
-
-// heapPeak samples the heap in use every 5 ms from now on; the function
-// it returns stops sampling and says the peak above the start, in bytes.
-func heapPeak() func() float64 {
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	peak := base.HeapInuse
-	done, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-				runtime.ReadMemStats(&m)
-				peak = max(peak, m.HeapInuse)
-			}
-		}
-	}()
-	return func() float64 {
-		close(done)
-		<-sampled
-		return float64(peak - base.HeapInuse)
 	}
 }
