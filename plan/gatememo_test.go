@@ -59,6 +59,8 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	if !r.OK || r.Summary != "3 of 3 RRset answers serve the new TTL with unchanged data" || len(r.Evidence) != 1 || r.Evidence[0].Server != addr {
 		t.Fatalf("second poll: %+v", r)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if asked["a.example.com."] != 1 || asked["b.example.com."] != 1 || asked["c.example.com."] != 2 {
 		t.Errorf("questions per name over two polls: %v, want a and b once, c twice", asked)
 	}

@@ -28,7 +28,7 @@ func addBulk(t testing.TB, l *lab.Lab, n int) {
 	ctx := context.Background()
 	var reps []providers.Replacement
 	for i := range n {
-		reps = append(reps, providers.Replacement{Name: fmt.Sprintf("bulk%04d.%s", i, lab.Zone), Type: "A", TTL: 15, To: []string{fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)}})
+		reps = append(reps, providers.Replacement{Name: fmt.Sprintf("bulk%04d.%s", i, lab.Zone), Type: "A", TTL: 15, To: []string{fmt.Sprintf("198.%d.%d.%d", 18+i/62500, (i/250)%250, i%250+1)}})
 	}
 	for _, h := range []struct {
 		role lab.Role
