@@ -311,15 +311,11 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	}
 }
 
-// replace puts plain record sets in place at the records host.
-func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) error {
-	return x.replaceAt(ctx, x.Plan.Spec.Provider, reps)
-}
-
-// replaceAt puts plain record sets in place at a host, as
+// replace puts plain record sets in place at the records host, as
 // providers.Replace does (a host with weighted sets changes the TTL of a
 // weighted name set by set, and refuses to make it plain).
-func (x *Executor) replaceAt(ctx context.Context, name string, reps []providers.Replacement) error {
+func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) error {
+	name := x.Plan.Spec.Provider
 	host, ok := x.Env.Hosts[name]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", name)
@@ -550,12 +546,9 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			if seen[c.Provider] > 1 {
 				label = fmt.Sprintf("%s#%d", c.Provider, seen[c.Provider])
 			}
-			if len(c.RRsets) != len(c.TTLs) {
-				return fmt.Errorf("provider %s: %d RRsets but %d TTLs", c.Provider, len(c.RRsets), len(c.TTLs))
-			}
-			reps := make([]providers.Replacement, len(c.RRsets))
-			for i, s := range c.RRsets {
-				reps[i] = providers.Replacement{Name: s.Name, Type: s.Type, TTL: c.TTLs[i], From: s.Data, To: s.Data}
+			reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
+			if err != nil {
+				return fmt.Errorf("provider %s: %w", c.Provider, err)
 			}
 			if err := x.sendBatches(ctx, st, label, c.Provider, reps); err != nil {
 				return err

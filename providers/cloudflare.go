@@ -52,6 +52,16 @@ type CloudflareHost struct {
 
 	mu    sync.Mutex
 	zones map[string]cfZoneInfo
+	views map[string]cfView // zone ID -> the records changes are computed from
+}
+
+// cfView is a zone's records as a change sees them: listed at most viewTTL
+// ago, with this host's own batch results since applied, so that a change
+// sent in many batches does not list a large zone again for each (the API
+// allows 1,200 requests in 5 minutes).
+type cfView struct {
+	at   time.Time
+	recs []cfRecord
 }
 
 // cfZoneInfo is what the zone object says: its ID and the name servers
@@ -99,7 +109,7 @@ func NewCloudflareHost(token string, o CloudflareOptions) (*CloudflareHost, erro
 	if batch <= 0 {
 		batch = 200
 	}
-	return &CloudflareHost{Provider: &cloudflare.Provider{APIToken: token, HTTPClient: rc}, api: rc, token: token, batch: batch, zones: map[string]cfZoneInfo{}}, nil
+	return &CloudflareHost{Provider: &cloudflare.Provider{APIToken: token, HTTPClient: rc}, api: rc, token: token, batch: batch, zones: map[string]cfZoneInfo{}, views: map[string]cfView{}}, nil
 }
 
 // Cloudflare names zones and records without the final dot;
@@ -326,7 +336,7 @@ func apiErrors(resp *http.Response) string {
 // TTL stays automatic. An error names the RRset and carries the API's
 // codes, error_chain included.
 func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replacement) error {
-	z, recs, err := h.records(ctx, zone)
+	z, recs, err := h.current(ctx, zone)
 	if err != nil {
 		return err
 	}
@@ -418,7 +428,10 @@ func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replac
 			for _, o := range chunk {
 				body[o.kind] = append(body[o.kind], o.body)
 			}
-			if err := h.do(ctx, http.MethodPost, "/zones/"+z.ID+"/dns_records/batch", nil, body, nil); err != nil {
+			var res cfBatchResult
+			err := h.do(ctx, http.MethodPost, "/zones/"+z.ID+"/dns_records/batch", nil, body, &res)
+			h.applied(z.ID, res, err == nil)
+			if err != nil {
 				return fmt.Errorf("%w (%d of %d record changes made before)", err, sent, total)
 			}
 			sent += len(chunk)
@@ -463,6 +476,72 @@ func (h *CloudflareHost) zone(ctx context.Context, zone string) (cfZoneInfo, err
 	h.zones[name] = zones[0]
 	h.mu.Unlock()
 	return zones[0], nil
+}
+
+// cfBatchResult is what /dns_records/batch returns: the records deleted,
+// patched, put and created, with their IDs.
+type cfBatchResult struct {
+	Deletes []cfRecord `json:"deletes"`
+	Patches []cfRecord `json:"patches"`
+	Puts    []cfRecord `json:"puts"`
+	Posts   []cfRecord `json:"posts"`
+}
+
+// current is the zone's records for a change: the view if fresh, else a
+// new listing.
+func (h *CloudflareHost) current(ctx context.Context, zone string) (cfZoneInfo, []cfRecord, error) {
+	z, err := h.zone(ctx, zone)
+	if err != nil {
+		return z, nil, err
+	}
+	h.mu.Lock()
+	v, ok := h.views[z.ID]
+	h.mu.Unlock()
+	if ok && time.Since(v.at) < viewTTL {
+		return z, v.recs, nil
+	}
+	recs, err := h.list(ctx, z)
+	if err != nil {
+		return z, nil, err
+	}
+	h.mu.Lock()
+	h.views[z.ID] = cfView{at: time.Now(), recs: recs}
+	h.mu.Unlock()
+	return z, recs, nil
+}
+
+// applied records a batch's result in the zone's view (or, with ok false,
+// drops the view: what landed is unknown).
+func (h *CloudflareHost) applied(zoneID string, res cfBatchResult, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, has := h.views[zoneID]
+	if !has {
+		return
+	}
+	if !ok {
+		delete(h.views, zoneID)
+		return
+	}
+	gone := map[string]bool{}
+	for _, r := range res.Deletes {
+		gone[r.ID] = true
+	}
+	changed := map[string]cfRecord{}
+	for _, r := range slices.Concat(res.Patches, res.Puts) {
+		changed[r.ID] = r
+	}
+	var recs []cfRecord
+	for _, r := range v.recs {
+		if gone[r.ID] {
+			continue
+		}
+		if c, ok := changed[r.ID]; ok {
+			r = c
+		}
+		recs = append(recs, r)
+	}
+	h.views[zoneID] = cfView{at: v.at, recs: append(recs, res.Posts...)}
 }
 
 // records reads the zone object and every DNS record of the zone.

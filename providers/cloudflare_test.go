@@ -152,6 +152,34 @@ func TestCloudflareBatches(t *testing.T) {
 	if got := f.Contents("A", "h449.example.com"); len(got) != 1 || got[0] != "192.0.2.1 ttl 60" {
 		t.Errorf("last record: %v", got)
 	}
+	// Sent batch by batch, as the executor does: the zone is listed once
+	// for all of them, and each sees the ones before.
+	h := cfHost(t, f, "tok")
+	reps, _ := providers.TTLChanges(sets, ttls)
+	for i := range reps {
+		reps[i].TTL = 120
+	}
+	listings := func() int {
+		n := 0
+		for _, r := range f.Requests() {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/dns_records") && strings.Contains(r.Query, "page=1&") {
+				n++
+			}
+		}
+		return n
+	}
+	before := listings()
+	for _, b := range h.Batches(reps) {
+		if err := providers.Replace(context.Background(), "cf", h, "example.com.", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := listings() - before; n != 1 {
+		t.Errorf("%d batches listed the zone %d times, want once", len(h.Batches(reps)), n)
+	}
+	if got := f.Contents("A", "h0.example.com"); len(got) != 1 || got[0] != "192.0.2.1 ttl 120" {
+		t.Errorf("first record: %v", got)
+	}
 }
 
 // What the API refuses comes back with its codes (error_chain included)

@@ -277,12 +277,22 @@ func Replace(ctx context.Context, name string, host Host, zone string, reps []Re
 // SetTTLs rewrites the given RRsets at host with new TTLs (ttls[i] for
 // rrsets[i]) in one change.
 func SetTTLs(ctx context.Context, name string, host Host, zone string, rrsets []RRset, ttls []uint32) error {
+	reps, err := TTLChanges(rrsets, ttls)
+	if err != nil {
+		return fmt.Errorf("provider %s: %w", name, err)
+	}
+	return Replace(ctx, name, host, zone, reps)
+}
+
+// TTLChanges are the replacements that give rrsets[i] the TTL ttls[i],
+// data unchanged.
+func TTLChanges(rrsets []RRset, ttls []uint32) ([]Replacement, error) {
 	if len(rrsets) != len(ttls) {
-		return fmt.Errorf("provider %s: %d RRsets but %d TTLs", name, len(rrsets), len(ttls))
+		return nil, fmt.Errorf("%d RRsets but %d TTLs", len(rrsets), len(ttls))
 	}
 	reps := make([]Replacement, len(rrsets))
 	for i, s := range rrsets {
 		reps[i] = Replacement{Name: s.Name, Type: s.Type, TTL: ttls[i], From: s.Data, To: s.Data}
 	}
-	return Replace(ctx, name, host, zone, reps)
+	return reps, nil
 }

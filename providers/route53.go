@@ -88,9 +88,22 @@ type Route53Host struct {
 	zone Route53Zone
 	poll time.Duration
 
-	mu  sync.Mutex
-	ids map[string]string // zone name -> hosted zone ID
+	mu    sync.Mutex
+	ids   map[string]string  // zone name -> hosted zone ID
+	views map[string]r53View // hosted zone ID -> the listing changes are computed from
 }
+
+// r53View is a hosted zone's listing as a change sees it: listed at most
+// viewTTL ago, with this host's own change batches since applied to it, so
+// that a change sent in many batches does not list a large zone again for
+// each (Route 53 allows 5 requests a second per account).
+type r53View struct {
+	at   time.Time
+	sets []r53Set
+}
+
+// viewTTL is how long a listing serves the changes that follow it.
+const viewTTL = 30 * time.Second
 
 // NewRoute53Host returns a Route 53 host choosing the hosted zone as z
 // says.
@@ -99,7 +112,7 @@ func NewRoute53Host(ctx context.Context, o AWSOptions, z Route53Zone) (*Route53H
 	if err != nil {
 		return nil, fmt.Errorf("route53: %w", err)
 	}
-	return &Route53Host{sdk: r53.NewFromConfig(cfg), zone: z, poll: 500 * time.Millisecond, ids: map[string]string{}}, nil
+	return &Route53Host{sdk: r53.NewFromConfig(cfg), zone: z, poll: 500 * time.Millisecond, ids: map[string]string{}, views: map[string]r53View{}}, nil
 }
 
 // r53Detail adds Route 53's own messages to an InvalidChangeBatch error,
@@ -225,6 +238,65 @@ func (h *Route53Host) list(ctx context.Context, id string) ([]r53Set, error) {
 		}
 	}
 	return out, nil
+}
+
+// current is the zone's listing for a change: the view if fresh, else a
+// new listing.
+func (h *Route53Host) current(ctx context.Context, id string) ([]r53Set, error) {
+	h.mu.Lock()
+	v, ok := h.views[id]
+	h.mu.Unlock()
+	if ok && time.Since(v.at) < viewTTL {
+		return v.sets, nil
+	}
+	sets, err := h.list(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.views[id] = r53View{at: time.Now(), sets: sets}
+	h.mu.Unlock()
+	return sets, nil
+}
+
+// applied records a change batch Route 53 accepted in the zone's view (or,
+// with ok false, drops the view: what landed is unknown).
+func (h *Route53Host) applied(id string, changes []r53types.Change, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, has := h.views[id]
+	if !has {
+		return
+	}
+	if !ok {
+		delete(h.views, id)
+		return
+	}
+	key := func(name string, s r53types.ResourceRecordSet) string {
+		return name + " " + string(s.Type) + " " + aws.ToString(s.SetIdentifier)
+	}
+	idx := map[string]int{}
+	sets := slices.Clone(v.sets)
+	for i, s := range sets {
+		idx[key(s.name, s.set)] = i
+	}
+	for _, c := range changes {
+		name := r53Unescape(aws.ToString(c.ResourceRecordSet.Name))
+		k := key(name, *c.ResourceRecordSet)
+		i, exists := idx[k]
+		switch {
+		case c.Action == r53types.ChangeActionDelete && exists:
+			sets[i].name = "" // removed below
+			delete(idx, k)
+		case c.Action != r53types.ChangeActionDelete && exists:
+			sets[i] = r53Set{name: name, set: *c.ResourceRecordSet}
+		case c.Action != r53types.ChangeActionDelete:
+			idx[k] = len(sets)
+			sets = append(sets, r53Set{name: name, set: *c.ResourceRecordSet})
+		}
+	}
+	sets = slices.DeleteFunc(sets, func(s r53Set) bool { return s.name == "" })
+	h.views[id] = r53View{at: v.at, sets: sets}
 }
 
 // GetRecords lists the zone's plain record sets, one libdns record per
@@ -359,8 +431,9 @@ const (
 	r53MaxChars   = 32000
 )
 
-// Replace changes whole record sets: one UPSERT with every value of the
-// new set (never value by value), a DELETE of the listed set when the new
+// Replace changes whole record sets, computed from the zone's view (see
+// r53View): one UPSERT with every value of the new set (never value by
+// value), a DELETE of the listed set when the new
 // one is empty. A name answered by weighted sets keeps them: a TTL change
 // rewrites each set with its identifier, weight and health check; any
 // other change is refused (a weighted phase goes through SetWeighted). A
@@ -372,7 +445,7 @@ func (h *Route53Host) Replace(ctx context.Context, zone string, reps []Replaceme
 	if err != nil {
 		return err
 	}
-	sets, err := h.list(ctx, id)
+	sets, err := h.current(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -469,6 +542,7 @@ func (h *Route53Host) send(ctx context.Context, id string, changes []r53types.Ch
 	for i, b := range batches {
 		out, err := h.sdk.ChangeResourceRecordSets(ctx, &r53.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(id),
 			ChangeBatch: &r53types.ChangeBatch{Comment: aws.String("dnsmigrate"), Changes: b}})
+		h.applied(id, b, err == nil)
 		if err != nil {
 			return fmt.Errorf("route53: change batch %d of %d (%d batches landed): %w", i+1, len(batches), i, r53Detail(err))
 		}
@@ -506,7 +580,7 @@ func (h *Route53Host) SetWeighted(ctx context.Context, zone, name, rrtype string
 	if err != nil {
 		return err
 	}
-	all, err := h.list(ctx, id)
+	all, err := h.current(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,15 @@ type Route53 struct {
 	writes   []int // ResourceRecord elements counted in each change request
 	badScope int
 	history  map[string][]string // "name type" -> its state after each accepted batch that touched it
+	listings int                 // ListResourceRecordSets requests without a start name: whole listings begun
+}
+
+// Listings counts the whole listings of a hosted zone begun (first pages
+// of ListResourceRecordSets).
+func (f *Route53) Listings() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listings
 }
 
 // History is the state of a name and type in the default zone (as State
@@ -264,6 +273,9 @@ func (f *Route53) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == http.MethodGet {
+			if q.Get("name") == "" {
+				f.listings++
+			}
 			f.list(w, id, q.Get("name"), q.Get("type"), q.Get("identifier"), q.Get("maxitems"))
 		} else {
 			f.change(w, r, id)
