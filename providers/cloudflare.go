@@ -184,7 +184,7 @@ func (r cfRecord) rr(zone string) (dns.RR, error) {
 		}
 	case "TXT":
 		if !strings.HasPrefix(data, "\"") {
-			data = strconv.Quote(data)
+			data = txtQuote(data)
 		}
 	}
 	if r.Priority != nil && (r.Type == "MX" || r.Type == "SRV") {
@@ -201,6 +201,13 @@ func (r cfRecord) rr(zone string) (dns.RR, error) {
 	return rr, nil
 }
 
+// txtQuote quotes a character-string in zone-file presentation form: only
+// the quote and the backslash escaped (Go's quoting would write \u
+// escapes a zone file does not know).
+func txtQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
 // fields turns presentation data of an RR into Cloudflare's content and
 // priority.
 func cfFields(rr dns.RR) (content string, priority *int) {
@@ -214,7 +221,7 @@ func cfFields(rr dns.RR) (content string, priority *int) {
 	case *dns.TXT:
 		var parts []string
 		for _, t := range x.Txt {
-			parts = append(parts, strconv.Quote(t))
+			parts = append(parts, txtQuote(t))
 		}
 		return strings.Join(parts, " "), nil
 	case *dns.CNAME:
