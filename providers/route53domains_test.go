@@ -131,6 +131,10 @@ func TestRoute53DomainsErrors(t *testing.T) {
 			}, "DnssecLimitExceeded"},
 		{"TLD rules", func(f *providerstest.Domains) { f.Inject("UpdateDomainNameservers", "TLDRulesViolation") },
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, "TLDRulesViolation: The top-level domain does not support this operation"},
+		{"TLD in maintenance", func(f *providerstest.Domains) { f.Inject("AssociateDelegationSignerToDomain", "TLDInMaintenance") },
+			func(r *providers.Route53DomainsRegistrar) error {
+				return r.SetDS(ctx, "example.com.", []providers.DelegationSigner{old, next}, 0)
+			}, "TLDInMaintenance"},
 		{"operation FAILED", func(f *providerstest.Domains) { f.EndNext("FAILED", "", "Invalid public key") },
 			func(r *providers.Route53DomainsRegistrar) error { return r.SetNS(ctx, "example.com.", ns, nil, 0) }, "FAILED: Invalid public key"},
 		{"operation ERROR", func(f *providerstest.Domains) { f.EndNext("ERROR", "", "registry unavailable") },

@@ -164,6 +164,7 @@ var errorMessages = map[string]string{
 	"DnssecLimitExceeded":    "This error is returned if you call AssociateDelegationSignerToDomain when the specified domain has reached the maximum number of DS records. You can't add any additional DS records unless you delete an existing one first.",
 	"ThrottlingException":    "Rate exceeded",
 	"UnsupportedTLD":         "Amazon Route 53 does not support this top-level domain (TLD).",
+	"TLDInMaintenance":       "The top-level domain is in maintenance and this operation cannot be performed now.",
 }
 
 func (f *Domains) op() map[string]any {
