@@ -299,15 +299,22 @@ func (h *Route53Host) applied(id string, changes []r53types.Change, ok bool) {
 	h.views[id] = r53View{at: v.at, sets: sets}
 }
 
+// listZone finds the hosted zone and lists it now (observation never
+// reads the write view).
+func (h *Route53Host) listZone(ctx context.Context, zone string) (string, []r53Set, error) {
+	id, err := h.zoneID(ctx, zone)
+	if err != nil {
+		return "", nil, err
+	}
+	sets, err := h.list(ctx, id)
+	return id, sets, err
+}
+
 // GetRecords lists the zone's plain record sets, one libdns record per
 // value, names unescaped. Weighted, alias and other routed sets are not
 // plain records: Routed lists them.
 func (h *Route53Host) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	id, err := h.zoneID(ctx, zone)
-	if err != nil {
-		return nil, err
-	}
-	sets, err := h.list(ctx, id)
+	_, sets, err := h.listZone(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -330,11 +337,7 @@ func (h *Route53Host) GetRecords(ctx context.Context, zone string) ([]libdns.Rec
 // Routed lists the names answered by rule: weighted sets as themselves,
 // and alias or other routed sets described in words.
 func (h *Route53Host) Routed(ctx context.Context, zone string) ([]Route, error) {
-	id, err := h.zoneID(ctx, zone)
-	if err != nil {
-		return nil, err
-	}
-	sets, err := h.list(ctx, id)
+	_, sets, err := h.listZone(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
