@@ -105,6 +105,15 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 		ttl uint32
 		i   int
 	}
+	res := GateResult{OK: true}
+	bad := 0
+	fail := func(e checks.Evidence) {
+		res.OK = false
+		bad++
+		if len(res.Evidence) < maxBadEvidence {
+			res.Evidence = append(res.Evidence, e)
+		}
+	}
 	var qs []checks.Question
 	var wants []want
 	total := 0
@@ -113,19 +122,51 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 		if c.Provider == p.Observed.New.Provider {
 			servers = p.Observed.New.Servers
 		}
+		// The answer for RRset i at servers[j] is number base+i*len(servers)+j.
+		base, ns := total, len(servers)
+		total += len(c.RRsets) * ns
+		open := make([]bool, ns) // servers with an RRset still to prove
+		for k := base; k < total; k++ {
+			if !memo.proven[k] {
+				open[(k-base)%ns] = true
+			}
+		}
+		keys := make(map[string]int, len(c.RRsets))
 		for i, set := range c.RRsets {
-			for _, s := range servers {
-				if !memo.proven[total] {
-					// The answer's TTL is what is judged, not a signature.
-					qs = append(qs, checks.Question{Server: s, Name: set.Name, Type: dns.StringToType[set.Type], Plain: true})
-					wants = append(wants, want{set, c.TTLs[i], total})
+			keys[setKey(set.Name, set.Type)] = i
+		}
+		ask := byTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] }, keys, func(j int, got map[int]*served) {
+			srv := servers[j]
+			for i, set := range c.RRsets {
+				k := base + i*ns + j
+				if memo.proven[k] {
+					continue
 				}
-				total++
+				g := got[i]
+				if g != nil && g.ttl == c.TTLs[i] && set.Serves(g.data) {
+					memo.prove(k, srv, func() checks.Evidence {
+						return transferEvidence(srv, p.Spec.Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")
+					})
+					continue
+				}
+				e := checks.Evidence{Server: srv, Question: dns.Fqdn(set.Name) + " " + set.Type, Note: fmt.Sprintf("zone transfer: not in the zone; want ttl %d with %v", c.TTLs[i], set.Data)}
+				if g != nil {
+					e.TTL, e.Answer = &g.ttl, g.data
+					e.Note = fmt.Sprintf("zone transfer; want ttl %d with %v", c.TTLs[i], set.Data)
+				}
+				fail(e)
+			}
+		})
+		for _, j := range ask {
+			for i, set := range c.RRsets {
+				if k := base + i*ns + j; !memo.proven[k] {
+					// The answer's TTL is what is judged, not a signature.
+					qs = append(qs, checks.Question{Server: servers[j], Name: set.Name, Type: dns.StringToType[set.Type], Plain: true})
+					wants = append(wants, want{set, c.TTLs[i], k})
+				}
 			}
 		}
 	}
-	res := GateResult{OK: true}
-	bad := 0
 	env.Checker.AskEach(ctx, qs, func(k int, r checks.Reply) {
 		w := wants[k]
 		data, ttl := checks.RRsetOf(r, r.Name, r.Type)
@@ -133,13 +174,9 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 			memo.prove(w.i, r.Server, func() checks.Evidence { return checks.EvidenceOf(r, r.Type) })
 			return
 		}
-		res.OK = false
-		bad++
-		if len(res.Evidence) < maxBadEvidence {
-			e := checks.EvidenceOf(r, r.Type)
-			e.Note = fmt.Sprintf("want ttl %d with %v", w.ttl, w.set.Data)
-			res.Evidence = append(res.Evidence, e)
-		}
+		e := checks.EvidenceOf(r, r.Type)
+		e.Note = fmt.Sprintf("want ttl %d with %v", w.ttl, w.set.Data)
+		fail(e)
 	})
 	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", total-bad, total)
 	if res.OK {

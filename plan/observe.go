@@ -412,21 +412,7 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 			out = append(out, fmt.Sprintf("zone parity: %s is answered by different rules: old %v, new %v", k, r.Describe(), got))
 		}
 	}
-	var qs []checks.Question
-	type want struct {
-		data []string
-		set  providers.RRset
-		old  bool
-	}
-	var wants []want
 	for _, s := range o.Old.RRsets {
-		if s.Type == "SOA" {
-			continue
-		}
-		for _, srv := range o.Old.Servers {
-			qs = append(qs, checks.Question{Server: srv, Name: s.Name, Type: dns.StringToType[s.Type]})
-			wants = append(wants, want{s.Data, s, true})
-		}
 		if skip(s) {
 			continue
 		}
@@ -436,33 +422,88 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		} else if !slices.Equal(got, s.Data) {
 			out = append(out, fmt.Sprintf("zone parity: %s differs: old %v, new %v", k, s.Data, got))
 		}
-		for _, srv := range o.New.Servers {
-			// Data only: no signature is judged here.
-			qs = append(qs, checks.Question{Server: srv, Name: s.Name, Type: dns.StringToType[s.Type], Plain: true})
-			wants = append(wants, want{s.Data, s, false})
-		}
 	}
 	more := 0
+	differs := func(line string) {
+		if len(out) >= 12 {
+			more++
+			return
+		}
+		out = append(out, line)
+	}
+	servedAbove := func(set providers.RRset, ttl uint32) {
+		if ttl > set.TTL {
+			if o.Old.ServedAbove == nil {
+				o.Old.ServedAbove = map[string]uint32{}
+			}
+			k := set.Name + " " + set.Type
+			o.Old.ServedAbove[k] = max(o.Old.ServedAbove[k], ttl)
+		}
+	}
+	// Each old server for the TTL it really serves every RRset with (not
+	// the SOA), each new server for the data of every RRset parity covers:
+	// by zone transfer where the host allows it, else question by question.
+	var qs []checks.Question
+	type want struct {
+		data []string
+		set  providers.RRset
+		old  bool
+	}
+	var wants []want
+	for _, side := range []struct {
+		host    HostState
+		servers []string
+		old     bool
+	}{{o.Old, o.Old.Servers, true}, {o.Old, o.New.Servers, false}} {
+		var sets []providers.RRset
+		keys := map[string]int{}
+		for _, s := range side.host.RRsets {
+			if s.Type == "SOA" || (!side.old && skip(s)) {
+				continue
+			}
+			keys[setKey(s.Name, s.Type)] = len(sets)
+			sets = append(sets, s)
+		}
+		provider := o.Old.Provider
+		if !side.old {
+			provider = o.New.Provider
+		}
+		ask := byTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, got map[int]*served) {
+			for i, s := range sets {
+				g := got[i]
+				if side.old {
+					if g != nil {
+						servedAbove(s, g.servedTTL())
+					}
+					continue
+				}
+				if g == nil || !slices.Equal(g.data, s.Data) {
+					var data []string
+					if g != nil {
+						data = g.data
+					}
+					differs(fmt.Sprintf("zone parity: new server %s serves %s as %v (zone transfer), old provider has %v", side.servers[j], s.Name+" "+s.Type, data, s.Data))
+				}
+			}
+		})
+		for _, j := range ask {
+			for _, s := range sets {
+				// Data only on the new side: no signature is judged there.
+				qs = append(qs, checks.Question{Server: side.servers[j], Name: s.Name, Type: dns.StringToType[s.Type], Plain: !side.old})
+				wants = append(wants, want{s.Data, s, side.old})
+			}
+		}
+	}
 	env.Checker.AskEach(ctx, qs, func(i int, r checks.Reply) {
 		w := wants[i]
 		if w.old {
-			if ttl := checks.ServedTTL(r, r.Name, r.Type); ttl > w.set.TTL {
-				if o.Old.ServedAbove == nil {
-					o.Old.ServedAbove = map[string]uint32{}
-				}
-				k := w.set.Name + " " + w.set.Type
-				o.Old.ServedAbove[k] = max(o.Old.ServedAbove[k], ttl)
-			}
+			servedAbove(w.set, checks.ServedTTL(r, r.Name, r.Type))
 			return
 		}
 		got, _ := checks.RRsetOf(r, r.Name, r.Type)
 		if !r.OK() || !r.Msg.Authoritative || !slices.Equal(got, w.data) {
-			if len(out) >= 12 {
-				more++
-				return
-			}
 			e := checks.EvidenceOf(r)
-			out = append(out, fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, w.data))
+			differs(fmt.Sprintf("zone parity: new server %s serves %s as %v (rcode %s%s), old provider has %v", r.Server, r.Question, got, e.RCODE, e.Error, w.data))
 		}
 	})
 	if len(out) > 12 {

@@ -70,6 +70,24 @@ func IsSigning(rrtype uint16) bool { return signing[rrtype] }
 // Records returns the zone's records at host as absolute miekg/dns RRs,
 // without the signer's records, sorted.
 func Records(ctx context.Context, name string, host Host, zone string) ([]dns.RR, error) {
+	if t, ok := host.(Transferrer); ok {
+		var out []dns.RR
+		soa := false
+		err := t.Transfer(ctx, "", zone, func(rr dns.RR) {
+			switch rtype := rr.Header().Rrtype; {
+			case IsSigning(rtype):
+			case rtype == dns.TypeSOA && soa: // a transfer ends with the SOA again
+			default:
+				soa = soa || rtype == dns.TypeSOA
+				out = append(out, rr)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: read %s: %w", name, zone, err)
+		}
+		SortRRs(out)
+		return out, nil
+	}
 	recs, err := host.GetRecords(ctx, zone)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: read %s: %w", name, zone, err)

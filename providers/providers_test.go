@@ -256,3 +256,57 @@ func TestManualRegistrar(t *testing.T) {
 		t.Errorf("capabilities %+v", c)
 	}
 }
+
+// Every server of each host hands its zone out by AXFR to the host's key,
+// secondaries included, with the signer's records (which gates read for
+// the TTL a record is signed with); Records reads the primary's, the SOA
+// once. A wrong key is refused with the server named.
+func TestTransferFromEveryServer(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		host        string
+		key         string
+		primary     lab.Role
+		secondaries []lab.Role
+	}{{"old", lab.KeyOld, lab.RoleOld1, []lab.Role{lab.RoleOld2}}, {"new", lab.KeyNew, lab.RoleNew1, []lab.Role{lab.RoleNew2}}} {
+		h := providers.NewRFC2136Host(l.Addr(c.primary), key(l, c.key))
+		recs, err := providers.Records(ctx, c.host, h, lab.Zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		soas := 0
+		for _, rr := range recs {
+			if rr.Header().Rrtype == dns.TypeSOA {
+				soas++
+			}
+		}
+		if soas != 1 {
+			t.Errorf("%s: Records holds %d SOA records, want 1", c.host, soas)
+		}
+		for _, role := range append([]lab.Role{c.primary}, c.secondaries...) {
+			var all []dns.RR
+			sigs := 0
+			if err := h.Transfer(ctx, l.Addr(role), lab.Zone, func(rr dns.RR) {
+				if rr.Header().Rrtype == dns.TypeRRSIG {
+					sigs++
+				}
+				all = append(all, rr)
+			}); err != nil {
+				t.Fatalf("%s: transfer from %s: %v", c.host, role, err)
+			}
+			noSigner := func(rr dns.RR) bool {
+				return providers.IsSigning(rr.Header().Rrtype) || rr.Header().Rrtype == dns.TypeSOA
+			}
+			if a, b := slices.Sorted(slices.Values(keys(all, noSigner))), keys(recs, noSigner); !slices.Equal(a, b) || sigs == 0 {
+				t.Errorf("%s: %s hands out %v with %d signatures, Records read %v", c.host, role, a, sigs, b)
+			}
+		}
+		bad := key(l, c.key)
+		bad.Secret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		err = providers.NewRFC2136Host(l.Addr(c.primary), bad).Transfer(ctx, "", lab.Zone, func(dns.RR) {})
+		if err == nil || !strings.Contains(err.Error(), l.Addr(c.primary)) {
+			t.Errorf("%s: a wrong key's transfer: %v, want an error naming %s", c.host, err, l.Addr(c.primary))
+		}
+	}
+}

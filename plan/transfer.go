@@ -1,0 +1,105 @@
+package plan
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// served is one RRset as one server serves it.
+type served struct {
+	data   []string // as checks.RRData prints it, sorted, each once
+	ttl    uint32   // the largest TTL of its records
+	sigTTL uint32   // the largest original TTL of the signatures over it
+}
+
+// servedTTL is what a resolver may cache the RRset for: its TTL as
+// served or as signed, whichever is larger (checks.ServedTTL).
+func (s *served) servedTTL() uint32 {
+	if s.ttl == 0 {
+		return 0
+	}
+	return max(s.ttl, s.sigTTL)
+}
+
+// setKey names an RRset the way a zone transfer's records are matched
+// against a plan's: lower-case owner, space, type.
+func setKey(name, rtype string) string { return strings.ToLower(dns.Fqdn(name)) + " " + rtype }
+
+// transferEvidence is the proof a server gave by handing out its zone.
+func transferEvidence(server, zone, note string) checks.Evidence {
+	return checks.Evidence{Server: server, Question: dns.Fqdn(zone) + " AXFR", Note: note}
+}
+
+// byTransfer reads zone from each server by AXFR when host allows it, and
+// calls judge (one call at a time) with the server's index in servers and
+// the RRsets of keys it serves, by their index in keys. It returns the
+// indexes of the servers that must be asked question by question instead:
+// all of them when the host hands out no transfer, and those that refused
+// or failed one. Only the RRsets of keys are kept, one server's at a time
+// per transfer under way.
+func byTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, got map[int]*served)) (ask []int) {
+	t, ok := host.(providers.Transferrer)
+	if !ok {
+		for j := range servers {
+			if !skip(j) {
+				ask = append(ask, j)
+			}
+		}
+		return ask
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for j, srv := range servers {
+		if skip(j) {
+			continue
+		}
+		wg.Go(func() {
+			got := map[int]*served{}
+			err := t.Transfer(ctx, srv, zone, func(rr dns.RR) {
+				h := rr.Header()
+				if sig, ok := rr.(*dns.RRSIG); ok {
+					if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[sig.TypeCovered]]; ok {
+						s := entry(got, i)
+						s.sigTTL = max(s.sigTTL, sig.OrigTtl)
+					}
+					return
+				}
+				if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]]; ok {
+					s := entry(got, i)
+					s.data = append(s.data, checks.RRData(rr))
+					s.ttl = max(s.ttl, h.Ttl)
+				}
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				ask = append(ask, j)
+				return
+			}
+			for _, s := range got {
+				slices.Sort(s.data)
+				s.data = slices.Compact(s.data)
+			}
+			judge(j, got)
+		})
+	}
+	wg.Wait()
+	slices.Sort(ask)
+	return ask
+}
+
+func entry(m map[int]*served, i int) *served {
+	s, ok := m[i]
+	if !ok {
+		s = &served{}
+		m[i] = s
+	}
+	return s
+}

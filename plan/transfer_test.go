@@ -1,0 +1,180 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// transferHost hands out zones by transfer from a table of records per
+// server (as zone-file lines), refusing the servers in refuse, and counts
+// the transfers.
+type transferHost struct {
+	providers.Host
+	mu        sync.Mutex
+	zone      map[string][]string
+	refuse    map[string]bool
+	transfers map[string]int
+}
+
+func (h *transferHost) Transfer(_ context.Context, server, zone string, each func(dns.RR)) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.transfers[server]++
+	if h.refuse[server] {
+		return errors.New("axfr " + zone + " from " + server + ": bad xfr rcode: 5")
+	}
+	soa, _ := dns.NewRR(zone + " 3600 IN SOA ns1." + zone + " h." + zone + " 1 7200 3600 1209600 300")
+	each(soa)
+	for _, line := range h.zone[server] {
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			return err
+		}
+		each(rr)
+	}
+	each(soa)
+	return nil
+}
+
+func (h *transferHost) set(server string, lines ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.zone[server] = lines
+}
+
+func (h *transferHost) count(server string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.transfers[server]
+}
+
+// udpAnswers serves A answers from a table of TTLs, counting questions.
+func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(string) int) {
+	t.Helper()
+	var mu sync.Mutex
+	n := map[string]int{}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		q := r.Question[0]
+		mu.Lock()
+		n[q.Name]++
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		rr, _ := dns.NewRR(q.Name + " 0 IN A 192.0.2.1")
+		rr.Header().Ttl = ttl[q.Name]
+		mu.Unlock()
+		m.Answer = append(m.Answer, rr)
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String(), func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n[name]
+	}
+}
+
+// A TTL gate reads a server that hands out its zone by one transfer per
+// poll (none once everything there is proven), judges each RRset from it,
+// names the RRset that is not there yet, and asks a server that refuses
+// the transfer question by question.
+func TestGateProvesByTransfer(t *testing.T) {
+	refusing, asked := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 60})
+	const axfr = "127.0.0.1:1" // never dialled: the host transfers from its table
+	host := &transferHost{zone: map[string][]string{}, refuse: map[string]bool{refusing: true}, transfers: map[string]int{}}
+	host.set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
+	var sets []providers.RRset
+	var ttls []uint32
+	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
+		sets = append(sets, providers.RRset{Name: n, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
+		ttls = append(ttls, 60)
+	}
+	st := &Step{ID: StepLowerTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &Gate{Check: GateTTLServed}}
+	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{axfr, refusing}}}}
+	env := Env{Checker: checks.New(checks.Options{Roots: []string{refusing}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+	memo := newGateMemo()
+	ctx := context.Background()
+
+	r := evalGate(ctx, env, p, st, nil, memo)
+	if r.OK || r.Summary != "5 of 6 RRset answers serve the new TTL with unchanged data" {
+		t.Fatalf("first poll: %+v", r)
+	}
+	if len(r.Evidence) == 0 || r.Evidence[0].Server != axfr || r.Evidence[0].Question != "c.example.com. A" || !strings.Contains(r.Evidence[0].Note, "zone transfer; want ttl 60") {
+		t.Errorf("first poll's evidence does not name c at %s from the transfer: %+v", axfr, r.Evidence)
+	}
+	host.set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1")
+	r = evalGate(ctx, env, p, st, nil, memo)
+	if !r.OK || r.Summary != "6 of 6 RRset answers serve the new TTL with unchanged data" || len(r.Evidence) != 2 {
+		t.Fatalf("second poll: %+v", r)
+	}
+	if r = evalGate(ctx, env, p, st, nil, memo); !r.OK {
+		t.Fatalf("third poll: %+v", r)
+	}
+	if n := host.count(axfr); n != 2 {
+		t.Errorf("%d transfers from %s over three polls, want 2 (none once all was proven)", n, axfr)
+	}
+	if n := host.count(refusing); n != 1 {
+		t.Errorf("%d transfers tried at the refusing server, want 1 (then questions)", n)
+	}
+	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
+		if asked(n) != 1 {
+			t.Errorf("%s asked %d times at the refusing server, want once", n, asked(n))
+		}
+	}
+}
+
+// Parity by transfer: an old server's signature with a longer original
+// TTL is the TTL that RRset is served with, and a new server that lacks an
+// RRset or serves other data is named.
+func TestParityByTransfer(t *testing.T) {
+	const oldSrv, newSrv = "127.0.0.1:1", "127.0.0.1:2"
+	oldHost := &transferHost{zone: map[string][]string{}, transfers: map[string]int{}}
+	oldHost.set(oldSrv,
+		"a.example.com. 60 IN A 192.0.2.1",
+		"a.example.com. 60 IN RRSIG A 13 3 600 20300101000000 20200101000000 1 example.com. AAAA",
+		"b.example.com. 60 IN A 192.0.2.2",
+		"c.example.com. 60 IN TXT \"x\"")
+	newHost := &transferHost{zone: map[string][]string{}, transfers: map[string]int{}}
+	newHost.set(newSrv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.9")
+	sets := []providers.RRset{
+		{Name: "a.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.1"}},
+		{Name: "b.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.2"}},
+		{Name: "c.example.com.", Type: "TXT", TTL: 60, Data: []string{`"x"`}},
+	}
+	o := &Observed{
+		Old: HostState{Provider: "old", Servers: []string{oldSrv}, RRsets: sets},
+		New: HostState{Provider: "new", Servers: []string{newSrv}, RRsets: sets},
+	}
+	env := Env{Checker: checks.New(checks.Options{Roots: []string{oldSrv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": oldHost, "new": newHost}}
+	out := parity(context.Background(), env, &Spec{Zone: "example.com."}, o)
+	if got := o.Old.ServedAbove["a.example.com. A"]; got != 600 {
+		t.Errorf("a's TTL as signed at the old server: %d, want 600 (ServedAbove %v)", got, o.Old.ServedAbove)
+	}
+	text := strings.Join(out, "\n")
+	for _, want := range []string{
+		"new server 127.0.0.1:2 serves b.example.com. A as [192.0.2.9] (zone transfer), old provider has [192.0.2.2]",
+		"new server 127.0.0.1:2 serves c.example.com. TXT as [] (zone transfer)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("parity problems lack %q:\n%s", want, text)
+		}
+	}
+	if len(out) != 2 {
+		t.Errorf("%d parity problems, want 2:\n%s", len(out), text)
+	}
+}
