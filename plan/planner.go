@@ -106,7 +106,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	}
 	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: lowered == 0,
 		Summary: fmt.Sprintf("lower %d RRsets to %ds at %s and %s", lowered, lowerTo, o.Old.Provider, o.New.Provider),
-		Before:  before, After: after, TTLs: lower,
+		Before:  capLines(before), After: capLines(after), TTLs: lower,
 		Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
 		Rollback: "set the TTLs back (the before values)"})
 	if oldLoweredMax > 0 {
@@ -181,7 +181,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		}
 		p.add(Step{ID: StepRestoreTTL, Action: ActionSetTTL, Done: len(restore) == 0,
 			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s and %s", len(b), o.Old.Provider, o.New.Provider),
-			Before:  b, After: a, TTLs: restore,
+			Before:  capLines(b), After: capLines(a), TTLs: restore,
 			Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
 			Rollback: "none needed"})
 	}
@@ -240,6 +240,7 @@ func (p *Plan) restoreTTLs(changes []TTLChange) {
 		}
 	}
 	st.Summary = fmt.Sprintf("restore %d RRsets to the TTLs they had before the forward move", len(st.After))
+	st.Before, st.After = capLines(st.Before), capLines(st.After)
 	p.setADGrace()
 	p.seal()
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"flag"
 	"os"
@@ -406,5 +407,34 @@ func TestPlanReclaimsTheNewHostsApexNS(t *testing.T) {
 	}
 	if !restored {
 		t.Errorf("restore-ttl does not put the new host's own apex NS back at 86400: %+v", p.Step(StepRestoreTTL).TTLs)
+	}
+}
+
+// A set-ttl step of many RRsets keeps 20 before and after lines and
+// counts the rest (its TTL changes hold them all): the plan text counts
+// every RRset, and the journal line of its action stays small.
+func TestManyTTLLinesCapped(t *testing.T) {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	for _, h := range []*HostState{&o.Old, &o.New} {
+		for i := range 50 {
+			h.RRsets = append(h.RRsets, providers.RRset{Name: fmt.Sprintf("h%02d.example.com.", i), Type: "A", TTL: 3600, Data: []string{"192.0.2.1"}})
+		}
+	}
+	p, err := Build(testSpec("insecure-window"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{StepLowerTTL, StepRestoreTTL} {
+		st := p.Step(id)
+		if st.rrsetCount() < 100 || len(st.Before) != 21 || len(st.After) != 21 || st.After[20] != fmt.Sprintf("and %d more RRsets", st.rrsetCount()-20) {
+			t.Errorf("%s: %d RRsets, %d before and %d after lines, last %q", id, st.rrsetCount(), len(st.Before), len(st.After), st.After[len(st.After)-1])
+		}
+	}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("      %d RRsets, e.g. ", p.Step(StepLowerTTL).rrsetCount()); !strings.Contains(b.String(), want) {
+		t.Errorf("plan text lacks %q:\n%s", want, b.String())
 	}
 }

@@ -209,7 +209,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 	}
 	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: len(lower) == 0,
 		Summary: summary,
-		Before:  before, After: after, TTLs: []TTLChange{{Provider: spec.Provider, RRsets: lowerSets, TTLs: lowerTTLs}},
+		Before:  capLines(before), After: capLines(after), TTLs: []TTLChange{{Provider: spec.Provider, RRsets: lowerSets, TTLs: lowerTTLs}},
 		Gate:     &Gate{Check: GateTTLServed, Servers: servers, Timeout: gateTimeout},
 		Rollback: "set the TTLs back"})
 	if maxTTL > 0 {

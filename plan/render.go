@@ -60,7 +60,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "      before: %s\n      after:  %s\n", strings.Join(orNone(st.Before), ", "), strings.Join(orNone(st.After), ", "))
 		}
 		if st.Action == ActionSetTTL && len(st.After) > 0 {
-			fmt.Fprintf(&b, "      %d RRsets, e.g. %s -> %s\n", len(st.After), st.Before[0], st.After[0])
+			fmt.Fprintf(&b, "      %d RRsets, e.g. %s -> %s\n", st.rrsetCount(), st.Before[0], st.After[0])
 		}
 		if st.Gate != nil {
 			fmt.Fprintf(&b, "      proven when: %s at %d servers (timeout %s)\n", gateWords(st.Gate), len(st.Gate.Servers), st.Gate.Timeout)

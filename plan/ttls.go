@@ -146,6 +146,29 @@ func ttlLine(provider string, s providers.RRset, ttl uint32) string {
 	return fmt.Sprintf("%s: %s %s ttl %d", provider, s.Name, s.Type, ttl)
 }
 
+// maxTTLLines bounds the before and after lines a set-ttl step keeps for
+// the plan text, the journal and the change log: the step's TTL changes
+// hold every RRset (100,000 of them would make one journal line of 16 MB,
+// past what a resumed run reads back).
+const maxTTLLines = 20
+
+// capLines keeps the first maxTTLLines lines and counts the rest.
+func capLines(lines []string) []string {
+	if len(lines) <= maxTTLLines {
+		return lines
+	}
+	return append(slices.Clip(lines[:maxTTLLines]), fmt.Sprintf("and %d more RRsets", len(lines)-maxTTLLines))
+}
+
+// rrsetCount is the number of RRsets a set-ttl step changes.
+func (st *Step) rrsetCount() int {
+	n := 0
+	for _, c := range st.TTLs {
+		n += len(c.RRsets)
+	}
+	return n
+}
+
 // setADGrace gives a signed move's final-verify the longest TTL the new
 // host serves once the move is done (as observed, or as restore-ttl puts
 // it back; NS and DNSKEY included), with the margin: a resolver still
