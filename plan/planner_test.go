@@ -2,9 +2,9 @@ package plan
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
