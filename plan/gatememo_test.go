@@ -15,9 +15,43 @@ import (
 // A gate's next poll asks only what its earlier polls did not prove, and
 // its evidence still holds one proof per server.
 func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
+	addr, asked, setTTL := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300})
+
+	st := lowerABC()
+	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{addr}}}}
+	env := Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
+	memo := newGateMemo()
+	if r := evalGate(context.Background(), env, p, st, nil, memo); r.OK || r.Summary != "2 of 3 RRset answers serve the new TTL with unchanged data" {
+		t.Fatalf("first poll: %+v", r)
+	}
+	setTTL("c.example.com.", 60)
+	r := evalGate(context.Background(), env, p, st, nil, memo)
+	if !r.OK || r.Summary != "3 of 3 RRset answers serve the new TTL with unchanged data" || len(r.Evidence) != 1 || r.Evidence[0].Server != addr {
+		t.Fatalf("second poll: %+v", r)
+	}
+	if asked("a.example.com.") != 1 || asked("b.example.com.") != 1 || asked("c.example.com.") != 2 {
+		t.Errorf("questions per name over two polls: a %d, b %d, c %d, want a and b once, c twice", asked("a.example.com."), asked("b.example.com."), asked("c.example.com."))
+	}
+}
+
+// lowerABC is a lower-ttl step taking a, b and c.example.com. A from 300
+// to 60 at old, with its TTL gate.
+func lowerABC() *Step {
+	var sets []providers.RRset
+	var ttls []uint32
+	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
+		sets = append(sets, providers.RRset{Name: n, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
+		ttls = append(ttls, 60)
+	}
+	return &Step{ID: StepLowerTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &Gate{Check: GateTTLServed}}
+}
+
+// udpAnswers serves A answers from a table of TTLs (setTTL changes one),
+// counting questions.
+func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(string) int, setTTL func(string, uint32)) {
+	t.Helper()
 	var mu sync.Mutex
-	asked := map[string]int{}
-	ttl := map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300}
+	n := map[string]int{}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +59,7 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		q := r.Question[0]
 		mu.Lock()
-		asked[q.Name]++
+		n[q.Name]++
 		m := new(dns.Msg)
 		m.SetReply(r)
 		m.Authoritative = true
@@ -37,31 +71,13 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	})}
 	go func() { _ = srv.ActivateAndServe() }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	addr := pc.LocalAddr().String()
-
-	var sets []providers.RRset
-	var ttls []uint32
-	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
-		sets = append(sets, providers.RRset{Name: n, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
-		ttls = append(ttls, 60)
-	}
-	st := &Step{ID: StepLowerTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &Gate{Check: GateTTLServed}}
-	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{addr}}}}
-	env := Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
-	memo := newGateMemo()
-	if r := evalGate(context.Background(), env, p, st, nil, memo); r.OK || r.Summary != "2 of 3 RRset answers serve the new TTL with unchanged data" {
-		t.Fatalf("first poll: %+v", r)
-	}
-	mu.Lock()
-	ttl["c.example.com."] = 60
-	mu.Unlock()
-	r := evalGate(context.Background(), env, p, st, nil, memo)
-	if !r.OK || r.Summary != "3 of 3 RRset answers serve the new TTL with unchanged data" || len(r.Evidence) != 1 || r.Evidence[0].Server != addr {
-		t.Fatalf("second poll: %+v", r)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if asked["a.example.com."] != 1 || asked["b.example.com."] != 1 || asked["c.example.com."] != 2 {
-		t.Errorf("questions per name over two polls: %v, want a and b once, c twice", asked)
-	}
+	return pc.LocalAddr().String(), func(name string) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n[name]
+		}, func(name string, v uint32) {
+			mu.Lock()
+			defer mu.Unlock()
+			ttl[name] = v
+		}
 }

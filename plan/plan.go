@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"time"
 
@@ -79,8 +80,80 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // TTLChange is what a set-ttl step writes at one DNS host.
 type TTLChange struct {
 	Provider string            `json:"provider"`
-	RRsets   []providers.RRset `json:"rrsets"` // as they are before the step
-	TTLs     []uint32          `json:"ttls"`   // TTL for RRsets[i] after it
+	RRsets   []providers.RRset `json:"-"`    // as they are before the step
+	TTLs     []uint32          `json:"ttls"` // TTL for RRsets[i] after it
+
+	// How plan.json holds RRsets, each once (Save and ReadPlan): Observed[i]
+	// is the index of RRsets[i] among its provider's observed RRsets, with
+	// the TTL From[i] before the step; -1 for an RRset not as observed (its
+	// data set by an earlier step, or another plan's), held whole in Own,
+	// in order. A plan without Observed holds every RRset in Own.
+	Observed []int             `json:"observed,omitempty"`
+	From     []uint32          `json:"from,omitempty"`
+	Own      []providers.RRset `json:"rrsets,omitempty"`
+}
+
+// pack fills the change's file form from RRsets against the provider's
+// observed RRsets.
+func (c TTLChange) pack(observed []providers.RRset, index map[string]int) TTLChange {
+	c.Observed, c.From, c.Own = nil, nil, nil
+	for _, s := range c.RRsets {
+		j, ok := index[s.Name+" "+s.Type]
+		if ok && sameButTTL(observed[j], s) {
+			c.Observed, c.From = append(c.Observed, j), append(c.From, s.TTL)
+			continue
+		}
+		c.Observed, c.From, c.Own = append(c.Observed, -1), append(c.From, 0), append(c.Own, s)
+	}
+	if len(c.Own) == len(c.RRsets) {
+		c.Observed, c.From = nil, nil
+	}
+	c.RRsets = nil
+	return c
+}
+
+// unpack rebuilds RRsets from the change's file form.
+func (c *TTLChange) unpack(observed []providers.RRset) error {
+	if len(c.Observed) == 0 {
+		c.RRsets, c.Own = c.Own, nil
+		return nil
+	}
+	if len(c.From) != len(c.Observed) {
+		return fmt.Errorf("%d observed RRsets but %d TTLs before", len(c.Observed), len(c.From))
+	}
+	c.RRsets = make([]providers.RRset, 0, len(c.Observed))
+	own := 0
+	for i, j := range c.Observed {
+		switch {
+		case j == -1 && own < len(c.Own):
+			c.RRsets = append(c.RRsets, c.Own[own])
+			own++
+		case j >= 0 && j < len(observed):
+			s := observed[j]
+			s.TTL = c.From[i]
+			c.RRsets = append(c.RRsets, s)
+		default:
+			return fmt.Errorf("RRset %d refers to %d, which %s's observed RRsets do not hold", i, j, c.Provider)
+		}
+	}
+	c.Observed, c.From, c.Own = nil, nil, nil
+	return nil
+}
+
+func sameButTTL(a, b providers.RRset) bool {
+	a.TTL = b.TTL
+	return reflect.DeepEqual(a, b)
+}
+
+// observedOf returns the provider's observed RRsets.
+func (o *Observed) observedOf(provider string) []providers.RRset {
+	switch provider {
+	case o.Old.Provider:
+		return o.Old.RRsets
+	case o.New.Provider:
+		return o.New.RRsets
+	}
+	return nil
 }
 
 // Gate is the proof a step must show before the next one starts.
@@ -216,9 +289,29 @@ func (p *Plan) Step(id string) *Step {
 	return nil
 }
 
-// Save writes the plan as indented JSON.
+// Save writes the plan as indented JSON, each RRset once: a TTL change
+// refers to the observed RRsets it changes (TTLChange.Observed).
 func (p *Plan) Save(path string) error {
-	b, err := json.MarshalIndent(p, "", "  ")
+	packed := *p
+	packed.Steps = slices.Clone(p.Steps)
+	indexes := map[string]map[string]int{}
+	for i, st := range packed.Steps {
+		if len(st.TTLs) == 0 || p.Observed == nil {
+			continue
+		}
+		packed.Steps[i].TTLs = make([]TTLChange, len(st.TTLs))
+		for k, c := range st.TTLs {
+			sets := p.Observed.observedOf(c.Provider)
+			if indexes[c.Provider] == nil {
+				indexes[c.Provider] = make(map[string]int, len(sets))
+				for j, s := range sets {
+					indexes[c.Provider][s.Name+" "+s.Type] = j
+				}
+			}
+			packed.Steps[i].TTLs[k] = c.pack(sets, indexes[c.Provider])
+		}
+	}
+	b, err := json.MarshalIndent(&packed, "", "  ")
 	if err != nil {
 		return fmt.Errorf("plan: encode: %w", err)
 	}
@@ -243,6 +336,14 @@ func ReadPlan(path string) (*Plan, error) {
 	}
 	if p.Spec == nil || p.Observed == nil || len(p.Steps) == 0 && !p.Nothing {
 		return nil, fmt.Errorf("plan: %s is incomplete", path)
+	}
+	for i := range p.Steps {
+		for k := range p.Steps[i].TTLs {
+			c := &p.Steps[i].TTLs[k]
+			if err := c.unpack(p.Observed.observedOf(c.Provider)); err != nil {
+				return nil, fmt.Errorf("plan: %s: step %s: ttls of %s: %w", path, p.Steps[i].ID, c.Provider, err)
+			}
+		}
 	}
 	return &p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -410,17 +411,23 @@ func TestPlanReclaimsTheNewHostsApexNS(t *testing.T) {
 	}
 }
 
+// observedWith is observed with n more RRsets at both hosts, each above
+// lower_to.
+func observedWith(n int) *Observed {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	for _, h := range []*HostState{&o.Old, &o.New} {
+		for i := range n {
+			h.RRsets = append(h.RRsets, providers.RRset{Name: fmt.Sprintf("h%02d.example.com.", i), Type: "A", TTL: 3600, Data: []string{"192.0.2.1"}})
+		}
+	}
+	return o
+}
+
 // A set-ttl step of many RRsets keeps 20 before and after lines and
 // counts the rest (its TTL changes hold them all): the plan text counts
 // every RRset, and the journal line of its action stays small.
 func TestManyTTLLinesCapped(t *testing.T) {
-	o := observed(3600, 86400, 3600, 172800, 86400, 900)
-	for _, h := range []*HostState{&o.Old, &o.New} {
-		for i := range 50 {
-			h.RRsets = append(h.RRsets, providers.RRset{Name: fmt.Sprintf("h%02d.example.com.", i), Type: "A", TTL: 3600, Data: []string{"192.0.2.1"}})
-		}
-	}
-	p, err := Build(testSpec("insecure-window"), o, t0)
+	p, err := Build(testSpec("insecure-window"), observedWith(50), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,5 +443,52 @@ func TestManyTTLLinesCapped(t *testing.T) {
 	}
 	if want := fmt.Sprintf("      %d RRsets, e.g. ", p.Step(StepLowerTTL).rrsetCount()); !strings.Contains(b.String(), want) {
 		t.Errorf("plan text lacks %q:\n%s", want, b.String())
+	}
+}
+
+// plan.json holds each RRset once: a TTL change refers to the observed
+// RRsets by index, an RRset not as observed (reclaim-ns data, another
+// plan's) is held whole; reading the file back gives the same steps, and
+// an index that the file's observed RRsets do not hold is refused.
+func TestPlanFileHoldsEachRRsetOnce(t *testing.T) {
+	p, err := Build(testSpec("insecure-window"), observedWith(30), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An RRset whose data is not as observed is held whole.
+	st := p.Step(StepRestoreTTL)
+	st.TTLs[0].RRsets[0].Data = []string{"192.0.2.99"}
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), `"name": "h07.example.com."`); n != 2 {
+		t.Errorf("h07 is held %d times in plan.json, want 2 (once per host's observed RRsets)", n)
+	}
+	if !strings.Contains(string(b), "192.0.2.99") {
+		t.Error("the RRset not as observed is not held whole")
+	}
+	back, err := ReadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range p.Steps {
+		for k, c := range st.TTLs {
+			got := back.Steps[i].TTLs[k]
+			if got.Provider != c.Provider || !reflect.DeepEqual(got.TTLs, c.TTLs) || fmt.Sprint(got.RRsets) != fmt.Sprint(c.RRsets) || got.Observed != nil || got.Own != nil {
+				t.Errorf("%s: ttls of %s read back: %+v, want %+v", st.ID, c.Provider, got, c)
+			}
+		}
+	}
+	bad := strings.Replace(string(b), `"observed": [`, `"observed": [`+"\n 99999,", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(path); err == nil || !strings.Contains(err.Error(), "step lower-ttl: ttls of old") {
+		t.Errorf("an index past the observed RRsets: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -58,53 +57,16 @@ func (h *transferHost) count(server string) int {
 	return h.transfers[server]
 }
 
-// udpAnswers serves A answers from a table of TTLs, counting questions.
-func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(string) int) {
-	t.Helper()
-	var mu sync.Mutex
-	n := map[string]int{}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		q := r.Question[0]
-		mu.Lock()
-		n[q.Name]++
-		m := new(dns.Msg)
-		m.SetReply(r)
-		m.Authoritative = true
-		rr, _ := dns.NewRR(q.Name + " 0 IN A 192.0.2.1")
-		rr.Header().Ttl = ttl[q.Name]
-		mu.Unlock()
-		m.Answer = append(m.Answer, rr)
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return pc.LocalAddr().String(), func(name string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return n[name]
-	}
-}
-
 // A TTL gate reads a server that hands out its zone by one transfer per
 // poll (none once everything there is proven), judges each RRset from it,
 // names the RRset that is not there yet, and asks a server that refuses
 // the transfer question by question.
 func TestGateProvesByTransfer(t *testing.T) {
-	refusing, asked := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 60})
+	refusing, asked, _ := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 60})
 	const axfr = "127.0.0.1:1" // never dialled: the host transfers from its table
 	host := &transferHost{zone: map[string][]string{}, refuse: map[string]bool{refusing: true}, transfers: map[string]int{}}
 	host.set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
-	var sets []providers.RRset
-	var ttls []uint32
-	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
-		sets = append(sets, providers.RRset{Name: n, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
-		ttls = append(ttls, 60)
-	}
-	st := &Step{ID: StepLowerTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &Gate{Check: GateTTLServed}}
+	st := lowerABC()
 	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{axfr, refusing}}}}
 	env := Env{Checker: checks.New(checks.Options{Roots: []string{refusing}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
 	memo := newGateMemo()
