@@ -2,8 +2,11 @@ package plan_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +34,39 @@ func BenchmarkLabMigration(b *testing.B) {
 		b.ReportMetric(waits.Seconds(), "waits-s")
 		b.ReportMetric(wall.Seconds()/waits.Seconds(), "ratio")
 		b.ReportMetric(float64(p.failures()), "prober-failures")
+		hand, hp := handRunbook(b, freshLab(b, "127.78.0.0/24"))
+		b.ReportMetric(hand.Seconds(), "hand-runbook-wall-s")
+		b.ReportMetric(wall.Seconds()/hand.Seconds(), "tool-vs-hand-runbook-ratio")
+		b.ReportMetric(float64(hp.failures()), "hand-runbook-prober-failures")
+		fmt.Fprintf(os.Stderr, "BenchmarkLabMigration: hand runbook: %s\n", hp)
 	}
+}
+
+// handRunbook runs testdata/hand-runbook.sh (dig and nsupdate, one step
+// after another, each wait the TTL dig shows) on l while a prober asks
+// every resolver, and returns its wall time.
+func handRunbook(b testing.TB, l *lab.Lab) (time.Duration, *prober) {
+	b.Helper()
+	key := func(name string) string { return l.Keys[name].Name + ":" + l.Keys[name].File }
+	cmd := exec.Command("bash", "testdata/hand-runbook.sh")
+	cmd.Env = append(os.Environ(), "ZONE="+lab.Zone, "LOWER_TO=10",
+		"TLD="+l.Addr(lab.RoleTLD), "OLD="+l.Addr(lab.RoleOld1), "NEW="+l.Addr(lab.RoleNew1),
+		"NEW_NS="+strings.Join(lab.NewNS[:], " "),
+		"REG_KEY="+key(lab.KeyRegistrar), "OLD_KEY="+key(lab.KeyOld), "NEW_KEY="+key(lab.KeyNew))
+	pr, resolvers := newProber(l)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { pr.run(ctx, lab.Zone, resolvers); close(done) }()
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	stop()
+	<-done
+	if err != nil {
+		b.Fatalf("hand runbook: %v\n%s", err, out)
+	}
+	b.Logf("hand runbook:\n%s", out)
+	return wall, pr
 }
 
 // BenchmarkLargeZone measures the lab zone with BENCH_RRSETS (default
@@ -111,6 +146,8 @@ func BenchmarkLargeZone(b *testing.B) {
 			b.ReportMetric(wall.Seconds()/waits.Seconds(), name+"-ratio")
 			b.ReportMetric(wall.Seconds(), name+"-s")
 			b.ReportMetric(float64(pr.failures()), name+"-prober-failures")
+			// Outside the benchmark's log, which keeps only its start.
+			fmt.Fprintf(os.Stderr, "BenchmarkLargeZone: %s: %s\n", name, pr)
 		}
 	}
 }
