@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,51 +161,5 @@ func TestBatchesOfTwoChangesAtOneHost(t *testing.T) {
 	}
 	if strings.Join(keys, "|") != "old 1/1|old#2 1/1" {
 		t.Errorf("batches journaled: %v", keys)
-	}
-}
-
-// Both hosts' changes go out at once: a failure at one stops the step
-// with its count, the other host's batches are journaled as they land,
-// and the resumed run sends each host only what it lacks. A host told
-// the other failed sends no further batch.
-func TestBatchesAtTwoHostsAtOnce(t *testing.T) {
-	old, sets, ttls := memZone(10)
-	nw, _, _ := memZone(10)
-	nw.failAt = 2
-	j := MemoryJournal()
-	x, st := batchExecutor(old, sets, ttls, j)
-	x.Env.Hosts["new"] = nw
-	st.TTLs = append(st.TTLs, TTLChange{Provider: "new", RRsets: sets, TTLs: ttls})
-	err := x.do(context.Background(), st)
-	if err == nil || !strings.Contains(err.Error(), "SERVFAIL; 3 of the 10 RRsets at new were changed before (batch 2 of 4 failed)") {
-		t.Fatalf("a failed batch at new: %v", err)
-	}
-	nw.failAt = 0
-	if err := x.do(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []*memHost{old, nw} {
-		sent := 0
-		for _, n := range h.sent {
-			sent += n
-		}
-		if sent != 10 {
-			t.Errorf("requests %v: %d RRsets sent in all, want each of the 10 once", h.sent, sent)
-		}
-		for _, s := range h.sets {
-			if s.TTL != 60 {
-				t.Errorf("%s left at TTL %d", s.Name, s.TTL)
-			}
-		}
-	}
-
-	var halt atomic.Bool
-	halt.Store(true)
-	h, sets, ttls := memZone(4)
-	x, st = batchExecutor(h, sets, ttls, MemoryJournal())
-	reps, _ := providers.TTLChanges(sets, ttls)
-	err = x.sendBatches(context.Background(), st, "old", "old", reps, &halt)
-	if err == nil || !strings.Contains(err.Error(), "0 of the 4 RRsets at old were changed when the other host's change failed (batch 1 of 2 not sent)") || len(h.sent) != 0 {
-		t.Errorf("halted before its first batch: %v, requests %v", err, h.sent)
 	}
 }

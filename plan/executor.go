@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
@@ -40,8 +38,6 @@ type Executor struct {
 	// ResumeCmd is shown when a run stops, with how to roll back what the
 	// journal shows done by then.
 	ResumeCmd string
-
-	outMu sync.Mutex // one progress line at a time from hosts changed at once
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -51,8 +47,6 @@ func (x *Executor) now() time.Time { return x.Clock.Now().UTC() }
 
 func (x *Executor) log(format string, args ...any) {
 	if x.Out != nil {
-		x.outMu.Lock()
-		defer x.outMu.Unlock()
 		fmt.Fprintf(x.Out, "%s %s\n", x.now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
 }
@@ -336,7 +330,7 @@ func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) er
 // how many RRsets were changed before it; apply or rollback finishes.
 // label names the change in the journal ("old", or "old#2" for a step's
 // second change at that host).
-func (x *Executor) sendBatches(ctx context.Context, st *Step, label, provider string, reps []providers.Replacement, halt *atomic.Bool) error {
+func (x *Executor) sendBatches(ctx context.Context, st *Step, label, provider string, reps []providers.Replacement) error {
 	host, ok := x.Env.Hosts[provider]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", provider)
@@ -356,9 +350,6 @@ func (x *Executor) sendBatches(ctx context.Context, st *Step, label, provider st
 			}
 			changed += len(b)
 			continue
-		}
-		if halt != nil && halt.Load() {
-			return fmt.Errorf("%d of the %d RRsets at %s were changed when the other host's change failed (batch %d of %d not sent): apply again (or roll back) to finish", changed, len(reps), provider, i+1, len(batches))
 		}
 		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
 			return err
@@ -545,47 +536,25 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 	o := x.Plan.Observed
 	switch st.Action {
 	case ActionSetTTL:
-		// Each host's changes go out at the same time as the other's
-		// (each host signs every batch as it lands, so two take as long
-		// as the slower); one host's changes in order. A step may change
-		// one host twice (a rollback's restore-ttl: the forward TTLs and
-		// the handed-over apex NS): each change has batches of its own in
-		// the journal. A failure at one host stops the other between two
-		// of its batches; the journal holds which of each landed.
-		type change struct {
-			label string
-			reps  []providers.Replacement
-		}
-		var hosts []string
-		changes := map[string][]change{}
+		seen := map[string]int{}
 		for _, c := range st.TTLs {
+			// A step may change one host twice (a rollback's restore-ttl:
+			// the forward TTLs and the handed-over apex NS): each change
+			// has batches of its own in the journal.
+			seen[c.Provider]++
 			label := c.Provider
-			if n := len(changes[c.Provider]); n > 0 {
-				label = fmt.Sprintf("%s#%d", c.Provider, n+1)
-			} else {
-				hosts = append(hosts, c.Provider)
+			if seen[c.Provider] > 1 {
+				label = fmt.Sprintf("%s#%d", c.Provider, seen[c.Provider])
 			}
 			reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
 			if err != nil {
 				return fmt.Errorf("provider %s: %w", c.Provider, err)
 			}
-			changes[c.Provider] = append(changes[c.Provider], change{label, reps})
+			if err := x.sendBatches(ctx, st, label, c.Provider, reps); err != nil {
+				return err
+			}
 		}
-		var halt atomic.Bool
-		errs := make([]error, len(hosts))
-		var wg sync.WaitGroup
-		for i, h := range hosts {
-			wg.Go(func() {
-				for _, c := range changes[h] {
-					if errs[i] = x.sendBatches(ctx, st, c.label, h, c.reps, &halt); errs[i] != nil {
-						halt.Store(true)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		return errors.Join(errs...)
+		return nil
 	case ActionSetDS:
 		var ds []providers.DelegationSigner
 		for i, d := range st.DS {
@@ -626,7 +595,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		if len(st.Routes) > 0 {
 			return x.setRoutes(ctx, provider, st.Routes)
 		}
-		return x.sendBatches(ctx, st, provider, provider, st.Records, nil)
+		return x.sendBatches(ctx, st, provider, provider, st.Records)
 	case ActionSetWeights:
 		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
 	}

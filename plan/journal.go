@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -68,9 +67,6 @@ func (s *Stamp) UnmarshalJSON(b []byte) error {
 type Journal struct {
 	f       *os.File
 	Entries []Entry
-	// mu orders appends and look-ups made while two hosts' changes go out
-	// at once.
-	mu sync.Mutex
 }
 
 // OpenJournal opens (creating) the journal at path and reads what it
@@ -117,8 +113,6 @@ func MemoryJournal() *Journal { return &Journal{} }
 
 // Append writes e and fsyncs it before returning.
 func (j *Journal) Append(e Entry) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
 		j.Entries = append(j.Entries, e)
 		return nil
@@ -139,8 +133,6 @@ func (j *Journal) Append(e Entry) error {
 
 // Last returns the latest entry of step with event.
 func (j *Journal) Last(step, event string) (Entry, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		if e := j.Entries[i]; e.Step == step && e.Event == event {
 			return e, true
@@ -151,8 +143,6 @@ func (j *Journal) Last(step, event string) (Entry, bool) {
 
 // HasBatch reports whether the journal records event for a step's batch.
 func (j *Journal) HasBatch(step, event, batch string) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		if e := j.Entries[i]; e.Step == step && e.Event == event && e.Batch == batch {
 			return true
