@@ -148,6 +148,12 @@ func BenchmarkLargeZone(b *testing.B) {
 			b.ReportMetric(float64(pr.failures()), name+"-prober-failures")
 			// Outside the benchmark's log, which keeps only its start.
 			fmt.Fprintf(os.Stderr, "BenchmarkLargeZone: %s: %s\n", name, pr)
+			for _, st := range cl.Steps {
+				if st.Started != nil && st.Finished != nil {
+					fmt.Fprintf(os.Stderr, "BenchmarkLargeZone: %s: %s took %s (wait planned %s)\n", name, st.ID,
+						time.Time(*st.Finished).Sub(time.Time(*st.Started)).Round(100*time.Millisecond), time.Duration(st.WaitPlanned))
+				}
+			}
 		}
 	}
 }

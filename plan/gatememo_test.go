@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -47,7 +48,8 @@ func lowerABC() *Step {
 }
 
 // udpAnswers serves A answers from a table of TTLs (setTTL changes one),
-// counting questions.
+// counting questions; an SOA question is answered with the table's value
+// for its name as the serial.
 func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(string) int, setTTL func(string, uint32)) {
 	t.Helper()
 	var mu sync.Mutex
@@ -65,6 +67,9 @@ func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(st
 		m.Authoritative = true
 		rr, _ := dns.NewRR(q.Name + " 0 IN A 192.0.2.1")
 		rr.Header().Ttl = ttl[q.Name]
+		if q.Qtype == dns.TypeSOA {
+			rr, _ = dns.NewRR(fmt.Sprintf("%s 60 IN SOA ns. host. %d 1 1 1 1", q.Name, ttl[q.Name]))
+		}
 		mu.Unlock()
 		m.Answer = append(m.Answer, rr)
 		_ = w.WriteMsg(m)

@@ -67,10 +67,14 @@ type gateMemo struct {
 	proven map[int]bool
 	proof  map[string]checks.Evidence
 	order  []string
+	// serial is the SOA serial of each server's last zone transfer, by
+	// "change server": a server still at that serial serves the same zone,
+	// so it is not transferred again (a transfer is the whole zone).
+	serial map[string]uint32
 }
 
 func newGateMemo() *gateMemo {
-	return &gateMemo{proven: map[int]bool{}, proof: map[string]checks.Evidence{}}
+	return &gateMemo{proven: map[int]bool{}, proof: map[string]checks.Evidence{}, serial: map[string]uint32{}}
 }
 
 func (m *gateMemo) prove(i int, server string, e func() checks.Evidence) {
@@ -117,7 +121,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 	var qs []checks.Question
 	var wants []want
 	total := 0
-	for _, c := range st.TTLs {
+	for ci, c := range st.TTLs {
 		servers := p.Observed.Old.Servers
 		if c.Provider == p.Observed.New.Provider {
 			servers = p.Observed.New.Servers
@@ -131,12 +135,33 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 				open[(k-base)%ns] = true
 			}
 		}
+		serialKey := func(j int) string { return fmt.Sprint(ci, " ", servers[j]) }
+		// A server transferred before that still serves the same serial
+		// has nothing new to judge: its RRsets still to prove stay so.
+		unchanged := make([]bool, ns)
+		for j, serial := range zoneSerials(ctx, env, p.Spec.Zone, servers, func(j int) bool {
+			_, ok := memo.serial[serialKey(j)]
+			return open[j] && ok
+		}) {
+			if last := memo.serial[serialKey(j)]; serial != 0 && serial == last {
+				unchanged[j] = true
+				left := 0
+				for i := range c.RRsets {
+					if !memo.proven[base+i*ns+j] {
+						left++
+					}
+				}
+				fail(transferEvidence(servers[j], p.Spec.Zone, fmt.Sprintf("still at serial %d, transferred before: %d RRsets yet to serve the new TTL", serial, left)))
+				bad += left - 1
+			}
+		}
 		keys := make(map[string]int, len(c.RRsets))
 		for i, set := range c.RRsets {
 			keys[setKey(set.Name, set.Type)] = i
 		}
-		ask := byTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] }, keys, func(j int, got map[int]*served) {
+		ask := byTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*served) {
 			srv := servers[j]
+			memo.serial[serialKey(j)] = serial
 			for i, set := range c.RRsets {
 				k := base + i*ns + j
 				if memo.proven[k] {
@@ -184,6 +209,31 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 	}
 	res.Evidence = append(res.Evidence, skippedEvidence(p)...)
 	return res
+}
+
+// zoneSerials asks each server that ask picks for the zone's SOA serial
+// (0: no authoritative answer), by the server's index.
+func zoneSerials(ctx context.Context, env Env, zone string, servers []string, ask func(j int) bool) map[int]uint32 {
+	var qs []checks.Question
+	var idx []int
+	for j, s := range servers {
+		if ask(j) {
+			qs = append(qs, checks.Question{Server: s, Name: zone, Type: dns.TypeSOA, Plain: true})
+			idx = append(idx, j)
+		}
+	}
+	out := map[int]uint32{}
+	for k, r := range env.Checker.AskAll(ctx, qs) {
+		out[idx[k]] = 0
+		if r.OK() && r.Msg.Authoritative {
+			for _, rr := range r.Msg.Answer {
+				if soa, ok := rr.(*dns.SOA); ok {
+					out[idx[k]] = soa.Serial
+				}
+			}
+		}
+	}
+	return out
 }
 
 func parentCut(p *Plan) checks.Cut {

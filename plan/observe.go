@@ -468,7 +468,7 @@ func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		if !side.old {
 			provider = o.New.Provider
 		}
-		ask := byTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, got map[int]*served) {
+		ask := byTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, _ uint32, got map[int]*served) {
 			for i, s := range sets {
 				g := got[i]
 				if side.old {

@@ -38,13 +38,14 @@ func transferEvidence(server, zone, note string) checks.Evidence {
 }
 
 // byTransfer reads zone from each server by AXFR when host allows it, and
-// calls judge (one call at a time) with the server's index in servers and
-// the RRsets of keys it serves, by their index in keys. It returns the
+// calls judge (one call at a time) with the server's index in servers, the
+// serial of the zone it handed out and the RRsets of keys it serves, by
+// their index in keys. It returns the
 // indexes of the servers that must be asked question by question instead:
 // all of them when the host hands out no transfer, and those that refused
 // or failed one. Only the RRsets of keys are kept, one server's at a time
 // per transfer under way.
-func byTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, got map[int]*served)) (ask []int) {
+func byTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got map[int]*served)) (ask []int) {
 	t, ok := host.(providers.Transferrer)
 	if !ok {
 		for j := range servers {
@@ -62,8 +63,12 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 		}
 		wg.Go(func() {
 			got := map[int]*served{}
+			var serial uint32
 			err := t.Transfer(ctx, srv, zone, func(rr dns.RR) {
 				h := rr.Header()
+				if soa, ok := rr.(*dns.SOA); ok && serial == 0 {
+					serial = soa.Serial
+				}
 				if sig, ok := rr.(*dns.RRSIG); ok {
 					if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[sig.TypeCovered]]; ok {
 						s := entry(got, i)
@@ -87,7 +92,7 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 				slices.Sort(s.data)
 				s.data = slices.Compact(s.data)
 			}
-			judge(j, got)
+			judge(j, serial, got)
 		})
 	}
 	wg.Wait()

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 // the transfers.
 type transferHost struct {
 	providers.Host
+	serial    uint32 // of the zone handed out; 0 means 1
 	mu        sync.Mutex
 	zone      map[string][]string
 	refuse    map[string]bool
@@ -32,7 +34,7 @@ func (h *transferHost) Transfer(_ context.Context, server, zone string, each fun
 	if h.refuse[server] {
 		return errors.New("axfr " + zone + " from " + server + ": bad xfr rcode: 5")
 	}
-	soa, _ := dns.NewRR(zone + " 3600 IN SOA ns1." + zone + " h." + zone + " 1 7200 3600 1209600 300")
+	soa, _ := dns.NewRR(fmt.Sprintf("%s 3600 IN SOA ns1.%s h.%s %d 7200 3600 1209600 300", zone, zone, zone, max(h.serial, 1)))
 	each(soa)
 	for _, line := range h.zone[server] {
 		rr, err := dns.NewRR(line)
@@ -49,6 +51,7 @@ func (h *transferHost) set(server string, lines ...string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.zone[server] = lines
+	h.serial++
 }
 
 func (h *transferHost) count(server string) int {
@@ -138,5 +141,38 @@ func TestParityByTransfer(t *testing.T) {
 	}
 	if len(out) != 2 {
 		t.Errorf("%d parity problems, want 2:\n%s", len(out), text)
+	}
+}
+
+// A server still at the serial of its last transfer is not transferred
+// again: its RRsets still to prove stay so, said once for the server.
+func TestGateSkipsTransferAtSameSerial(t *testing.T) {
+	srv, _, setSerial := udpAnswers(t, map[string]uint32{"example.com.": 1})
+	host := &transferHost{zone: map[string][]string{}, transfers: map[string]int{}}
+	host.set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
+	st := lowerABC()
+	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{srv}}}}
+	env := Env{Checker: checks.New(checks.Options{Roots: []string{srv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+	memo := newGateMemo()
+	ctx := context.Background()
+	for poll, want := range []string{"2 of 3", "2 of 3"} {
+		r := evalGate(ctx, env, p, st, nil, memo)
+		if r.OK || !strings.HasPrefix(r.Summary, want) {
+			t.Fatalf("poll %d: %+v", poll+1, r)
+		}
+		if poll == 1 && (len(r.Evidence) == 0 || !strings.Contains(r.Evidence[0].Note, "still at serial 1, transferred before: 1 RRsets")) {
+			t.Errorf("poll 2's evidence: %+v", r.Evidence)
+		}
+	}
+	if n := host.count(srv); n != 1 {
+		t.Errorf("%d transfers over two polls at one serial, want 1", n)
+	}
+	host.set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1")
+	setSerial("example.com.", 2)
+	if r := evalGate(ctx, env, p, st, nil, memo); !r.OK {
+		t.Fatalf("poll at serial 2: %+v", r)
+	}
+	if n := host.count(srv); n != 2 {
+		t.Errorf("%d transfers, want 2 (the new serial transferred)", n)
 	}
 }
