@@ -27,25 +27,45 @@ func Batches(host Host, reps []Replacement) [][]Replacement {
 	return [][]Replacement{reps}
 }
 
-// batchBy groups reps greedily so that each group's cost stays within
-// limit (a replacement costing more than limit goes alone).
-func batchBy(reps []Replacement, limit int, cost func(Replacement) int) [][]Replacement {
-	var out [][]Replacement
-	var cur []Replacement
-	sum := 0
-	for _, r := range reps {
-		c := cost(r)
-		if len(cur) > 0 && sum+c > limit {
-			out = append(out, cur)
-			cur, sum = nil, 0
+// limit is one budget a batch stays within, and what an item costs of it.
+type limit[T any] struct {
+	budget int
+	cost   func(T) int
+}
+
+// batchWithin groups items greedily, in order, so that each group stays
+// within every limit (an item over a budget on its own goes alone).
+func batchWithin[T any](items []T, limits ...limit[T]) [][]T {
+	var out [][]T
+	var cur []T
+	sums := make([]int, len(limits))
+	costs := make([]int, len(limits))
+	for _, it := range items {
+		over := false
+		for i, l := range limits {
+			costs[i] = l.cost(it)
+			over = over || sums[i]+costs[i] > l.budget
 		}
-		cur = append(cur, r)
-		sum += c
+		if len(cur) > 0 && over {
+			out = append(out, cur)
+			cur = nil
+			clear(sums)
+		}
+		cur = append(cur, it)
+		for i := range sums {
+			sums[i] += costs[i]
+		}
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// batchBy groups reps greedily so that each group's cost stays within
+// budget (a replacement costing more than budget goes alone).
+func batchBy(reps []Replacement, budget int, cost func(Replacement) int) [][]Replacement {
+	return batchWithin(reps, limit[Replacement]{budget, cost})
 }
 
 // rfc2136Budget is how many bytes of update records one message may hold:

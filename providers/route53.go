@@ -492,10 +492,9 @@ func ptr[T any](v T) *T { return &v }
 // UPSERT of every value counts twice against 1,000 ResourceRecord
 // elements and 32,000 characters (a DELETE once; counted as twice too).
 func (h *Route53Host) Batches(reps []Replacement) [][]Replacement {
-	byRecords := batchBy(reps, r53MaxRecords, func(r Replacement) int { return 2 * max(len(r.From), len(r.To), 1) })
-	var out [][]Replacement
-	for _, b := range byRecords {
-		out = append(out, batchBy(b, r53MaxChars, func(r Replacement) int {
+	return batchWithin(reps,
+		limit[Replacement]{r53MaxRecords, func(r Replacement) int { return 2 * max(len(r.From), len(r.To), 1) }},
+		limit[Replacement]{r53MaxChars, func(r Replacement) int {
 			n := 0
 			for _, v := range r.To {
 				n += len(v)
@@ -504,38 +503,30 @@ func (h *Route53Host) Batches(reps []Replacement) [][]Replacement {
 				n += len(v)
 			}
 			return 2 * n
-		})...)
-	}
-	return out
+		}})
 }
 
 // batches splits changes into change batches within Route 53's limits,
 // in order.
 func r53Batches(changes []r53types.Change) [][]r53types.Change {
-	var out [][]r53types.Change
-	var cur []r53types.Change
-	records, chars := 0, 0
-	for _, c := range changes {
-		n, l := 0, 0
-		for _, r := range c.ResourceRecordSet.ResourceRecords {
-			n++
-			l += len(aws.ToString(r.Value))
-		}
+	// An UPSERT counts twice towards both limits.
+	twice := func(c r53types.Change) int {
 		if c.Action == r53types.ChangeActionUpsert {
-			n, l = 2*n, 2*l
+			return 2
 		}
-		if len(cur) > 0 && (records+n > r53MaxRecords || chars+l > r53MaxChars) {
-			out = append(out, cur)
-			cur, records, chars = nil, 0, 0
-		}
-		cur = append(cur, c)
-		records += n
-		chars += l
+		return 1
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out
+	return batchWithin(changes,
+		limit[r53types.Change]{r53MaxRecords, func(c r53types.Change) int {
+			return twice(c) * len(c.ResourceRecordSet.ResourceRecords)
+		}},
+		limit[r53types.Change]{r53MaxChars, func(c r53types.Change) int {
+			l := 0
+			for _, r := range c.ResourceRecordSet.ResourceRecords {
+				l += len(aws.ToString(r.Value))
+			}
+			return twice(c) * l
+		}})
 }
 
 // send sends changes in batches within the limits, each waited on until
