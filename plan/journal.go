@@ -1,11 +1,11 @@
 package plan
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -70,42 +70,66 @@ type Journal struct {
 }
 
 // OpenJournal opens (creating) the journal at path and reads what it
-// holds. A last line cut short by a crash is dropped and rewritten away.
+// holds. Only the last line may be cut short (a crash or a full disk in
+// the middle of a write): it is dropped and rewritten away. Any other line
+// that cannot be read means the journal was changed or damaged, and
+// nothing after it could be trusted: OpenJournal refuses it, naming the
+// line and how to look at it, and changes nothing.
 func OpenJournal(path string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{f: f}
-	var good int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var e Entry
-		if len(bytes.TrimSpace(line)) == 0 {
-			good += int64(len(line)) + 1
-			continue
-		}
-		if err := json.Unmarshal(line, &e); err != nil {
-			break // torn write: everything after it is dropped
-		}
-		j.Entries = append(j.Entries, e)
-		good += int64(len(line)) + 1
+	j, keep, err := readJournal(f, path)
+	if err == nil {
+		err = f.Truncate(keep)
 	}
-	if err := sc.Err(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: read %s: %w", path, err)
+	if err == nil {
+		_, err = f.Seek(keep, 0)
 	}
-	if err := f.Truncate(good); err != nil {
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	if _, err := f.Seek(good, 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: %w", err)
-	}
+	j.f = f
 	return j, nil
+}
+
+// readJournal reads every entry of f and says how many bytes to keep: all
+// of them, a newline added after a last entry written without one, or all
+// but a torn last line.
+func readJournal(f *os.File, path string) (*Journal, int64, error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	j := &Journal{}
+	var keep int64
+	for n, rest := 1, data; len(rest) > 0; n++ {
+		line, after, complete := bytes.Cut(rest, []byte{'\n'})
+		if len(bytes.TrimSpace(line)) > 0 {
+			var e Entry
+			if err := json.Unmarshal(line, &e); err != nil {
+				if len(bytes.TrimSpace(after)) == 0 {
+					return j, keep, nil // torn last line: dropped
+				}
+				return nil, 0, fmt.Errorf("%s line %d cannot be read (%v); a journal is only ever cut short at its end, so it was changed or damaged "+
+					"and what follows cannot be trusted: nothing was changed; inspect it with `sed -n %dp %s`, repair or remove that line, and run again",
+					path, n, err, n, path)
+			}
+			j.Entries = append(j.Entries, e)
+		}
+		keep += int64(len(line)) + 1
+		if !complete {
+			// The last entry lost only its newline: put it back so that
+			// the next entry starts a line of its own.
+			if _, err := f.WriteAt([]byte{'\n'}, keep-1); err != nil {
+				return nil, 0, fmt.Errorf("write %s: %w", path, err)
+			}
+		}
+		rest = after
+	}
+	return j, keep, nil
 }
 
 // MemoryJournal is a journal that is never written: a dry run's.
