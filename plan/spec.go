@@ -50,6 +50,10 @@ type Spec struct {
 	// Force lets a records plan change more than SafetyThreshold of a zone
 	// (the --force flag, never the file).
 	Force bool `mapstructure:"-"`
+
+	// fromEnv says which fields an environment variable set (field key to
+	// variable name), so that an error about one names the variable.
+	fromEnv map[string]string
 }
 
 // Side is where the zone is served from (from) or moves to (to).
@@ -165,7 +169,7 @@ func (s *Secret) UnmarshalJSON([]byte) error { *s = Secret{}; return nil }
 func (s *Spec) LoadSecrets(env func(string) string) error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", s.File, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &fieldError{field, fmt.Sprintf("%s: %s", source(s.File, field, s.fromEnv), fmt.Sprintf(format, args...))})
 	}
 	if s.Registrar.Type == "rfc2136" {
 		s.Registrar.TSIG.load("registrar.tsig", env, bad)
@@ -209,17 +213,27 @@ func ParseMargin(s string) (Margin, error) {
 	s = strings.TrimSpace(s)
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f < 0 || f > 1000 {
-			return Margin{}, fmt.Errorf("want a percentage from 0%% to 1000%% or a duration, got %q", s)
+		if err != nil || f < 0 || f > 100 {
+			return Margin{}, fmt.Errorf("want a percentage from 0%% to 100%% or a duration up to %s, got %q", MaxMarginFixed, s)
 		}
 		return Margin{Percent: f}, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return Margin{}, fmt.Errorf("want a percentage such as 10%% or a duration such as 30s, got %q", s)
+	if err != nil || d < 0 || d > MaxMarginFixed {
+		return Margin{}, fmt.Errorf("want a percentage from 0%% to 100%% (such as 10%%) or a duration from 0s to %s (such as 30s), got %q", MaxMarginFixed, s)
 	}
 	return Margin{Fixed: d}, nil
 }
+
+// Limits a spec's values must keep.
+const (
+	// MaxTTL is the largest TTL a record may have (RFC 2181 section 8).
+	MaxTTL = 2147483647 * time.Second
+	// MinGateTimeout leaves a gate at least ten polls of a second.
+	MinGateTimeout = 10 * time.Second
+	// MaxMarginFixed is the largest fixed safety margin: a day.
+	MaxMarginFixed = 24 * time.Hour
+)
 
 // Defaults for fields a spec may leave out.
 const (
@@ -243,27 +257,18 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if unknown := unknownKeys(v.AllSettings(), reflect.TypeOf(Spec{}), ""); len(unknown) > 0 {
-		var errs []error
-		for _, k := range unknown {
-			errs = append(errs, fmt.Errorf("%s: %s: unknown field", path, k))
-		}
-		return nil, errors.Join(errs...)
-	}
-	// Environment overrides, for every field the spec can have.
-	v.SetEnvPrefix("MIGRATE")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	settingsRead := v.AllSettings()
+	unknown := unknownKeys(settingsRead, reflect.TypeOf(Spec{}), "")
 	keys := fieldKeys(reflect.TypeOf(Spec{}), "")
 	for name := range v.GetStringMap("providers") {
-		for _, k := range fieldKeys(reflect.TypeOf(ProviderSpec{}), "providers."+name+".") {
-			keys = append(keys, k)
-		}
+		keys = append(keys, fieldKeys(reflect.TypeOf(ProviderSpec{}), "providers."+name+".")...)
 	}
-	for _, k := range keys {
-		if err := v.BindEnv(k); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, k, err)
-		}
+	var errs []error
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("%s: %s: unknown field", path, k))
 	}
+	fromEnv, envErrs := envOverrides(v, env, keys, path)
+	errs = append(errs, envErrs...)
 	v.SetDefault("ttl.lower_to", DefaultLowerTo)
 	v.SetDefault("ttl.restore", true)
 	v.SetDefault("safety_margin", DefaultMargin)
@@ -271,20 +276,214 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	v.SetDefault("verify.ipv6", "auto")
 	v.SetDefault("output.dir", DefaultOutputDir)
 
-	var s Spec
-	dec := func(c *mapstructure.DecoderConfig) {
-		c.ErrorUnused = true
-		c.WeaklyTypedInput = false
-		c.DecodeHook = mapstructure.ComposeDecodeHookFunc(oneValue, mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+	// Every field is decoded on its own first, so that every type error
+	// is reported (a decoder stops at its first); a field that does not
+	// decode is left out of the whole, and its other errors with it.
+	settings := v.AllSettings()
+	for _, k := range unknown {
+		dropKey(settings, k)
 	}
-	if err := v.Unmarshal(&s, dec); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, typeError(err))
+	typeBad := map[string]bool{}
+	for _, k := range keys {
+		val := v.Get(k.name)
+		if val == nil {
+			continue
+		}
+		if err := decodeInto(val, reflect.New(k.typ).Interface()); err != nil {
+			typeBad[k.name] = true
+			errs = append(errs, fmt.Errorf("%s: %s: want %s (%v)", source(path, k.name, fromEnv), shown(val), wantOf(k.typ), typeDetail(err)))
+			dropKey(settings, k.name)
+		}
+	}
+	var s Spec
+	if err := decodeInto(settings, &s); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %v", path, err))
+		return nil, errors.Join(errs...)
 	}
 	s.File = path
-	if err := s.check(env); err != nil {
-		return nil, err
+	s.fromEnv = fromEnv
+	for _, err := range unjoin(s.check(env)) {
+		if err != nil && !typeBad[fieldOf(err)] {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return &s, nil
+}
+
+// fieldKey is one leaf field of the spec: its dotted key and Go type.
+type fieldKey struct {
+	name string
+	typ  reflect.Type
+}
+
+// EnvName is the environment variable that overrides a spec field:
+// MIGRATE_ and the field's dotted key upper-cased, dots as underscores.
+func EnvName(key string) string {
+	return "MIGRATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// envOverrides sets on v every field whose variable env holds, parsed to
+// the field's type (env values are text: "false" is a bool, "1" a number,
+// "a,b" a list). It returns which field each variable set, and an error,
+// naming the variable, for each value that does not parse.
+func envOverrides(v *viper.Viper, env func(string) string, keys []fieldKey, path string) (map[string]string, []error) {
+	fromEnv := map[string]string{}
+	var errs []error
+	for _, k := range keys {
+		name := EnvName(k.name)
+		raw := env(name)
+		if raw == "" {
+			continue
+		}
+		val, err := parseEnv(raw, k.typ)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (overriding %s in %s): %q: want %s (%v)", name, k.name, path, raw, wantOf(k.typ), err))
+			continue
+		}
+		if val == nil {
+			errs = append(errs, fmt.Errorf("%s: %s cannot be set from the environment; write it in %s", name, k.name, path))
+			continue
+		}
+		fromEnv[k.name] = name
+		v.Set(k.name, val)
+	}
+	return fromEnv, errs
+}
+
+// parseEnv reads an environment value as a value of type t, or nil for a
+// type the environment cannot express (a list of records).
+func parseEnv(raw string, t reflect.Type) (any, error) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return time.ParseDuration(raw)
+	case t.Kind() == reflect.String:
+		return raw, nil
+	case t.Kind() == reflect.Bool:
+		return strconv.ParseBool(raw)
+	case t.Kind() == reflect.Int:
+		return strconv.Atoi(raw)
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		var out []any
+		for _, part := range strings.Split(raw, ",") {
+			out = append(out, strings.TrimSpace(part))
+		}
+		return out, nil
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Int:
+		var out []any
+		for _, part := range strings.Split(raw, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(part))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// decodeInto decodes a spec value (or the whole spec) into out, as
+// strictly as the file is read: no guessing between types.
+func decodeInto(val, out any) error {
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           out,
+		ErrorUnused:      true,
+		WeaklyTypedInput: false,
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(oneValue, mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(",")),
+	})
+	if err != nil {
+		return err
+	}
+	return d.Decode(val)
+}
+
+// wantOf says what a field of type t takes.
+func wantOf(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "a duration such as 300s or 30m"
+	case t == reflect.TypeOf(Values{}):
+		return "a value or a list of values"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.Int:
+		return "a whole number"
+	case t.Kind() == reflect.String:
+		return "text"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return "a list of " + strings.ToLower(t.Elem().Name()) + " entries"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	}
+	return "a value of type " + t.String()
+}
+
+// typeDetail is the decoder's own reason, without its field path (the
+// caller names the field).
+func typeDetail(err error) string {
+	var de *mapstructure.DecodeError
+	var parts []string
+	for _, e := range unjoin(err) {
+		if errors.As(e, &de) {
+			if de.Name() != "" {
+				parts = append(parts, de.Name()+": "+de.Unwrap().Error())
+			} else {
+				parts = append(parts, de.Unwrap().Error())
+			}
+			continue
+		}
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// shown is a spec value as an error quotes it.
+func shown(val any) string {
+	if str, ok := val.(string); ok {
+		return strconv.Quote(str)
+	}
+	return fmt.Sprint(val)
+}
+
+// dropKey removes a dotted key from nested settings.
+func dropKey(settings map[string]any, key string) {
+	head, rest, nested := strings.Cut(key, ".")
+	if !nested {
+		delete(settings, head)
+		return
+	}
+	if sub, ok := settings[head].(map[string]any); ok {
+		dropKey(sub, rest)
+	}
+}
+
+// source names where a field's value came from: the spec file, or the
+// environment variable that overrides it.
+func source(path, field string, fromEnv map[string]string) string {
+	if name, ok := fromEnv[field]; ok {
+		return fmt.Sprintf("%s (overriding %s in %s)", name, field, path)
+	}
+	return path + ": " + field
+}
+
+// fieldError is a spec error about one field.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string { return e.msg }
+
+// fieldOf is the field a spec error is about, if it says.
+func fieldOf(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.field
+	}
+	return ""
 }
 
 // oneValue lets `from: x` stand for `from: [x]` without splitting x (a
@@ -294,34 +493,6 @@ func oneValue(from, to reflect.Type, data any) (any, error) {
 		return Values{data.(string)}, nil
 	}
 	return data, nil
-}
-
-// typeError says, for each field mapstructure could not decode, which
-// field it is and what it wants.
-func typeError(err error) string {
-	var parts []string
-	var de *mapstructure.DecodeError
-	for _, e := range unjoin(err) {
-		if errors.As(e, &de) {
-			want := "a value of another type"
-			switch {
-			case strings.Contains(de.Error(), "time: "):
-				want = "a duration such as 300s or 30m"
-			case strings.Contains(de.Error(), "slice"):
-				want = "a list"
-			case strings.Contains(de.Error(), "'bool'"):
-				want = "true or false"
-			case strings.Contains(de.Error(), "'int'"):
-				want = "a whole number"
-			case strings.Contains(de.Error(), "'string'"):
-				want = "text"
-			}
-			parts = append(parts, fmt.Sprintf("%s: want %s (%v)", de.Name(), want, de.Unwrap()))
-			continue
-		}
-		parts = append(parts, e.Error())
-	}
-	return strings.Join(parts, "; ")
 }
 
 // unjoin flattens errors.Join trees.
@@ -336,9 +507,9 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// fieldKeys lists the dotted keys of every leaf field of t.
-func fieldKeys(t reflect.Type, prefix string) []string {
-	var out []string
+// fieldKeys lists every leaf field of t.
+func fieldKeys(t reflect.Type, prefix string) []fieldKey {
+	var out []fieldKey
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("mapstructure")
@@ -352,7 +523,7 @@ func fieldKeys(t reflect.Type, prefix string) []string {
 		if f.Type.Kind() == reflect.Map {
 			continue
 		}
-		out = append(out, prefix+tag)
+		out = append(out, fieldKey{prefix + tag, f.Type})
 	}
 	return out
 }
@@ -393,7 +564,7 @@ func unknownKeys(settings map[string]any, t reflect.Type, prefix string) []strin
 func (s *Spec) check(env func(string) string) error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", s.File, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &fieldError{field, fmt.Sprintf("%s: %s", source(s.File, field, s.fromEnv), fmt.Sprintf(format, args...))})
 	}
 	absName := func(field, name string) {
 		switch {
@@ -471,8 +642,8 @@ func (s *Spec) check(env func(string) string) error {
 		}
 		s.Providers[name] = p
 	}
-	if s.TTL.LowerTo < time.Second {
-		bad("ttl.lower_to", "%s: want at least 1s", s.TTL.LowerTo)
+	if s.TTL.LowerTo < time.Second || s.TTL.LowerTo > MaxTTL {
+		bad("ttl.lower_to", "%s: want from 1s to %ds, the largest TTL (RFC 2181 section 8)", s.TTL.LowerTo, int64(MaxTTL/time.Second))
 	}
 	m, err := ParseMargin(s.SafetyMargin)
 	if err != nil {
@@ -488,8 +659,8 @@ func (s *Spec) check(env func(string) string) error {
 			bad("verify.trust_anchor", "%v", err)
 		}
 	}
-	if s.Verify.GateTimeout <= 0 {
-		bad("verify.gate_timeout", "%s: want a positive duration", s.Verify.GateTimeout)
+	if s.Verify.GateTimeout < MinGateTimeout {
+		bad("verify.gate_timeout", "%s: want at least %s (a gate polls every second and needs several polls)", s.Verify.GateTimeout, MinGateTimeout)
 	}
 	switch s.Verify.IPv6 {
 	case "auto", "on", "off":

@@ -39,26 +39,21 @@ func TestExamplesLoad(t *testing.T) {
 		"records.yaml":         nil,
 		"records-route53.yaml": nil,
 	}
-	env := func(k string) string {
-		if k == "OLD_TSIG_SECRET" || k == "MAIN_TSIG_SECRET" {
-			return secret
-		}
-		return ""
-	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			names, ok := overrides[filepath.Base(f)]
 			if !ok {
 				t.Fatalf("no overrides listed for %s: add it to this test", f)
 			}
+			vars := map[string]string{"OLD_TSIG_SECRET": secret, "MAIN_TSIG_SECRET": secret}
 			for _, name := range names {
 				if name == "MIGRATE_VERIFY_TRUST_ANCHOR" {
-					t.Setenv(name, anchor)
+					vars[name] = anchor
 				} else {
-					t.Setenv(name, key)
+					vars[name] = key
 				}
 			}
-			s, err := Load(f, env)
+			s, err := Load(f, func(k string) string { return vars[k] })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,11 +104,21 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// Environment values are text: each is read as its field's type.
+func TestLoadEnvTypes(t *testing.T) {
+	s, err := load(t, base, map[string]string{"OLD": secret, "NEW": secret,
+		"MIGRATE_TTL_RESTORE": "false", "MIGRATE_VERSION": "1", "MIGRATE_VERIFY_GATE_TIMEOUT": "90s", "MIGRATE_SAFETY_MARGIN": "20%"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TTL.Restore || s.Version != 1 || s.Verify.GateTimeout != 90*time.Second || s.Margin.Percent != 20 {
+		t.Errorf("env not applied: restore %t version %d gate_timeout %s margin %+v", s.TTL.Restore, s.Version, s.Verify.GateTimeout, s.Margin)
+	}
+}
+
 func TestLoadEnvOverrides(t *testing.T) {
-	t.Setenv("MIGRATE_VERIFY_ROOT", "127.60.0.1:53")
-	t.Setenv("MIGRATE_TTL_LOWER_TO", "45s")
-	t.Setenv("MIGRATE_VERIFY_RESOLVERS", "127.60.0.53:53,127.60.0.54:53")
-	s, err := load(t, base, nil)
+	s, err := load(t, base, map[string]string{"OLD": secret, "NEW": secret,
+		"MIGRATE_VERIFY_ROOT": "127.60.0.1:53", "MIGRATE_TTL_LOWER_TO": "45s", "MIGRATE_VERIFY_RESOLVERS": "127.60.0.53:53,127.60.0.54:53"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +154,22 @@ func TestLoadErrors(t *testing.T) {
 		{"same provider twice", func(s string) string { return strings.Replace(s, "provider: new,", "provider: old,", 1) }, nil, []string{"to.provider: is the same provider as from.provider"}},
 		{"bad version", func(s string) string { return strings.Replace(s, "version: 1", "version: 2", 1) }, nil, []string{"version: 2 is not supported"}},
 		{"not yaml", func(string) string { return "zone: [unclosed\n" }, nil, []string{"spec.yaml"}},
+		{"every error at once, types included", func(s string) string {
+			return strings.Replace(s, "zone: example.com.", "zone: example.com", 1) + "ttl: {lower_to: banana, restore: maybe}\nhold: x\ncolour: blue\n"
+		}, nil, []string{`ttl.lower_to: "banana": want a duration`, `ttl.restore: "maybe": want true or false`, `hold: "x": want a duration`, "colour: unknown field", `zone: "example.com" must end with a dot`}},
+		{"env bool that is not one", base2, map[string]string{"OLD": secret, "NEW": secret, "MIGRATE_TTL_RESTORE": "maybe"}, []string{`MIGRATE_TTL_RESTORE (overriding ttl.restore in`, `"maybe": want true or false`}},
+		{"env number that is not one", base2, map[string]string{"OLD": secret, "NEW": secret, "MIGRATE_VERSION": "one"}, []string{"MIGRATE_VERSION", "want a whole number"}},
+		{"env value refused by a check", base2, map[string]string{"OLD": secret, "NEW": secret, "MIGRATE_TTL_LOWER_TO": "1ns"}, []string{"MIGRATE_TTL_LOWER_TO (overriding ttl.lower_to in", "want from 1s"}},
+		{"env list of records", base2, map[string]string{"OLD": secret, "NEW": secret, "MIGRATE_CHANGES": "x"}, []string{"MIGRATE_CHANGES: changes cannot be set from the environment"}},
+		{"lower_to above the largest TTL", func(s string) string { return s + "ttl: {lower_to: 2147483648s}\n" }, nil, []string{"ttl.lower_to", "2147483647s, the largest TTL"}},
+		{"gate_timeout too short to poll", func(s string) string {
+			return strings.Replace(s, "verify: {resolvers: [192.0.2.53]}", "verify: {resolvers: [192.0.2.53], gate_timeout: 1ns}", 1)
+		}, nil, []string{"verify.gate_timeout: 1ns: want at least 10s"}},
+		{"margin past a day", func(s string) string { return s + "safety_margin: 100000h\n" }, nil, []string{"safety_margin", "duration from 0s to 24h0m0s"}},
+		{"margin past 100%", func(s string) string { return s + "safety_margin: 150%\n" }, nil, []string{"safety_margin", "from 0% to 100%"}},
+		{"unknown field inside a list", func(s string) string {
+			return strings.Replace(s, "kind: nameservers", "kind: records", 1) + "provider: old\nchanges:\n  - {name: www, type: A, from: 192.0.2.1, to: 192.0.2.2, colour: blue}\n"
+		}, nil, []string{"changes", "colour"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
