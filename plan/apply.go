@@ -66,6 +66,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if saved, err = ReadPlan(o.PlanFile); err != nil {
 			return nil, Workspace{}, err
 		}
+		if err := checkSaved(saved, o.Env); err != nil {
+			return nil, Workspace{}, fmt.Errorf("%s: %w", o.PlanFile, err)
+		}
 		spec = saved.Spec
 		if err := spec.LoadSecrets(o.Env); err != nil {
 			return nil, Workspace{}, err
@@ -75,7 +78,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			return nil, Workspace{}, err
 		}
 	}
-	spec.Force = o.Force
+	if saved == nil {
+		spec.Force = o.Force // a saved plan was planned with its own
+	}
 	ws := WorkspaceFor(spec)
 	forward := ws
 	var prior priorRun
@@ -159,6 +164,18 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if p, err = ReadPlan(ws.Path("plan.json")); err != nil {
 			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.Dir, err)
 		}
+		if p.Seal != nil {
+			key, err := PlanKey(o.Env)
+			if err != nil {
+				return nil, ws, err
+			}
+			if p.Seal.HMAC == "" {
+				key = nil // planned by apply itself, from the spec
+			}
+			if err := p.CheckSeal(key); err != nil {
+				return nil, ws, fmt.Errorf("apply: %s: %w", ws.Path("plan.json"), err)
+			}
+		}
 		if saved != nil && saved.ID != p.ID {
 			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.Dir, ws.Path("plan.json"), saved.ID)
 		}
@@ -200,6 +217,20 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 	}
 	return cl, ws, err
+}
+
+// checkSaved refuses a saved plan that is not exactly what the planner
+// makes of its own spec and observation, or (with MIGRATE_PLAN_KEY set)
+// that the key did not sign.
+func checkSaved(saved *Plan, env func(string) string) error {
+	key, err := PlanKey(env)
+	if err != nil {
+		return err
+	}
+	if err := saved.CheckSeal(key); err != nil {
+		return err
+	}
+	return saved.CheckRebuild()
 }
 
 // priorRun is what a rollback takes from the forward move's plan: the

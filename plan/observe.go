@@ -282,6 +282,11 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 func (o *Observed) fingerprint() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ns %v\nds %v\nold %v\nnew %v\n", o.NS, o.DS, o.Old.KSKDS, o.New.KSKDS)
+	// The TTLs every wait is computed from, as the live state serves them.
+	fmt.Fprintf(&b, "ttl ns %d ds %d neg %d\n", o.NSTTL, o.DSTTL, o.NegTTL)
+	for _, h := range []HostState{o.Old, o.New} {
+		fmt.Fprintf(&b, "%s ttl apex-ns %d served-ns %d dnskey %d\n", h.Provider, h.ApexNSTTL, h.ServedNSTTL, h.DNSKEYTTL)
+	}
 	for _, h := range []HostState{o.Old, o.New} {
 		for _, s := range h.RRsets {
 			if s.Type != "SOA" {
@@ -310,6 +315,16 @@ func (o *Observed) Drift(now *Observed) error {
 	}
 	if !slices.Equal(o.Old.KSKDS, now.Old.KSKDS) || !slices.Equal(o.New.KSKDS, now.New.KSKDS) {
 		diffs = append(diffs, "a provider's keys changed")
+	}
+	if o.NSTTL != now.NSTTL || o.DSTTL != now.DSTTL || o.NegTTL != now.NegTTL {
+		diffs = append(diffs, fmt.Sprintf("parent TTLs NS %ds DS %ds negative %ds, now %ds %ds %ds", o.NSTTL, o.DSTTL, o.NegTTL, now.NSTTL, now.DSTTL, now.NegTTL))
+	}
+	for _, h := range [][2]HostState{{o.Old, now.Old}, {o.New, now.New}} {
+		was, is := h[0], h[1]
+		if was.ApexNSTTL != is.ApexNSTTL || was.ServedNSTTL != is.ServedNSTTL || was.DNSKEYTTL != is.DNSKEYTTL {
+			diffs = append(diffs, fmt.Sprintf("%s's apex NS TTL %ds (served %ds) and DNSKEY TTL %ds, now %ds (%ds) and %ds",
+				was.Provider, was.ApexNSTTL, was.ServedNSTTL, was.DNSKEYTTL, is.ApexNSTTL, is.ServedNSTTL, is.DNSKEYTTL))
+		}
 	}
 	if len(diffs) == 0 {
 		diffs = append(diffs, "a provider's records or TTLs changed")

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -229,6 +227,9 @@ type Plan struct {
 	Nothing bool `json:"nothing_to_do,omitempty"`
 	// RetireOld says when the old host may be switched off (nameservers).
 	RetireOld *RetireOld `json:"retire_old,omitempty"`
+	// Seal holds the SHA-256 of the plan's content and of each part, and
+	// its signature when MIGRATE_PLAN_KEY was set (seal.go).
+	Seal *Seal `json:"seal,omitempty"`
 }
 
 // Format and version of plan files.
@@ -236,48 +237,6 @@ const (
 	PlanFormat  = "dnsmigrate-plan"
 	PlanVersion = 1
 )
-
-// seal computes the plan's id from its content: the plan without its
-// bulk (both hosts' RRsets, each step's TTL changes and before/after
-// lines), then each bulk item counted and encoded one at a time, so that
-// a plan of 100,000 RRsets is never held as one text.
-func (p *Plan) seal() {
-	p.ID = ""
-	h := sha256.New()
-	enc := json.NewEncoder(h)
-	skeleton := *p
-	var obs Observed
-	if p.Observed != nil {
-		obs = *p.Observed
-		obs.Old.RRsets, obs.New.RRsets = nil, nil
-		skeleton.Observed = &obs
-	}
-	skeleton.Steps = slices.Clone(p.Steps)
-	for i := range skeleton.Steps {
-		skeleton.Steps[i].Before, skeleton.Steps[i].After, skeleton.Steps[i].TTLs = nil, nil, nil
-	}
-	_ = enc.Encode(&skeleton)
-	each := func(n int, item func(i int) any) {
-		_ = enc.Encode(n)
-		for i := range n {
-			_ = enc.Encode(item(i))
-		}
-	}
-	if p.Observed != nil {
-		for _, sets := range [][]providers.RRset{p.Observed.Old.RRsets, p.Observed.New.RRsets} {
-			each(len(sets), func(i int) any { return sets[i] })
-		}
-	}
-	for _, st := range p.Steps {
-		each(len(st.Before), func(i int) any { return st.Before[i] })
-		each(len(st.After), func(i int) any { return st.After[i] })
-		each(len(st.TTLs), func(i int) any { return []any{st.TTLs[i].Provider, st.TTLs[i].TTLs} })
-		for _, c := range st.TTLs {
-			each(len(c.RRsets), func(i int) any { return c.RRsets[i] })
-		}
-	}
-	p.ID = hex.EncodeToString(h.Sum(nil)[:6])
-}
 
 // Step returns the step with id, or nil.
 func (p *Plan) Step(id string) *Step {

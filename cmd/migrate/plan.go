@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -53,6 +54,14 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 		p, err := plan.Build(spec, obs, time.Now())
 		if err != nil {
 			return err
+		}
+		key, err := plan.PlanKey(os.Getenv)
+		if err != nil {
+			return err
+		}
+		if key != nil {
+			p.Sign(key)
+			fmt.Fprintf(cmd.ErrOrStderr(), "plan %s signed with %s (HMAC-SHA256)\n", p.ID, plan.PlanKeyVar)
 		}
 		if out := v.GetString("out"); out != "" {
 			if err := p.Save(out); err != nil {

@@ -89,6 +89,34 @@ func TestPlanAndDryRun(t *testing.T) {
 		t.Errorf("the delegation changed in a dry run:\n%s", rep)
 	}
 
+	// A saved plan edited into danger is refused, naming the step.
+	b, err := os.ReadFile(saved)
+	must(t, err)
+	edited := filepath.Join(t.TempDir(), "edited.json")
+	must(t, os.WriteFile(edited, []byte(strings.ReplaceAll(string(b), `"wait": "44s"`, `"wait": "0s"`)), 0o644))
+	code, _, errs = migrate(t, "apply", edited, "--dry-run")
+	if code != exitError || !strings.Contains(errs, "saved plan does not match its own inputs") || !strings.Contains(errs, "steps[3] wait-ds-gone") {
+		t.Errorf("apply of an edited plan: exit %d %q", code, errs)
+	}
+
+	// A plan signed with MIGRATE_PLAN_KEY is applied with that key only.
+	signed := filepath.Join(t.TempDir(), "signed.json")
+	t.Setenv(plan.PlanKeyVar, "ci-key-0123456789abcdef")
+	if code, _, errs := migrate(t, "plan", "-f", spec, "--out", signed); code != exitOK || !strings.Contains(errs, "signed with MIGRATE_PLAN_KEY") {
+		t.Fatalf("signed plan: exit %d %q", code, errs)
+	}
+	if code, out, errs := migrate(t, "apply", signed, "--dry-run"); code != exitOK {
+		t.Errorf("apply --dry-run of a signed plan with its key: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv(plan.PlanKeyVar, "another-key-0123456789")
+	if code, _, errs := migrate(t, "apply", signed, "--dry-run"); code != exitError || !strings.Contains(errs, "was not made with this MIGRATE_PLAN_KEY") {
+		t.Errorf("apply of a signed plan with another key: exit %d %q", code, errs)
+	}
+	if code, _, errs := migrate(t, "apply", saved, "--dry-run"); code != exitError || !strings.Contains(errs, "the plan is not signed") {
+		t.Errorf("apply of an unsigned plan with a key set: exit %d %q", code, errs)
+	}
+	t.Setenv(plan.PlanKeyVar, "")
+
 	// Not interactive and no --yes: refused before anything happens.
 	if code, _, errs := migrate(t, "apply", "-f", spec); code != exitError || !strings.Contains(errs, "--yes") {
 		t.Errorf("apply without --yes: exit %d %q", code, errs)
