@@ -182,6 +182,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if err := p.Spec.LoadSecrets(o.Env); err != nil {
 			return nil, ws, err
 		}
+		if problems := accessProblems(ctx, env, p.Spec); len(problems) > 0 {
+			return nil, ws, errAccess(problems)
+		}
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
@@ -258,6 +261,10 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior prio
 	if saved != nil {
 		if err := saved.Observed.Drift(obs); err != nil {
 			return nil, err
+		}
+		// Planned elsewhere, perhaps with other credentials: prove these.
+		if problems := accessProblems(ctx, env, spec); len(problems) > 0 {
+			return nil, errAccess(problems)
 		}
 		if saved.Nothing {
 			return nil, ErrNothingToDo

@@ -154,6 +154,9 @@ func observe(ctx context.Context, env Env, spec *Spec, withPreflight bool) (*Obs
 		if err := observeRecords(ctx, env, spec, o); err != nil {
 			return nil, err
 		}
+		if withPreflight {
+			o.Problems = append(o.Problems, accessProblems(ctx, env, spec)...)
+		}
 		o.Fingerprint = o.fingerprint()
 		return o, nil
 	}
@@ -376,7 +379,37 @@ func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 		}
 	}
 	out = append(out, parity(ctx, env, spec, o)...)
+	out = append(out, accessProblems(ctx, env, spec)...)
 	return out
+}
+
+// accessProblems proves every credential the move will use, each host's
+// and the registrar's, with a request that changes nothing (a host whose
+// zone was read through its API has proven its own already).
+func accessProblems(ctx context.Context, env Env, spec *Spec) []string {
+	var out []string
+	names := []string{spec.From.Provider, spec.To.Provider}
+	if spec.Kind == "records" {
+		names = []string{spec.Provider}
+	}
+	for _, name := range names {
+		if c, ok := env.Hosts[name].(providers.AccessChecker); ok {
+			if err := c.CheckAccess(ctx, spec.Zone); err != nil {
+				out = append(out, fmt.Sprintf("providers.%s: its credentials were refused, so nothing would be changed: %v", name, err))
+			}
+		}
+	}
+	if c, ok := env.Registrar.(providers.AccessChecker); ok && spec.Kind != "records" {
+		if err := c.CheckAccess(ctx, spec.Zone); err != nil {
+			out = append(out, fmt.Sprintf("registrar (%s): its credentials were refused, so remove-ds, switch-ns and add-ds would fail mid-move: %v", spec.Registrar.Type, err))
+		}
+	}
+	return out
+}
+
+// errAccess refuses a move whose credentials were refused.
+func errAccess(problems []string) error {
+	return fmt.Errorf("%w: credentials refused before any change:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
 }
 
 func sorted(s []string) []string {

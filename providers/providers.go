@@ -314,3 +314,10 @@ func TTLChanges(rrsets []RRset, ttls []uint32) ([]Replacement, error) {
 	}
 	return reps, nil
 }
+
+// AccessChecker is a host or registrar that can prove its credentials with
+// a request that changes nothing, so that a wrong key is found when
+// planning, before the first change, not in the middle of a move.
+type AccessChecker interface {
+	CheckAccess(ctx context.Context, zone string) error
+}

@@ -197,3 +197,35 @@ func TestPlanStandsInForARemovedDS(t *testing.T) {
 		t.Errorf("plan counts an unobserved DS TTL as 0:\n%s", out)
 	}
 }
+
+// A wrong registrar secret is found by plan, and by apply of a plan made
+// with the right one (in CI, say) before anything changes.
+func TestWrongRegistrarKeyRefusedBeforeAnyChange(t *testing.T) {
+	l := shared.Get(t)
+	specFile, ws := labSpec(t, l)
+	text, err := os.ReadFile(specFile)
+	must(t, err)
+	reg := l.Keys[lab.KeyRegistrar]
+	must(t, os.WriteFile(specFile, []byte(strings.Replace(string(text), "secret_file: "+reg.File, "secret_env: TEST_REGISTRAR_SECRET", 1)), 0o644))
+	const wrong = "d3Jvbmcgc2VjcmV0IG9mIDMyIGJ5dGVzIGxvbmcgISE="
+
+	t.Setenv("TEST_REGISTRAR_SECRET", wrong)
+	code, _, errs := migrate(t, "plan", "-f", specFile)
+	if code != exitError || !strings.Contains(errs, "registrar (rfc2136): its credentials were refused") || !strings.Contains(errs, l.Addr(lab.RoleTLD)) {
+		t.Errorf("plan with a wrong registrar key: exit %d %q", code, errs)
+	}
+
+	t.Setenv("TEST_REGISTRAR_SECRET", reg.Secret)
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	if code, out, errs := migrate(t, "plan", "-f", specFile, "--out", saved); code != exitOK {
+		t.Fatalf("plan with the right key: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("TEST_REGISTRAR_SECRET", wrong)
+	code, _, errs = migrate(t, "apply", saved, "--yes")
+	if code != exitError || !strings.Contains(errs, "credentials refused before any change") || !strings.Contains(errs, "registrar (rfc2136)") {
+		t.Errorf("apply of a saved plan with a wrong registrar key: exit %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "journal.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a refused apply started a journal: %v", err)
+	}
+}
