@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -76,6 +77,9 @@ const stateFile = "lab.json"
 func Open(cfg Config) (*Lab, error) {
 	cfg = cfg.WithDefaults()
 	b, err := os.ReadFile(filepath.Join(cfg.Dir, stateFile))
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, errNotOwner(err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lab: no lab recorded in %s (run `migrate lab up`): %w", cfg.Dir, err)
 	}
@@ -85,6 +89,9 @@ func Open(cfg Config) (*Lab, error) {
 	}
 	for name, k := range l.Keys {
 		s, err := os.ReadFile(k.File)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, errNotOwner(err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lab: read key %s: %w", name, err)
 		}
@@ -92,6 +99,12 @@ func Open(cfg Config) (*Lab, error) {
 		l.Keys[name] = k
 	}
 	return &l, nil
+}
+
+// errNotOwner says a lab's files cannot be read by this user: the lab is
+// up, but it belongs to root.
+func errNotOwner(err error) error {
+	return fmt.Errorf("lab: %w: the lab belongs to the user who started it (root, as `lab up` needs); run this as root or with sudo", err)
 }
 
 // Up starts the lab, or returns the one already running at cfg.Dir when
@@ -111,6 +124,9 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("lab: %s is not installed (run `make deps`): %w", bin, err)
 		}
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("lab: `lab up` needs root: it adds the lab's addresses to lo and binds port 53 on them; run it as root or with sudo")
 	}
 	addrs, err := cfg.Addrs()
 	if err != nil {

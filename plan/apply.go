@@ -81,6 +81,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	if saved == nil {
 		spec.Force = o.Force // a saved plan was planned with its own
 	}
+	for _, w := range spec.SecretFileWarnings() {
+		if o.Out != nil {
+			fmt.Fprintln(o.Out, "warning: "+w)
+		}
+	}
 	ws := WorkspaceFor(spec)
 	forward := ws
 	var prior priorRun

@@ -433,7 +433,10 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			}
 		}
 		if !actionDone {
-			inPlace, pre := precondition(ctx, x.Env, x.Plan, st)
+			inPlace, pre, err := x.precondition(ctx, st)
+			if err != nil {
+				return err
+			}
 			switch {
 			case !pre.OK:
 				_ = x.journal(Entry{Step: st.ID, Event: EvActionFail, Detail: "precondition: " + pre.Summary, Evidence: pre.Evidence})
@@ -454,7 +457,7 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 			// has its own bound (a host's batch 60 s; a registrar polls
 			// its operations up to 15 minutes); this one catches the rest.
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actionTimeout)
-			err := x.do(actx, st)
+			err = x.do(actx, st)
 			cancel()
 			if err != nil {
 				r := evalGate(context.WithoutCancel(ctx), x.Env, x.Plan, st, x.since(), nil)
@@ -468,6 +471,39 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 	}
 	return x.gate(ctx, st)
 }
+
+// precondition asks until every server answers, or the step's gate
+// timeout passes: a server that does not answer is retried, and then
+// reported as unreachable, before anything is sent.
+func (x *Executor) precondition(ctx context.Context, st *Step) (bool, GateResult, error) {
+	timeout := x.Plan.Spec.Verify.GateTimeout
+	if st.Gate != nil {
+		timeout = time.Duration(st.Gate.Timeout)
+	}
+	began := x.now()
+	var lastLog time.Time
+	for {
+		inPlace, res, silent := precondition(ctx, x.Env, x.Plan, st)
+		if len(silent) == 0 || x.DryRun {
+			return inPlace, res, nil
+		}
+		waited := x.now().Sub(began)
+		if waited >= timeout {
+			res.Summary = fmt.Sprintf("%s; asked for %s", res.Summary, waited.Round(time.Second))
+			return false, res, nil
+		}
+		if x.now().Sub(lastLog) >= progressEvery {
+			x.log("%s: precondition: no answer yet from %s; asking again until %s", st.ID, strings.Join(silent, ", "), began.Add(timeout).Format("15:04:05"))
+			lastLog = x.now()
+		}
+		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+			return false, res, stopErr(ctx)
+		}
+	}
+}
+
+// progressEvery is how often a gate or precondition that waits says so.
+const progressEvery = 10 * time.Second
 
 // actionTimeout bounds one step's action as a whole.
 const actionTimeout = 20 * time.Minute
@@ -500,6 +536,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
 	last := ""
 	began := x.now()
+	lastLog := began
 	memo := newGateMemo()
 	for attempt := 1; ; attempt++ {
 		since := x.since()
@@ -512,9 +549,9 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 			}
 			return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 		}
-		if r.Summary != last {
-			x.log("%s: not yet: %s", st.ID, r.Summary)
-			last = r.Summary
+		if r.Summary != last || x.now().Sub(lastLog) >= progressEvery {
+			x.log("%s: not yet (%s of %s): %s", st.ID, x.now().Sub(began).Round(time.Second), st.Gate.Timeout, r.Summary)
+			last, lastLog = r.Summary, x.now()
 		}
 		if r.Fatal {
 			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("%s (attempt %d): waiting cannot help", r.Summary, attempt), Evidence: r.Evidence})

@@ -371,11 +371,15 @@ func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate, started time.T
 
 // precondition checks, before a registrar change, that every parent server
 // serves the state the plan starts the step from (Before) or already the
-// one it leads to (After). Anything else means someone else changed the
-// delegation: apply stops rather than overwrite it.
-func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool, res GateResult) {
+// one it leads to (After), and (a move of name servers) that every new
+// server is ready to be delegated to. A server that gives another state
+// means someone else changed the delegation, or the new host is not
+// ready: apply stops rather than send. A server that does not answer is
+// listed in silent: the caller asks again until the gate timeout and then
+// reports it unreachable, never as a change made outside the run.
+func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool, res GateResult, silent []string) {
 	if st.Action != ActionSetNS && st.Action != ActionSetDS {
-		return false, GateResult{OK: true}
+		return false, GateResult{OK: true}, nil
 	}
 	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
 	before, after := true, true
@@ -387,20 +391,76 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 		}
 		res.Evidence = append(res.Evidence, ev)
 		if !ps.Answered {
-			before, after = false, false
+			silent = append(silent, fmt.Sprintf("parent server %s (%s)", ps.Name, ps.Server))
 			continue
 		}
 		before = before && slices.Equal(got, sorted(st.Before))
 		after = after && slices.Equal(got, sorted(st.After))
 	}
+	notReady, newSilent, ev := newServersReady(ctx, env, p)
+	res.Evidence = append(res.Evidence, ev...)
+	silent = append(silent, newSilent...)
 	switch {
+	case len(notReady) > 0:
+		res.Summary = "a new server is not ready to be delegated to, so nothing was sent: " + strings.Join(notReady, "; ")
+		return false, res, nil
+	case len(silent) > 0:
+		res.Summary = "no answer from " + strings.Join(silent, ", ") + ": unreachable, so nothing was sent (this is not a change of the delegation)"
+		return false, res, silent
 	case after:
-		return true, GateResult{OK: true, Summary: "already in place at every parent server", Evidence: res.Evidence}
+		return true, GateResult{OK: true, Summary: "already in place at every parent server", Evidence: res.Evidence}, nil
 	case before:
-		return false, GateResult{OK: true, Summary: "every parent server serves the planned starting state", Evidence: res.Evidence}
+		return false, GateResult{OK: true, Summary: "every parent server serves the planned starting state", Evidence: res.Evidence}, nil
 	}
 	res.Summary = fmt.Sprintf("the parent serves neither the planned starting state %v nor the target %v: the delegation was changed outside this run", orNone(st.Before), orNone(st.After))
-	return false, res
+	return false, res, nil
+}
+
+// newServersReady asks every address of every new name server, before a
+// registrar change of a move of name servers, for the zone's SOA, NS and
+// DNSKEY: each must answer authoritatively with the new apex NS set and,
+// when the move publishes a DS, serve the KSK that DS digests. It returns
+// what is wrong, by server, and the servers that did not answer.
+func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []string, ev []checks.Evidence) {
+	if p.Spec.Kind == "records" {
+		return nil, nil, nil
+	}
+	var servers []checks.NameServer
+	for _, n := range p.Spec.To.Nameservers {
+		servers = append(servers, checks.NameServer{Name: n})
+	}
+	var wantDS []string
+	if st := p.Step(StepAddDS); st != nil {
+		wantDS = st.DS
+	}
+	to := sorted(p.Spec.To.Nameservers)
+	for _, a := range env.Checker.AskServers(ctx, servers, p.Spec.Zone) {
+		ev = append(ev, a.Evidence()...)
+		who := fmt.Sprintf("new server %s (%s)", a.Name, a.Server)
+		switch {
+		case a.Server == "":
+			notReady = append(notReady, fmt.Sprintf("new server %s has no address: %s", a.Name, a.Error))
+		case !a.Answered:
+			silent = append(silent, who)
+		case !a.Authoritative:
+			notReady = append(notReady, who+" does not answer authoritatively for "+p.Spec.Zone)
+		case !slices.Equal(a.NS, to):
+			notReady = append(notReady, fmt.Sprintf("%s serves apex NS %v, want %v", who, a.NS, to))
+		default:
+			served := map[string]bool{}
+			for _, k := range a.Keys {
+				if k.Flags&dns.SEP != 0 {
+					served[checks.RRData(k.ToDS(dns.SHA256))] = true
+				}
+			}
+			for _, d := range wantDS {
+				if !served[d] {
+					notReady = append(notReady, fmt.Sprintf("%s does not serve the KSK of the DS the plan publishes (%s); it serves %d DNSKEYs", who, d, len(a.Keys)))
+				}
+			}
+		}
+	}
+	return notReady, silent, ev
 }
 
 // gateRecords: every server serves each RRset's new data, authoritatively.

@@ -492,3 +492,31 @@ func TestPlanFileHoldsEachRRsetOnce(t *testing.T) {
 		t.Errorf("an index past the observed RRsets: %v", err)
 	}
 }
+
+// A records plan's header says what a cutover does, at its one host: no
+// from/to move, no second provider.
+func TestRecordsPlanHeader(t *testing.T) {
+	spec := testSpec("")
+	spec.Kind, spec.Provider, spec.Phases, spec.Rollback = "records", "old", []int{10, 100}, "auto"
+	spec.From, spec.To = Side{}, Side{}
+	spec.Changes = []RecordChange{{Name: "www.example.com.", Type: "A", From: Values{"192.0.2.80"}, To: Values{"192.0.2.81"}}}
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	o.New = HostState{}
+	p, err := Build(spec, o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	if want := "cut 1 RRsets of example.com. over at old, in 2 phases (10%, 100%) (rollback: auto)"; !strings.Contains(text, want) {
+		t.Errorf("header lacks %q:\n%s", want, text)
+	}
+	for _, bad := range []string{"move example.com. from", "(dnssec: )", "\n  : 0 servers"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("records plan says %q:\n%s", bad, text)
+		}
+	}
+}

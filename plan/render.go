@@ -30,6 +30,11 @@ func (s Step) symbol() string {
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	o, s := p.Observed, p.Spec
+	if p.Nothing && s.Kind == "records" {
+		fmt.Fprintf(&b, "Nothing to do: every one of the %d changes of %s is already in place at %s.\n", len(s.Changes), s.Zone, s.Provider)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	if p.Nothing {
 		fmt.Fprintf(&b, "Nothing to do: %s is already delegated to %s %v", s.Zone, s.To.Provider, o.NS)
 		if len(o.DS) > 0 {
@@ -39,11 +44,21 @@ func (p *Plan) WriteText(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
+	hosts := []HostState{o.Old, o.New}
+	if s.Kind == "records" {
+		how := "in one change"
+		if len(s.Phases) > 0 {
+			how = fmt.Sprintf("in %d phases (%s)", len(s.Phases), phaseList(s.Phases))
+		}
+		fmt.Fprintf(&b, "Plan %s: cut %d RRsets of %s over at %s, %s (rollback: %s)\n", p.ID, len(s.Changes), s.Zone, s.Provider, how, orDefault(s.Rollback, "auto"))
+		hosts = hosts[:1]
+	} else {
+		fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
+	}
 	fmt.Fprintf(&b, "Observed %s at the authoritative servers (fingerprint %s):\n", stamp(o.Time), o.Fingerprint)
 	fmt.Fprintf(&b, "  parent %s, %d server addresses: NS %v ttl %ds, DS %v ttl %ds, negative-caching ttl %ds\n",
 		o.Parent, len(o.ParentServers), o.NS, o.NSTTL, orNone(o.DS), o.DSTTL, o.NegTTL)
-	for _, h := range []HostState{o.Old, o.New} {
+	for _, h := range hosts {
 		fmt.Fprintf(&b, "  %s: %d servers, %d RRsets, largest TTL %ds, apex NS ttl %ds (API) %ds (served), DNSKEY ttl %ds (served), KSK DS %v\n",
 			h.Provider, len(h.Servers), len(h.RRsets), h.MaxTTL, h.ApexNSTTL, h.ServedNSTTL, h.DNSKEYTTL, orNone(h.KSKDS))
 	}
@@ -153,4 +168,20 @@ func (p *Plan) Mermaid(actual map[string][2]time.Time) string {
 	}
 	b.WriteString("```\n")
 	return b.String()
+}
+
+// phaseList writes phases as "10%, 50%, 100%".
+func phaseList(phases []int) string {
+	out := make([]string, len(phases))
+	for i, pct := range phases {
+		out[i] = fmt.Sprintf("%d%%", pct)
+	}
+	return strings.Join(out, ", ")
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -164,6 +164,28 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), n
 // LoadSecrets fetches them again from the environment or files.
 func (s *Secret) UnmarshalJSON([]byte) error { *s = Secret{}; return nil }
 
+// SecretFileWarnings lists each secret file the spec names that group or
+// others may read: accepted, but worth a word.
+func (s *Spec) SecretFileWarnings() []string {
+	files := map[string]string{"registrar.tsig.secret_file": s.Registrar.TSIG.SecretFile}
+	for name, p := range s.Providers {
+		files["providers."+name+".tsig.secret_file"] = p.TSIG.SecretFile
+		files["providers."+name+".token_file"] = p.TokenFile
+	}
+	var out []string
+	for _, field := range sortedKeys(files) {
+		path := files[field]
+		if path == "" {
+			continue
+		}
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			out = append(out, fmt.Sprintf("%s: %s is readable by group or others (mode %04o); a secret should be readable by its owner only: chmod 600 %s",
+				source(s.File, field, s.fromEnv), path, fi.Mode().Perm(), path))
+		}
+	}
+	return out
+}
+
 // LoadSecrets reads every TSIG secret again, for a spec that came out of a
 // saved plan.
 func (s *Spec) LoadSecrets(env func(string) string) error {

@@ -350,3 +350,28 @@ func TestLoadRoute53(t *testing.T) {
 		t.Errorf("rfc2136 with private_zone: %v", err)
 	}
 }
+
+// A secret file that group or others may read is accepted with a warning
+// that names the field and the file.
+func TestSecretFileReadableByOthersWarned(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.secret")
+	closed := filepath.Join(dir, "closed.secret")
+	for path, mode := range map[string]os.FileMode{open: 0o644, closed: 0o600} {
+		if err := os.WriteFile(path, []byte(secret+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := strings.Replace(strings.Replace(base, "secret_env: OLD", "secret_file: "+open, 1), "secret_env: NEW", "secret_file: "+closed, 1)
+	s, err := load(t, text, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.SecretFileWarnings()
+	if len(w) != 1 || !strings.Contains(w[0], "providers.old.tsig.secret_file") || !strings.Contains(w[0], open) || !strings.Contains(w[0], "chmod 600") {
+		t.Errorf("warnings: %q", w)
+	}
+}

@@ -12,7 +12,7 @@ import (
 func newLabCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
-		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, four resolvers) on loopback",
+		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, six resolvers) on loopback",
 		Long: `lab runs a signed root and TLD, provider OLD (two BIND 9 servers), provider
 NEW (two Knot DNS servers), four validating resolvers (Unbound, BIND 9, Knot
 Resolver, PowerDNS Recursor) and two non-validating Unbound resolvers, on

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -222,4 +223,41 @@ func hasLoopback(t *testing.T, cidr string) bool {
 	out, err := exec.Command("ip", "-o", "addr", "show", "dev", "lo").CombinedOutput()
 	must(t, err)
 	return strings.Contains(string(out), " "+cidr+" ")
+}
+
+// As a user other than root, `lab up` says it needs root before it tries
+// anything, and `lab env` of a running lab says the lab is root's rather
+// than that it is not up.
+func TestLabAsNonRoot(t *testing.T) {
+	l := shared.Get(t)
+	dir := t.TempDir()
+	spare := t.TempDir()
+	// The test's own temporary directory is its owner's only: open it
+	// (and the two in it) to the other user.
+	for _, d := range []string{filepath.Dir(dir), dir, spare} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "migrate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	as := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		if os.Geteuid() == 0 {
+			cmd = exec.Command("runuser", append([]string{"-u", "nobody", "--", bin}, args...)...)
+		}
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := as("lab", "up", "--prefix", "127.81.0.0/24", "--dir", spare, "--ipv6=false")
+	if err == nil || !strings.Contains(out, "`lab up` needs root") {
+		t.Errorf("lab up as non-root: %v\n%s", err, out)
+	}
+	out, err = as("lab", "env", "--prefix", l.Config.Prefix, "--dir", l.Config.Dir)
+	if err == nil || !strings.Contains(out, "permission denied") || !strings.Contains(out, "run this as root or with sudo") || strings.Contains(out, "run `migrate lab up`") {
+		t.Errorf("lab env as non-root: %v\n%s", err, out)
+	}
 }

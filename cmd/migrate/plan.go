@@ -27,7 +27,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 	}
 	f := cmd.Flags()
 	f.StringP("file", "f", "", "migration spec (YAML)")
-	f.String("out", "", "also save the plan as JSON to this file, for `migrate apply PLAN`")
+	f.String("out", "", "also save the plan as JSON to `FILE`, for migrate apply FILE")
 	f.Bool("json", false, "print the plan as JSON")
 	f.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are planned")
 	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
@@ -43,6 +43,9 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 			return err
 		}
 		spec.Force = v.GetBool("force")
+		for _, w := range spec.SecretFileWarnings() {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+		}
 		env, err := plan.NewEnv(cmd.Context(), spec, cmd.ErrOrStderr(), v.GetDuration("timeout"))
 		if err != nil {
 			return err

@@ -1,0 +1,99 @@
+package plan_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/plan"
+)
+
+// onLine is an apply log that runs act (once) when a line contains mark.
+type onLine struct {
+	t    testing.TB
+	mark string
+	act  func()
+	once sync.Once
+}
+
+func (w *onLine) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	if w.act != nil && strings.Contains(string(b), w.mark) {
+		w.once.Do(w.act)
+	}
+	return len(b), nil
+}
+
+// A new server that goes down while the DS removal is waited out stops
+// apply before switch-ns sends anything: the delegation stays with the old
+// host, the error names the server as unreachable (not as a change made
+// outside the run), and once the server is back, apply finishes the move.
+// Validating resolvers never fail throughout.
+func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
+	t.Parallel()
+	l := freshLab(t, "127.79.0.0/24")
+	spec := writeSpec(t, l, "insecure-window", 10*time.Second)
+	ctx := context.Background()
+	pr, resolvers := newProber(l)
+	pctx, stopProber := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { pr.run(pctx, lab.Zone, resolvers); close(done) }()
+	apply := func(out *onLine) error {
+		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
+			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+				return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+			}})
+		return err
+	}
+	err := apply(&onLine{t: t, mark: "wait-ds-gone: waiting until", act: func() {
+		if err := l.Stop(ctx, lab.RoleNew2); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err == nil {
+		t.Fatal("apply went through a switch to a host with a server down")
+	}
+	for _, want := range []string{"switch-ns", "new server", l.Addr(lab.RoleNew2), "unreachable, so nothing was sent"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "changed outside this run") {
+		t.Errorf("a dead server reported as a change of the delegation: %v", err)
+	}
+	a, err := checks.LoadAnchors(l.TrustAnchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Timeout: time.Second}).Check(ctx, lab.Zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.ParentServers {
+		if !slices.Equal(p.NS, lab.OldNS[:]) {
+			t.Fatalf("parent %s delegates to %v after the stop, want the old servers %v", p.Server, p.NS, lab.OldNS)
+		}
+	}
+
+	if err := l.Start(ctx, lab.RoleNew2); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitInSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(&onLine{t: t}); err != nil {
+		t.Fatalf("resumed apply: %v", err)
+	}
+	stopProber()
+	<-done
+	if pr.failures() != 0 {
+		t.Errorf("outage seen by the prober: %s", pr)
+	}
+	endState(t, l)
+}
