@@ -58,6 +58,9 @@ var ErrDeclined = errors.New("not confirmed: nothing was changed")
 // Apply runs (or resumes, or dry-runs) a migration and writes its change
 // logs. It returns the change log even when the run stops.
 func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
+	if o.Env == nil {
+		o.Env = os.Getenv
+	}
 	var spec *Spec
 	var saved *Plan
 	var err error
@@ -87,6 +90,13 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 	}
 	ws := WorkspaceFor(spec)
+	if saved != nil {
+		// A saved plan's spec is sealed as planned; where this machine
+		// keeps its runs is this machine's: MIGRATE_OUTPUT_DIR decides.
+		if dir := o.Env(EnvName("output.dir")); dir != "" {
+			ws = Workspace{Dir: filepath.Join(dir, strings.TrimSuffix(spec.Zone, "."))}
+		}
+	}
 	forward := ws
 	var prior priorRun
 	if o.Reverse {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,4 +97,54 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 		t.Errorf("outage seen by the prober: %s", pr)
 	}
 	endState(t, l)
+}
+
+// A parent server frozen mid-move (SIGSTOP: it neither answers nor
+// refuses) is reported as unreachable at a precondition, never as a
+// change of the delegation made outside the run; thawed, the precondition
+// holds again.
+func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
+	t.Parallel()
+	l := freshLab(t, "127.80.0.0/24")
+	ctx := context.Background()
+	s, err := plan.Load(writeSpec(t, l, "insecure-window", 10*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := plan.Observe(ctx, env, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(s, obs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := l.Procs[lab.RoleTLD2].PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(thaw)
+	for _, id := range []string{plan.StepRemoveDS, plan.StepSwitchNS} {
+		_, res, silent := plan.Precondition(ctx, env, p, p.Step(id))
+		if res.OK || len(silent) != 1 || !strings.Contains(silent[0], l.Addr(lab.RoleTLD2)) || !strings.Contains(res.Summary, "unreachable, so nothing was sent") || strings.Contains(res.Summary, "outside this run") {
+			t.Errorf("%s with a frozen parent server: ok %t, silent %v: %s", id, res.OK, silent, res.Summary)
+		}
+	}
+	thaw()
+	if _, res, silent := plan.Precondition(ctx, env, p, p.Step(plan.StepRemoveDS)); !res.OK || len(silent) != 0 {
+		t.Errorf("thawed: ok %t, silent %v: %s", res.OK, silent, res.Summary)
+	}
 }

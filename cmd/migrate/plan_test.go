@@ -117,6 +117,17 @@ func TestPlanAndDryRun(t *testing.T) {
 	}
 	t.Setenv(plan.PlanKeyVar, "")
 
+	// apply PLAN keeps its run where MIGRATE_OUTPUT_DIR says.
+	elsewhere := t.TempDir()
+	t.Setenv("MIGRATE_OUTPUT_DIR", elsewhere)
+	if code, out, errs := migrate(t, "apply", saved, "--dry-run"); code != exitOK {
+		t.Errorf("apply --dry-run with MIGRATE_OUTPUT_DIR: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "example.lab", "dry-run-changelog.md")); err != nil {
+		t.Errorf("apply PLAN ignored MIGRATE_OUTPUT_DIR: %v", err)
+	}
+	t.Setenv("MIGRATE_OUTPUT_DIR", "")
+
 	// Not interactive and no --yes: refused before anything happens.
 	if code, _, errs := migrate(t, "apply", "-f", spec); code != exitError || !strings.Contains(errs, "--yes") {
 		t.Errorf("apply without --yes: exit %d %q", code, errs)
