@@ -502,6 +502,26 @@ func (x *Executor) precondition(ctx context.Context, st *Step) (bool, GateResult
 	}
 }
 
+// behind names the servers a failed record gate holds evidence from: the
+// ones not yet in the target state (a parent gate's summary names its
+// servers itself).
+func behind(st *Step, r GateResult) string {
+	if st.Action != ActionSetTTL && st.Action != ActionSetRecords {
+		return ""
+	}
+	var servers []string
+	for _, e := range r.Evidence {
+		if e.Server != "" && !slices.Contains(servers, e.Server) {
+			servers = append(servers, e.Server)
+		}
+	}
+	if len(servers) == 0 {
+		return ""
+	}
+	slices.Sort(servers)
+	return "; not yet at " + strings.Join(servers, ", ")
+}
+
 // progressEvery is how often a gate or precondition that waits says so.
 const progressEvery = 10 * time.Second
 
@@ -550,7 +570,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 			return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 		}
 		if r.Summary != last || x.now().Sub(lastLog) >= progressEvery {
-			x.log("%s: not yet (%s of %s): %s", st.ID, x.now().Sub(began).Round(time.Second), st.Gate.Timeout, r.Summary)
+			x.log("%s: not yet (%s of %s): %s%s", st.ID, x.now().Sub(began).Round(time.Second), st.Gate.Timeout, r.Summary, behind(st, r))
 			last, lastLog = r.Summary, x.now()
 		}
 		if r.Fatal {

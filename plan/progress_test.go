@@ -1,0 +1,24 @@
+package plan
+
+import (
+	"testing"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+)
+
+// A record gate that waits names the servers not yet in the target state.
+func TestGateProgressNamesServers(t *testing.T) {
+	failed := GateResult{Evidence: []checks.Evidence{{Server: "192.0.2.2:53"}, {Server: "192.0.2.1:53"}, {Server: "192.0.2.2:53"}}}
+	for _, tt := range []struct {
+		action string
+		want   string
+	}{
+		{ActionSetTTL, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
+		{ActionSetRecords, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
+		{ActionSetDS, ""}, // a parent gate's summary names its servers
+	} {
+		if got := behind(&Step{Action: tt.action}, failed); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.action, got, tt.want)
+		}
+	}
+}
