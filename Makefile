@@ -64,7 +64,7 @@ demo: deps build
 	$$m check $$LAB_ZONE && rc=0 || rc=$$?; echo "(migrate check exited $$rc: 3 means at least one critical finding)"; \
 	echo; echo "== 3. Repaired: DS made from the zone's live KSK, resolvers flushed"; \
 	$$m lab repair; $$m check $$LAB_ZONE | head -2; \
-	out=$$(mktemp -d); export MIGRATE_OUTPUT_DIR=$$out; \
+	out=$$(mktemp -d); export MIGRATE_OUTPUT_DIR=$$out MIGRATE_OUTPUT_STATE_DIR=$$out/state; \
 	echo; echo "== 4. Plan the move of $$LAB_ZONE from OLD (BIND) to NEW (Knot), signed on both sides"; \
 	$$m plan -f examples/lab-nameservers.yaml --out $$out/plan.json; \
 	echo; echo "== 5. Apply it: every wait from served TTLs, every step proven at every server (about 3 minutes)"; \

@@ -14,17 +14,60 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/providers"
 )
 
-// Workspace is one zone's migration directory under output.dir: the plan
-// being applied, its journal, its lock and its change logs.
-type Workspace struct{ Dir string }
-
-// WorkspaceFor returns the workspace of spec's zone.
-func WorkspaceFor(spec *Spec) Workspace {
-	return Workspace{Dir: filepath.Join(spec.Output.Dir, strings.TrimSuffix(spec.Zone, "."))}
+// Workspace is where one zone's migration lives. Its state (the plan being
+// applied, its journal and its lock) is in a per-zone state directory that
+// does not depend on the current directory, so that two applies of one
+// zone on one machine meet at the lock whatever output.dir each uses; its
+// change logs are under output.dir.
+type Workspace struct {
+	Dir   string // output.dir/<zone>: change logs
+	State string // <state dir>/<zone>: plan.json, journal.jsonl, lock
 }
 
-// Path names a file of the workspace.
+// WorkspaceFor returns the workspace of spec's zone, its state directory
+// found in the process's environment.
+func WorkspaceFor(spec *Spec) Workspace { return workspaceFor(spec, os.Getenv) }
+
+func workspaceFor(spec *Spec, env func(string) string) Workspace {
+	zone := strings.TrimSuffix(spec.Zone, ".")
+	return Workspace{Dir: filepath.Join(spec.Output.Dir, zone), State: filepath.Join(StateRoot(spec, env), zone)}
+}
+
+// StateRoot is where migrate keeps every zone's state: output.state_dir,
+// else $XDG_STATE_HOME/dnsmigrate, else ~/.local/state/dnsmigrate.
+func StateRoot(spec *Spec, env func(string) string) string {
+	switch {
+	case spec.Output.StateDir != "":
+		return spec.Output.StateDir
+	case env("XDG_STATE_HOME") != "":
+		return filepath.Join(env("XDG_STATE_HOME"), "dnsmigrate")
+	case env("HOME") != "":
+		return filepath.Join(env("HOME"), ".local", "state", "dnsmigrate")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "dnsmigrate")
+	}
+	return filepath.Join("/var/lib", "dnsmigrate")
+}
+
+// Path names a change log of the workspace.
 func (w Workspace) Path(name string) string { return filepath.Join(w.Dir, name) }
+
+// StatePath names a file of the workspace's state.
+func (w Workspace) StatePath(name string) string { return filepath.Join(w.State, name) }
+
+// setAside renames the workspace's directories with suffix.
+func (w Workspace) setAside(suffix string) error {
+	for _, d := range slices.Compact([]string{w.State, w.Dir}) {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if err := os.Rename(d, d+suffix); err != nil {
+			return fmt.Errorf("set aside %s: %w", d, err)
+		}
+	}
+	return nil
+}
 
 // ApplyOptions says what to apply and how.
 type ApplyOptions struct {
@@ -89,12 +132,17 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			fmt.Fprintln(o.Out, "warning: "+w)
 		}
 	}
-	ws := WorkspaceFor(spec)
+	ws := workspaceFor(spec, o.Env)
 	if saved != nil {
 		// A saved plan's spec is sealed as planned; where this machine
-		// keeps its runs is this machine's: MIGRATE_OUTPUT_DIR decides.
+		// keeps its runs is this machine's: MIGRATE_OUTPUT_DIR and
+		// MIGRATE_OUTPUT_STATE_DIR decide.
+		zone := strings.TrimSuffix(spec.Zone, ".")
 		if dir := o.Env(EnvName("output.dir")); dir != "" {
-			ws = Workspace{Dir: filepath.Join(dir, strings.TrimSuffix(spec.Zone, "."))}
+			ws.Dir = filepath.Join(dir, zone)
+		}
+		if dir := o.Env(EnvName("output.state_dir")); dir != "" {
+			ws.State = filepath.Join(dir, zone)
 		}
 	}
 	forward := ws
@@ -113,7 +161,8 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			spec.From, spec.To = spec.To, spec.From
 		}
 		ws.Dir += ".rollback"
-		if fp, err := ReadPlan(forward.Path("plan.json")); err == nil {
+		ws.State += ".rollback"
+		if fp, err := ReadPlan(forward.StatePath("plan.json")); err == nil {
 			if st := fp.Step(StepRestoreTTL); st != nil {
 				prior.restoreTo = slices.Clone(st.TTLs)
 			}
@@ -150,18 +199,18 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		return cl, ws, err
 	}
 
-	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
-		return nil, ws, fmt.Errorf("apply: %w", err)
+	if err := os.MkdirAll(ws.State, 0o700); err != nil {
+		return nil, ws, fmt.Errorf("apply: state directory: %w", err)
 	}
-	lock, err := TakeLock(ws.Path("lock"))
+	lock, err := TakeLock(ws.StatePath("lock"))
 	if err != nil {
 		return nil, ws, err
 	}
 	defer func() { _ = lock.Release() }()
 	var p *Plan
 	var j *Journal
-	if _, err := os.Stat(ws.Path("journal.jsonl")); err == nil {
-		if j, err = OpenJournal(ws.Path("journal.jsonl")); err != nil {
+	if _, err := os.Stat(ws.StatePath("journal.jsonl")); err == nil {
+		if j, err = OpenJournal(ws.StatePath("journal.jsonl")); err != nil {
 			return nil, ws, err
 		}
 		defer j.Close()
@@ -169,15 +218,14 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			// The last migration finished: keep it aside, start anew.
 			j.Close()
 			lock.Release()
-			archive := ws.Dir + "-" + time.Now().UTC().Format("20060102T150405Z")
-			if err := os.Rename(ws.Dir, archive); err != nil {
-				return nil, ws, fmt.Errorf("apply: archive %s: %w", ws.Dir, err)
+			if err := ws.setAside("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
+				return nil, ws, fmt.Errorf("apply: archive: %w", err)
 			}
 			return Apply(ctx, o)
 		}
 		// A run was under way: resume exactly its plan.
-		if p, err = ReadPlan(ws.Path("plan.json")); err != nil {
-			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.Dir, err)
+		if p, err = ReadPlan(ws.StatePath("plan.json")); err != nil {
+			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.State, err)
 		}
 		if p.Seal != nil {
 			key, err := PlanKey(o.Env)
@@ -188,11 +236,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 				key = nil // planned by apply itself, from the spec
 			}
 			if err := p.CheckSeal(key); err != nil {
-				return nil, ws, fmt.Errorf("apply: %s: %w", ws.Path("plan.json"), err)
+				return nil, ws, fmt.Errorf("apply: %s: %w", ws.StatePath("plan.json"), err)
 			}
 		}
 		if saved != nil && saved.ID != p.ID {
-			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.Dir, ws.Path("plan.json"), saved.ID)
+			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.State, ws.StatePath("plan.json"), saved.ID)
 		}
 		if err := p.Spec.LoadSecrets(o.Env); err != nil {
 			return nil, ws, err
@@ -209,10 +257,10 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if o.Confirm != nil && !o.Confirm(p) {
 			return nil, ws, ErrDeclined
 		}
-		if err := p.Save(ws.Path("plan.json")); err != nil {
+		if err := p.Save(ws.StatePath("plan.json")); err != nil {
 			return nil, ws, err
 		}
-		if j, err = OpenJournal(ws.Path("journal.jsonl")); err != nil {
+		if j, err = OpenJournal(ws.StatePath("journal.jsonl")); err != nil {
 			return nil, ws, err
 		}
 		defer j.Close()
@@ -228,10 +276,8 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	if err == nil && o.Reverse {
 		// The forward move is undone: set its unfinished journal aside so
 		// that a later apply plans afresh instead of resuming it.
-		if _, serr := os.Stat(forward.Dir); serr == nil {
-			if rerr := os.Rename(forward.Dir, forward.Dir+"-rolled-back-"+time.Now().UTC().Format("20060102T150405Z")); rerr != nil {
-				err = fmt.Errorf("rollback: set aside %s: %w", forward.Dir, rerr)
-			}
+		if rerr := forward.setAside("-rolled-back-" + time.Now().UTC().Format("20060102T150405Z")); rerr != nil {
+			err = fmt.Errorf("rollback: %w", rerr)
 		}
 	}
 	return cl, ws, err

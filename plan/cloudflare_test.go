@@ -43,7 +43,7 @@ providers:
   cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
 ttl: {lower_to: 60s}
 verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
-output: {dir: %s}
+output: {dir: &out %s, state_dir: *out}
 `, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
 		t.Fatal(err)
 	}

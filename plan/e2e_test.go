@@ -62,7 +62,7 @@ verify:
   trust_anchor: %s
   resolvers: [%s]
   gate_timeout: %s
-output: {dir: %s}
+output: {dir: &out %s, state_dir: *out}
 `, zone, dnssec, lab.OldNS[0], lab.OldNS[1], lab.NewNS[0], lab.NewNS[1],
 		l.Addr(lab.RoleTLD), l.Keys[lab.KeyRegistrar].Name, l.Keys[lab.KeyRegistrar].File,
 		l.Addr(lab.RoleOld1), l.Keys[lab.KeyOld].Name, l.Keys[lab.KeyOld].File,

@@ -55,7 +55,7 @@ providers:
   old: {type: rfc2136, server: %s, tsig: {name: %s, algorithm: hmac-sha256, secret_file: %s}}
 ttl: {lower_to: 5s}
 verify: {root: %s, trust_anchor: %s, resolvers: [%s, %s], gate_timeout: 60s}
-output: {dir: %s}
+output: {dir: &out %s, state_dir: *out}
 `, health, l.Addr(lab.RoleOld1), k.Name, k.File, l.Addr(lab.RoleRoot), l.TrustAnchor,
 		l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain), filepath.Join(t.TempDir(), "migrations"))
 	p := filepath.Join(t.TempDir(), "records.yaml")

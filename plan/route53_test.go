@@ -108,7 +108,7 @@ providers:
   r53: {type: route53}
 ttl: {lower_to: 60s}
 verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
-output: {dir: %s}
+output: {dir: &out %s, state_dir: *out}
 `, change[0], hold, health, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
 		t.Fatal(err)
 	}

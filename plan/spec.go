@@ -143,9 +143,12 @@ type HealthCheck struct {
 	FailuresAllowed int           `mapstructure:"failures_allowed"`
 }
 
-// OutputSpec says where the plan, journal and change logs go.
+// OutputSpec says where change logs go (Dir) and where the plan being
+// applied, its journal and its lock are kept (StateDir; empty: the
+// user's state directory, see StateRoot).
 type OutputSpec struct {
-	Dir string `mapstructure:"dir"`
+	Dir      string `mapstructure:"dir"`
+	StateDir string `mapstructure:"state_dir"`
 }
 
 // Secret holds key material. It never prints, marshals or logs its value.

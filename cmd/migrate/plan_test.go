@@ -34,7 +34,7 @@ providers:
   new: {type: rfc2136, server: %s, tsig: %s}
 ttl: {lower_to: 10s}
 verify: {root: %s, trust_anchor: %s, resolvers: [%s, %s], gate_timeout: 30s}
-output: {dir: %s}
+output: {dir: &out %s, state_dir: *out}
 `, lab.OldNS[0], lab.OldNS[1], lab.NewNS[0], lab.NewNS[1], l.Addr(lab.RoleTLD), key(lab.KeyRegistrar),
 		l.Addr(lab.RoleOld1), key(lab.KeyOld), l.Addr(lab.RoleNew1), key(lab.KeyNew),
 		l.Addr(lab.RoleRoot), l.TrustAnchor, l.Addr(lab.RoleValidating), l.Addr(lab.RolePlain), out)
