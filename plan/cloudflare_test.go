@@ -74,3 +74,48 @@ output: {dir: &out %s, state_dir: *out}
 		t.Errorf("change log: lower-ttl lowers api and says shop is proxied %t; resolver gates note edge answers %t; shop proven through the API %t", lowered, edge, api)
 	}
 }
+
+// The Cloudflare API answering 429 in the middle of a step stops apply,
+// naming the API's error after its documented backoff; once the API
+// answers again, apply resumes and finishes the cutover.
+func TestCloudflare429MidStepThenResume(t *testing.T) {
+	f := providerstest.NewCloudflare(t, "tok", []string{"zone:read", "dns:edit"},
+		providerstest.CloudflareRecord{Type: "A", Name: "api.example.com", Content: "192.0.2.10", TTL: 3600},
+		providerstest.CloudflareRecord{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 1},
+	)
+	d := f.ServeDNS(t, "127.75.6.1", "127.75.6.2", "127.75.6.3")
+	t.Setenv("CF_TOKEN", "tok")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "records.yaml")
+	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+kind: records
+zone: example.com.
+provider: cf
+changes:
+  - {name: api, type: A, from: 192.0.2.10, to: 198.51.100.10}
+rollback: manual
+providers:
+  cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
+ttl: {lower_to: 60s}
+verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
+output: {dir: &out %s, state_dir: *out}
+`, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Limit(1000, "") }})
+	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "HTTP 429") {
+		t.Fatalf("apply with the API answering 429: %v", err)
+	}
+	if got := strings.Join(f.Contents("A", "api.example.com"), "|"); got != "192.0.2.10 ttl 3600" {
+		t.Errorf("api.example.com A after the stop: %s, want it untouched", got)
+	}
+	f.Limit(0, "")
+	said := false
+	cl, err := r53Apply(t, spec, false, &onLine{t: t, mark: "finished: 1 changes of example.com. are in place at cf", act: func() { said = true }})
+	if err != nil || cl.Result != "completed" || !said {
+		t.Fatalf("resumed apply: %v (said it finished, naming the host: %t)", err, said)
+	}
+	if got := strings.Join(f.Contents("A", "api.example.com"), "|"); got != "198.51.100.10 ttl 3600" {
+		t.Errorf("api.example.com A after the resume: %s", got)
+	}
+}

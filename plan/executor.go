@@ -87,8 +87,10 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 		err = x.journal(Entry{Event: EvFinished})
 		if x.DryRun {
 			x.log("dry run finished: nothing was changed")
+		} else if s := x.Plan.Spec; s.Kind == "records" {
+			x.log("finished: %d changes of %s are in place at %s", len(s.Changes), s.Zone, s.Provider)
 		} else {
-			x.log("finished: %s is on %s", x.Plan.Spec.Zone, x.Plan.Spec.To.Provider)
+			x.log("finished: %s is on %s", s.Zone, s.To.Provider)
 		}
 	default:
 		var wd *ErrWatchdog
