@@ -168,6 +168,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			}
 			prior.restoreTo = append(prior.restoreTo, handedOverNS(fp)...)
 			prior.dsTTL = fp.Observed.DSTTL
+			prior.planID = fp.ID
 			prior.routed = fp.Observed.Old.Routed
 		}
 	}
@@ -302,6 +303,7 @@ func checkSaved(saved *Plan, env func(string) string) error {
 // end on.
 type priorRun struct {
 	restoreTo []TTLChange
+	planID    string
 	dsTTL     uint32
 	routed    []providers.Route
 }
@@ -318,8 +320,12 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior prio
 	}
 	if saved == nil {
 		obs.PriorRouted = prior.routed
+		obs.PriorPlan = prior.planID
 	}
 	if saved != nil {
+		if problems := markerProblems(obs, spec.Zone, saved.ID); len(problems) > 0 {
+			return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
+		}
 		if err := saved.Observed.Drift(obs); err != nil {
 			return nil, err
 		}

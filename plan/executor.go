@@ -64,7 +64,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 	ctx, halt := context.WithCancelCause(ctx)
 	defer halt(nil)
 	if len(x.Journal.Entries) == 0 {
-		if err := x.journal(Entry{Event: EvBegin, Detail: "plan " + x.Plan.ID}); err != nil {
+		if err := x.journal(Entry{Event: EvBegin, Detail: "plan " + x.Plan.ID + " by " + whoRuns()}); err != nil {
 			return nil, err
 		}
 	} else {
@@ -657,6 +657,8 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 		return x.sendBatches(ctx, st, provider, provider, st.Records)
 	case ActionSetWeights:
 		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
+	case ActionSetMarker:
+		return x.setMarker(ctx, st)
 	}
 	return fmt.Errorf("unknown action %q", st.Action)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/miekg/dns"
 )
 
 // onLine is an apply log that runs act (once) when a line contains mark.
@@ -82,14 +83,45 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 		}
 	}
 
+	// Mid-move, both hosts serve the marker: a plan of the zone made now
+	// (from another directory or machine) is refused, naming the move.
 	if err := l.Start(ctx, lab.RoleNew2); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.WaitInSync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	s, err := plan.Load(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := plan.Observe(ctx, env, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []plan.HostState{obs.Old, obs.New} {
+		if !strings.Contains(strings.Join(h.Marker, " "), "plan=") {
+			t.Errorf("%s serves no marker mid-move: %v", h.Provider, h.Marker)
+		}
+	}
+	if _, err := plan.Build(s, obs, time.Now()); err == nil || !strings.Contains(err.Error(), "a move of this zone is under way") {
+		t.Errorf("a plan made mid-move: %v", err)
+	}
 	if err := apply(&onLine{t: t}); err != nil {
 		t.Fatalf("resumed apply: %v", err)
+	}
+	// The move over, no server serves the marker.
+	for _, r := range []lab.Role{lab.RoleOld1, lab.RoleNew1, lab.RoleNew2} {
+		m := new(dns.Msg)
+		m.SetQuestion(plan.MarkerName(lab.Zone), dns.TypeTXT)
+		in, err := dns.Exchange(m, l.Addr(r))
+		if err != nil || len(in.Answer) != 0 {
+			t.Errorf("%s after the move: %v %v", r, err, in)
+		}
 	}
 	stopProber()
 	<-done

@@ -30,6 +30,8 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 	switch g.Check {
 	case GateTTLServed:
 		return gateTTL(ctx, env, p, st, memo)
+	case GateMarker:
+		return gateMarker(ctx, env, p, g)
 	case GateDSGone, GateNSServed, GateDSServed:
 		return gateParent(ctx, env, p, g)
 	case GateVerified:

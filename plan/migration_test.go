@@ -43,15 +43,16 @@ func endState(t *testing.T, l *lab.Lab) {
 
 // sentOnce checks the servers' own change history after a whole signed
 // migration: each change was received once. The registry: 1 update at lab
-// start and 3 (remove DS, switch NS, add DS); OLD 3 (lower TTLs, hand its
-// apex NS over, restore TTLs); NEW 2 (lower and restore TTLs).
+// start and 3 (remove DS, switch NS, add DS); OLD 5 (the marker, lower
+// TTLs, hand its apex NS over, restore TTLs, no marker); NEW 4 (the
+// marker, lower and restore TTLs, no marker).
 func sentOnce(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	for _, c := range []struct {
 		role lab.Role
 		zone string
 		want int
-	}{{lab.RoleTLD, lab.TLD, 4}, {lab.RoleOld1, lab.Zone, 3}, {lab.RoleNew1, lab.Zone, 2}} {
+	}{{lab.RoleTLD, lab.TLD, 4}, {lab.RoleOld1, lab.Zone, 5}, {lab.RoleNew1, lab.Zone, 4}} {
 		if n, err := l.UpdateMessages(c.role, c.zone); err != nil || n != c.want {
 			t.Errorf("%s took %d update messages for %s (err %v), want %d", c.role, n, c.zone, err, c.want)
 		}

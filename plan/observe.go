@@ -35,12 +35,15 @@ type Observed struct {
 	// plan (a rollback of a records cutover reads it): the rollback ends
 	// on them exactly, identifiers, weights and health checks.
 	PriorRouted []providers.Route `json:"prior_routed,omitempty"`
-	NegTTL      uint32            `json:"neg_ttl"`
-	Status      checks.Status     `json:"status"`
-	Findings    []checks.Finding  `json:"findings,omitempty"`
-	Old         HostState         `json:"old"`
-	New         HostState         `json:"new"`
-	Fingerprint string            `json:"fingerprint"`
+	// PriorPlan is the forward move a rollback undoes: its marker is
+	// expected at the hosts.
+	PriorPlan   string           `json:"prior_plan,omitempty"`
+	NegTTL      uint32           `json:"neg_ttl"`
+	Status      checks.Status    `json:"status"`
+	Findings    []checks.Finding `json:"findings,omitempty"`
+	Old         HostState        `json:"old"`
+	New         HostState        `json:"new"`
+	Fingerprint string           `json:"fingerprint"`
 	// Skipped are server addresses not asked (verify.ipv6: auto, no route
 	// from this machine): every gate lists them in its evidence.
 	Skipped []string `json:"skipped,omitempty"`
@@ -82,6 +85,8 @@ type HostState struct {
 	// Proxied are the names ("name type") the host answers from its own
 	// edge (Cloudflare's proxy): their servers answer edge addresses.
 	Proxied []string `json:"proxied,omitempty"`
+	// Marker is the _dnsmigrate TXT the host serves: a move under way.
+	Marker []string `json:"marker,omitempty"`
 
 	hostAnswers []checks.ChildServer
 }
@@ -206,6 +211,7 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 		return fmt.Errorf("observe: %w", err)
 	}
 	h.RRsets = providers.Group(rrs)
+	takeMarker(h, spec.Zone)
 	if r, ok := host.(providers.Router); ok {
 		if h.Routed, err = r.Routed(ctx, spec.Zone); err != nil {
 			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)

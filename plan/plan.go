@@ -206,6 +206,9 @@ type Step struct {
 	Formula string   `json:"formula,omitempty"`
 	Gate    *Gate    `json:"gate,omitempty"`
 
+	// Marker is what a marker step does at each host (marker.go).
+	Marker []MarkerChange `json:"marker,omitempty"`
+
 	Rollback string `json:"rollback,omitempty"`
 	// Start is the earliest time the step can start, from the start of apply.
 	Start Duration `json:"earliest_start"`

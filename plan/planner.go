@@ -33,6 +33,9 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		p.seal()
 		return p, nil
 	}
+	if problems := markerProblems(o, spec.Zone, o.PriorPlan); len(problems) > 0 {
+		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
+	}
 	signed := spec.DNSSEC == "insecure-window"
 	to := sorted(spec.To.Nameservers)
 	if slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0)) {
@@ -192,6 +195,9 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
 		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", spec.Zone, status, o.New.Provider),
 		Gate:    &Gate{Check: GateVerified, Servers: spec.Verify.Resolvers, Expect: to, Status: status, Timeout: gateTimeout}})
+	if spec.Marker {
+		addMarkerSteps(p, spec, gateTimeout)
+	}
 	p.setADGrace()
 	if st := p.Step(p.RetireOld.After); st != nil {
 		p.RetireOld.Earliest = st.Start + p.RetireOld.Delay

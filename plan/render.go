@@ -22,6 +22,10 @@ func (s Step) symbol() string {
 		return "-"
 	case s.Action == ActionSetDS:
 		return "+"
+	case s.Action == ActionSetMarker && s.ID == StepUnmark:
+		return "-"
+	case s.Action == ActionSetMarker:
+		return "+"
 	}
 	return "~"
 }
@@ -84,6 +88,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "      rollback: %s\n", st.Rollback)
 		}
 	}
+	if s.Kind != "records" && !s.Marker {
+		fmt.Fprintf(&b, "\nmarker: off: no %s TXT is published during the move, so a plan or apply of this zone from another machine or state directory will not see it and may plan from lowered TTLs\n", MarkerName(s.Zone))
+	}
 	fmt.Fprintf(&b, "\nMandated waits: %s in all; the window is at least %s plus the time gates take.\n", p.TotalWait, p.TotalWait)
 	if r := p.RetireOld; r != nil {
 		fmt.Fprintf(&b, "retire-old: %s may be switched off from +%s at the earliest: %s.\n", s.From.Provider, time.Duration(r.Earliest), r.Formula)
@@ -104,6 +111,11 @@ func gateWords(g *Gate) string {
 	switch g.Check {
 	case GateTTLServed:
 		return "every server serves the new TTLs"
+	case GateMarker:
+		if g.Status == "absent" {
+			return "no server of either host serves the marker"
+		}
+		return "every server of both hosts serves the marker naming this plan"
 	case GateDSGone:
 		return "every parent server proves there is no DS (NODATA with an NSEC/NSEC3 denial that validates with the parent's keys)"
 	case GateNSServed:

@@ -32,8 +32,11 @@ type Spec struct {
 	Providers    map[string]ProviderSpec `mapstructure:"providers"`
 	TTL          TTLSpec                 `mapstructure:"ttl"`
 	SafetyMargin string                  `mapstructure:"safety_margin"`
-	Verify       VerifySpec              `mapstructure:"verify"`
-	Output       OutputSpec              `mapstructure:"output"`
+	// Marker: both hosts serve _dnsmigrate.<zone> TXT while a move is
+	// under way (kind: nameservers; default true).
+	Marker bool       `mapstructure:"marker"`
+	Verify VerifySpec `mapstructure:"verify"`
+	Output OutputSpec `mapstructure:"output"`
 
 	// kind: records
 	Provider string         `mapstructure:"provider"`
@@ -296,6 +299,7 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	errs = append(errs, envErrs...)
 	v.SetDefault("ttl.lower_to", DefaultLowerTo)
 	v.SetDefault("ttl.restore", true)
+	v.SetDefault("marker", true)
 	v.SetDefault("safety_margin", DefaultMargin)
 	v.SetDefault("verify.gate_timeout", DefaultGateTimeout)
 	v.SetDefault("verify.ipv6", "auto")

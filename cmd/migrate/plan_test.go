@@ -63,7 +63,7 @@ func TestPlanAndDryRun(t *testing.T) {
 	}
 	code, out, _ = migrate(t, "plan", "-f", spec, "--json")
 	var p plan.Plan
-	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Steps) != 11 || p.Steps[4].ID != plan.StepSwitchNS {
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Steps) != 13 || p.Steps[0].ID != plan.StepMark || p.Steps[5].ID != plan.StepSwitchNS || p.Steps[11].ID != plan.StepUnmark {
 		t.Errorf("plan --json: exit %d, %d steps", code, len(p.Steps))
 	}
 	for _, k := range l.Keys {
