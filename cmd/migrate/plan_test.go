@@ -95,7 +95,7 @@ func TestPlanAndDryRun(t *testing.T) {
 	edited := filepath.Join(t.TempDir(), "edited.json")
 	must(t, os.WriteFile(edited, []byte(strings.ReplaceAll(string(b), `"wait": "44s"`, `"wait": "0s"`)), 0o644))
 	code, _, errs = migrate(t, "apply", edited, "--dry-run")
-	if code != exitError || !strings.Contains(errs, "saved plan does not match its own inputs") || !strings.Contains(errs, "steps[3] wait-ds-gone") {
+	if code != exitError || !strings.Contains(errs, "saved plan does not match its own inputs") || !strings.Contains(errs, "] wait-ds-gone") || !strings.Contains(errs, "changed after it was planned") {
 		t.Errorf("apply of an edited plan: exit %d %q", code, errs)
 	}
 
