@@ -73,7 +73,7 @@ func TestManualRegistrarUnsigned(t *testing.T) {
 	for _, s := range cl.Steps {
 		ids = append(ids, s.ID)
 	}
-	if got := strings.Join(ids, " "); got != "lower-ttl wait-ttl switch-ns handover-ns wait-ns restore-ttl final-verify" {
+	if got := strings.Join(ids, " "); got != "mark lower-ttl wait-ttl switch-ns handover-ns wait-ns restore-ttl unmark final-verify" {
 		t.Errorf("unsigned steps: %s", got)
 	}
 	a, _ := checks.LoadAnchors(l.TrustAnchor)
