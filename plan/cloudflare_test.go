@@ -26,27 +26,13 @@ func TestCloudflareRecordsCutover(t *testing.T) {
 		providerstest.CloudflareRecord{Type: "TXT", Name: "example.com", Content: `"v=spf1 -all"`, TTL: 3600},
 	)
 	d := f.ServeDNS(t, "127.75.2.1", "127.75.2.2", "127.75.2.3")
-	t.Setenv("CF_TOKEN", "tok")
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "records.yaml")
-	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
-kind: records
-zone: example.com.
-provider: cf
-changes:
+	spec := cfSpec(t, f, d, `changes:
   - {name: shop, type: A, from: 203.0.113.7, to: 203.0.113.9}
   - {name: api, type: A, from: [192.0.2.10, 192.0.2.11], to: [198.51.100.10, 198.51.100.11]}
 phases: [50, 100]
 hold: 0s
 rollback: auto
-providers:
-  cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
-ttl: {lower_to: 60s}
-verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
-output: {dir: &out %s, state_dir: *out}
-`, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	cl, err := r53Apply(t, spec, false, &tlog{t: t})
 	if err != nil || cl.Result != "completed" {
 		t.Fatalf("cutover: %v", err)
@@ -84,24 +70,10 @@ func TestCloudflare429MidStepThenResume(t *testing.T) {
 		providerstest.CloudflareRecord{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 1},
 	)
 	d := f.ServeDNS(t, "127.75.6.1", "127.75.6.2", "127.75.6.3")
-	t.Setenv("CF_TOKEN", "tok")
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "records.yaml")
-	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
-kind: records
-zone: example.com.
-provider: cf
-changes:
+	spec := cfSpec(t, f, d, `changes:
   - {name: api, type: A, from: 192.0.2.10, to: 198.51.100.10}
 rollback: manual
-providers:
-  cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
-ttl: {lower_to: 60s}
-verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
-output: {dir: &out %s, state_dir: *out}
-`, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Limit(1000, "") }})
 	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "HTTP 429") {
 		t.Fatalf("apply with the API answering 429: %v", err)
@@ -118,4 +90,26 @@ output: {dir: &out %s, state_dir: *out}
 	if got := strings.Join(f.Contents("A", "api.example.com"), "|"); got != "198.51.100.10 ttl 3600" {
 		t.Errorf("api.example.com A after the resume: %s", got)
 	}
+}
+
+// cfSpec writes a records spec of example.com. at the Cloudflare fake f,
+// its DNS side d, with the changes (and phases, rollback) given.
+func cfSpec(t *testing.T, f *providerstest.Cloudflare, d providerstest.DNS, changes string) string {
+	t.Helper()
+	t.Setenv("CF_TOKEN", "tok")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "records.yaml")
+	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+kind: records
+zone: example.com.
+provider: cf
+%sproviders:
+  cf: {type: cloudflare, token_env: CF_TOKEN, endpoint: %s}
+ttl: {lower_to: 60s}
+verify: {root: %s, trust_anchor: %s, resolvers: [%s], gate_timeout: 30s}
+output: {dir: &out %s, state_dir: *out}
+`, changes, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }

@@ -91,18 +91,7 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	if err := l.WaitInSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, err := plan.Load(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obs, err := plan.Observe(ctx, env, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, obs := observeSpec(t, spec)
 	for _, h := range []plan.HostState{obs.Old, obs.New} {
 		if !strings.Contains(strings.Join(h.Marker, " "), "plan=") {
 			t.Errorf("%s serves no marker mid-move: %v", h.Provider, h.Marker)
@@ -139,18 +128,7 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.80.0.0/24")
 	ctx := context.Background()
-	s, err := plan.Load(writeSpec(t, l, "insecure-window", 10*time.Second), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obs, err := plan.Observe(ctx, env, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, env, obs := observeSpec(t, writeSpec(t, l, "insecure-window", 10*time.Second))
 	p, err := plan.Build(s, obs, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -179,4 +157,22 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	if _, res, silent := plan.Precondition(ctx, env, p, p.Step(plan.StepRemoveDS)); !res.OK || len(silent) != 0 {
 		t.Errorf("thawed: ok %t, silent %v: %s", res.OK, silent, res.Summary)
 	}
+}
+
+// observeSpec loads a spec and observes the live state it names.
+func observeSpec(t *testing.T, file string) (*plan.Spec, plan.Env, *plan.Observed) {
+	t.Helper()
+	s, err := plan.Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := plan.NewEnv(context.Background(), s, &tlog{t: t}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := plan.Observe(context.Background(), env, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, env, obs
 }
