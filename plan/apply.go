@@ -324,7 +324,7 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior prio
 	}
 	if saved != nil {
 		if problems := markerProblems(obs, spec.Zone, saved.ID); len(problems) > 0 {
-			return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
+			return nil, notSafe(problems)
 		}
 		if err := saved.Observed.Drift(obs); err != nil {
 			return nil, err

@@ -82,9 +82,9 @@ func addMarkerSteps(p *Plan, spec *Spec, gateTimeout Duration) {
 	servers := append(append([]string{}, o.Old.Servers...), o.New.Servers...)
 	ttl := uint32(spec.TTL.LowerTo / time.Second)
 	mark := Step{ID: StepMark, Action: ActionSetMarker,
-		Summary: fmt.Sprintf("publish %s TXT at %s and %s: this plan, when and by whom it started (a plan or apply of this zone from anywhere refuses while it is served)", MarkerName(spec.Zone), o.Old.Provider, o.New.Provider),
-		Marker:  []MarkerChange{{Provider: o.Old.Provider, From: o.Old.Marker}, {Provider: o.New.Provider, From: o.New.Marker}},
-		TTLs:    nil, Records: []providers.Replacement{{Name: MarkerName(spec.Zone), Type: "TXT", TTL: ttl}},
+		Summary:  fmt.Sprintf("publish %s TXT at %s and %s: this plan, when and by whom it started (a plan or apply of this zone from anywhere refuses while it is served)", MarkerName(spec.Zone), o.Old.Provider, o.New.Provider),
+		Marker:   []MarkerChange{{Provider: o.Old.Provider, From: o.Old.Marker}, {Provider: o.New.Provider, From: o.New.Marker}},
+		Records:  []providers.Replacement{{Name: MarkerName(spec.Zone), Type: "TXT", TTL: ttl}},
 		Gate:     &Gate{Check: GateMarker, Servers: servers, Timeout: gateTimeout, Status: "present"},
 		Rollback: "remove the marker (unmark)"}
 	unmark := Step{ID: StepUnmark, Action: ActionSetMarker,

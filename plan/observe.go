@@ -418,6 +418,11 @@ func errAccess(problems []string) error {
 	return fmt.Errorf("%w: credentials refused before any change:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
 }
 
+// notSafe refuses a plan, listing every reason.
+func notSafe(problems []string) error {
+	return fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
+}
+
 func sorted(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)

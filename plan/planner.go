@@ -14,7 +14,7 @@ import (
 // migration. It refuses, with every reason, when preflight found problems.
 func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	if len(o.Problems) > 0 {
-		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(o.Problems, "\n  - "))
+		return nil, notSafe(o.Problems)
 	}
 	p := &Plan{Format: PlanFormat, Version: PlanVersion, Created: now.UTC(), Spec: spec, Observed: o}
 	if spec.Kind == "records" {
@@ -34,7 +34,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		return p, nil
 	}
 	if problems := markerProblems(o, spec.Zone, o.PriorPlan); len(problems) > 0 {
-		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
+		return nil, notSafe(problems)
 	}
 	signed := spec.DNSSEC == "insecure-window"
 	to := sorted(spec.To.Nameservers)
@@ -53,7 +53,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	}
 	ttls := servedTTLs(o, spec.Zone, lowerTo)
 	if len(ttls.problems) > 0 {
-		return nil, fmt.Errorf("%w:\n  - %s", ErrNotSafe, strings.Join(ttls.problems, "\n  - "))
+		return nil, notSafe(ttls.problems)
 	}
 	handover := canHandOver(o, spec.Zone)
 	reclaiming := needsReclaim(o.New, spec.Zone, to)
