@@ -146,6 +146,9 @@ type ChildServer struct {
 	soa, ns, dnskey Reply
 }
 
+// DNSKEYAnswered reports whether the server answered the DNSKEY question.
+func (c ChildServer) DNSKEYAnswered() bool { return c.dnskey.OK() }
+
 // Evidence of what the server answered to the SOA, NS and DNSKEY queries.
 func (c ChildServer) Evidence() []Evidence {
 	if c.Server == "" {
@@ -158,6 +161,10 @@ func (c ChildServer) Evidence() []Evidence {
 func (p ParentServer) NSEvidence() Evidence {
 	return EvidenceOf(p.nsReply, dns.TypeNS, dns.TypeA, dns.TypeAAAA)
 }
+
+// DSAnswered reports whether the server answered the DS question (a
+// server may answer the NS question and then not the DS one).
+func (p ParentServer) DSAnswered() bool { return p.dsReply.OK() }
 
 // DSEvidence is what the parent server answered about the DS, with the
 // denial records when it has none.

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -136,6 +137,22 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	pid := l.Procs[lab.RoleTLD2].PID
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
+	}
+	// A signal is delivered in its own time: wait until the kernel says
+	// the server is stopped, or it may still answer a question or two.
+	stopped := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return strings.HasPrefix(rest, "T")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !stopped(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) did not stop", lab.RoleTLD2, pid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	thawed := false
 	thaw := func() {

@@ -392,7 +392,7 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 			got, ev = ps.NS, ps.NSEvidence()
 		}
 		res.Evidence = append(res.Evidence, ev)
-		if !ps.Answered {
+		if !ps.Answered || st.Action == ActionSetDS && !ps.DSAnswered() {
 			silent = append(silent, fmt.Sprintf("parent server %s (%s)", ps.Name, ps.Server))
 			continue
 		}
@@ -442,7 +442,7 @@ func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []
 		switch {
 		case a.Server == "":
 			notReady = append(notReady, fmt.Sprintf("new server %s has no address: %s", a.Name, a.Error))
-		case !a.Answered:
+		case !a.Answered || len(wantDS) > 0 && !a.DNSKEYAnswered():
 			silent = append(silent, who)
 		case !a.Authoritative:
 			notReady = append(notReady, who+" does not answer authoritatively for "+p.Spec.Zone)
