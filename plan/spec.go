@@ -196,9 +196,7 @@ func (s *Spec) SecretFileWarnings() []string {
 // saved plan.
 func (s *Spec) LoadSecrets(env func(string) string) error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &fieldError{field, fmt.Sprintf("%s: %s", source(s.File, field, s.fromEnv), fmt.Sprintf(format, args...))})
-	}
+	bad := s.reporter(&errs)
 	if s.Registrar.Type == "rfc2136" {
 		s.Registrar.TSIG.load("registrar.tsig", env, bad)
 	}
@@ -285,8 +283,7 @@ func Load(path string, env func(string) string) (*Spec, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	settingsRead := v.AllSettings()
-	unknown := unknownKeys(settingsRead, reflect.TypeOf(Spec{}), "")
+	unknown := unknownKeys(v.AllSettings(), reflect.TypeOf(Spec{}), "")
 	keys := fieldKeys(reflect.TypeOf(Spec{}), "")
 	for name := range v.GetStringMap("providers") {
 		keys = append(keys, fieldKeys(reflect.TypeOf(ProviderSpec{}), "providers."+name+".")...)
@@ -499,6 +496,15 @@ func source(path, field string, fromEnv map[string]string) string {
 	return path + ": " + field
 }
 
+// reporter returns the function a check calls for each problem: it adds
+// to errs an error about the field, naming the file (or the variable
+// that set it).
+func (s *Spec) reporter(errs *[]error) func(field, format string, args ...any) {
+	return func(field, format string, args ...any) {
+		*errs = append(*errs, &fieldError{field, fmt.Sprintf("%s: %s", source(s.File, field, s.fromEnv), fmt.Sprintf(format, args...))})
+	}
+}
+
 // fieldError is a spec error about one field.
 type fieldError struct {
 	field, msg string
@@ -592,9 +598,7 @@ func unknownKeys(settings map[string]any, t reflect.Type, prefix string) []strin
 // check validates the spec and loads its secrets.
 func (s *Spec) check(env func(string) string) error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &fieldError{field, fmt.Sprintf("%s: %s", source(s.File, field, s.fromEnv), fmt.Sprintf(format, args...))})
-	}
+	bad := s.reporter(&errs)
 	absName := func(field, name string) {
 		switch {
 		case name == "":
