@@ -450,10 +450,8 @@ func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []
 			notReady = append(notReady, fmt.Sprintf("%s serves apex NS %v, want %v", who, a.NS, to))
 		default:
 			served := map[string]bool{}
-			for _, k := range a.Keys {
-				if k.Flags&dns.SEP != 0 {
-					served[checks.RRData(k.ToDS(dns.SHA256))] = true
-				}
+			for _, k := range kskDS(a.Keys) {
+				served[k.ds] = true
 			}
 			for _, d := range wantDS {
 				if !served[d] {

@@ -91,6 +91,24 @@ type HostState struct {
 	hostAnswers []checks.ChildServer
 }
 
+// ksk is a KSK and its SHA-256 DS, as data.
+type ksk struct {
+	key *dns.DNSKEY
+	ds  string
+}
+
+// kskDS lists the KSKs (SEP flag) of a served DNSKEY set with the SHA-256
+// DS a parent would publish for each.
+func kskDS(keys []*dns.DNSKEY) []ksk {
+	var out []ksk
+	for _, k := range keys {
+		if k.Flags&dns.SEP != 0 {
+			out = append(out, ksk{k, checks.RRData(k.ToDS(dns.SHA256))})
+		}
+	}
+	return out
+}
+
 // ttlOf is the longest TTL the host gives an RRset: through its API, or
 // as any of its servers serves or signs it when that is longer.
 func (h HostState) ttlOf(s providers.RRset) uint32 {
@@ -265,18 +283,11 @@ func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostSta
 			if !a.Answered {
 				continue
 			}
-			var ksks []*dns.DNSKEY
-			for _, k := range a.Keys {
-				if k.Flags&dns.SEP != 0 {
-					ksks = append(ksks, k)
-				}
-			}
-			sort.Slice(ksks, func(i, j int) bool {
-				return checks.RRData(ksks[i].ToDS(dns.SHA256)) < checks.RRData(ksks[j].ToDS(dns.SHA256))
-			})
+			ksks := kskDS(a.Keys)
+			sort.Slice(ksks, func(i, j int) bool { return ksks[i].ds < ksks[j].ds })
 			for _, k := range ksks {
-				h.KSKDS = append(h.KSKDS, checks.RRData(k.ToDS(dns.SHA256)))
-				h.KSK = append(h.KSK, checks.RRData(k))
+				h.KSKDS = append(h.KSKDS, k.ds)
+				h.KSK = append(h.KSK, checks.RRData(k.key))
 			}
 			break
 		}
