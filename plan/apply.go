@@ -86,6 +86,10 @@ type ApplyOptions struct {
 	Reverse bool
 	// Force lets a records plan change more than the safety threshold.
 	Force bool
+	// TakeOver names the plan of a move begun elsewhere whose run is gone:
+	// resumed from its journal if this state directory holds it, else
+	// planned anew from the live state and its marker (TakeOver).
+	TakeOver string
 	// Test-only knobs.
 	WaitScale float64
 	Poll      time.Duration
@@ -116,6 +120,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 			return nil, Workspace{}, fmt.Errorf("%s: %w", o.PlanFile, err)
 		}
 		spec = saved.Spec
+		if o.TakeOver != "" && o.TakeOver != saved.Observed.TakeOver {
+			return nil, Workspace{}, fmt.Errorf("%s: --take-over %s: a saved plan takes over only what it was planned to (migrate plan --take-over %s --out FILE)", o.PlanFile, o.TakeOver, o.TakeOver)
+		}
 		if err := spec.LoadSecrets(o.Env); err != nil {
 			return nil, Workspace{}, err
 		}
@@ -186,7 +193,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
 
 	if o.DryRun {
-		p, err := freshPlan(ctx, env, spec, saved, prior)
+		p, err := freshPlan(ctx, env, spec, saved, prior, o.TakeOver)
 		if err != nil {
 			return nil, ws, err
 		}
@@ -240,6 +247,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 				return nil, ws, fmt.Errorf("apply: %s: %w", ws.StatePath("plan.json"), err)
 			}
 		}
+		if o.TakeOver != "" && o.TakeOver != p.ID && o.TakeOver != p.Observed.TakeOver {
+			return nil, ws, fmt.Errorf("apply: --take-over %s, but %s holds the journal of plan %s, under way: resume it with `migrate apply %s`", o.TakeOver, ws.State, p.ID, ws.StatePath("plan.json"))
+		}
 		if saved != nil && saved.ID != p.ID {
 			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.State, ws.StatePath("plan.json"), saved.ID)
 		}
@@ -252,7 +262,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
-		if p, err = freshPlan(ctx, env, spec, saved, prior); err != nil {
+		if p, err = freshPlan(ctx, env, spec, saved, prior, o.TakeOver); err != nil {
 			return nil, ws, err
 		}
 		if o.Confirm != nil && !o.Confirm(p) {
@@ -310,7 +320,7 @@ type priorRun struct {
 
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior priorRun) (*Plan, error) {
+func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior priorRun, takeOver string) (*Plan, error) {
 	obs, err := observe(ctx, env, spec, saved == nil)
 	if err != nil {
 		return nil, err
@@ -321,9 +331,14 @@ func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior prio
 	if saved == nil {
 		obs.PriorRouted = prior.routed
 		obs.PriorPlan = prior.planID
+		if takeOver != "" {
+			if err := TakeOver(obs, spec, takeOver); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if saved != nil {
-		if problems := markerProblems(obs, spec.Zone, saved.ID); len(problems) > 0 {
+		if problems := markerProblems(obs, spec.Zone, saved.ID, saved.Observed.TakeOver); len(problems) > 0 {
 			return nil, notSafe(problems)
 		}
 		if err := saved.Observed.Drift(obs); err != nil {

@@ -54,15 +54,11 @@ func handRunbook(b testing.TB, l *lab.Lab) (time.Duration, *prober) {
 		"TLD="+l.Addr(lab.RoleTLD), "OLD="+l.Addr(lab.RoleOld1), "NEW="+l.Addr(lab.RoleNew1),
 		"NEW_NS="+strings.Join(lab.NewNS[:], " "),
 		"REG_KEY="+key(lab.KeyRegistrar), "OLD_KEY="+key(lab.KeyOld), "NEW_KEY="+key(lab.KeyNew))
-	pr, resolvers := newProber(l)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { pr.run(ctx, lab.Zone, resolvers); close(done) }()
+	pr, stop := watchResolvers(l)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(start)
 	stop()
-	<-done
 	if err != nil {
 		b.Fatalf("hand runbook: %v\n%s", err, out)
 	}
@@ -121,10 +117,7 @@ func BenchmarkLargeZone(b *testing.B) {
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "dry-run-s")
 		for _, reverse := range []bool{false, true} {
-			pr, resolvers := newProber(l)
-			pctx, stop := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { pr.run(pctx, lab.Zone, resolvers); close(done) }()
+			pr, stop := watchResolvers(l)
 			start = time.Now()
 			cl, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
 				NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
@@ -132,7 +125,6 @@ func BenchmarkLargeZone(b *testing.B) {
 				}})
 			wall := time.Since(start)
 			stop()
-			<-done
 			if err != nil {
 				b.Fatalf("apply (reverse %t): %v", reverse, err)
 			}

@@ -126,6 +126,16 @@ func newProber(l *lab.Lab) (*prober, []string) {
 	return p, rs
 }
 
+// watchResolvers starts a prober of the lab zone at every honest
+// resolver; stop ends it and returns once it has.
+func watchResolvers(l *lab.Lab) (p *prober, stop func()) {
+	p, resolvers := newProber(l)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.run(ctx, lab.Zone, resolvers); close(done) }()
+	return p, func() { cancel(); <-done }
+}
+
 // requireAD makes every later validating answer without AD a failure.
 func (p *prober) requireAD() {
 	now := time.Now()

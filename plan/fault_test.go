@@ -43,10 +43,7 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	l := freshLab(t, "127.79.0.0/24")
 	spec := writeSpec(t, l, "insecure-window", 10*time.Second)
 	ctx := context.Background()
-	pr, resolvers := newProber(l)
-	pctx, stopProber := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { pr.run(pctx, lab.Zone, resolvers); close(done) }()
+	pr, stopProber := watchResolvers(l)
 	apply := func(out *onLine) error {
 		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
 			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
@@ -114,7 +111,6 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 		}
 	}
 	stopProber()
-	<-done
 	if pr.failures() != 0 {
 		t.Errorf("outage seen by the prober: %s", pr)
 	}

@@ -37,7 +37,10 @@ type Observed struct {
 	PriorRouted []providers.Route `json:"prior_routed,omitempty"`
 	// PriorPlan is the forward move a rollback undoes: its marker is
 	// expected at the hosts.
-	PriorPlan   string           `json:"prior_plan,omitempty"`
+	PriorPlan string `json:"prior_plan,omitempty"`
+	// TakeOver is the plan whose move this one takes over from its marker
+	// (TakeOver): its marker is expected at the hosts.
+	TakeOver    string           `json:"take_over,omitempty"`
 	NegTTL      uint32           `json:"neg_ttl"`
 	Status      checks.Status    `json:"status"`
 	Findings    []checks.Finding `json:"findings,omitempty"`
@@ -87,6 +90,9 @@ type HostState struct {
 	Proxied []string `json:"proxied,omitempty"`
 	// Marker is the _dnsmigrate TXT the host serves: a move under way.
 	Marker []string `json:"marker,omitempty"`
+	// Original are the TTLs ("name type") RRsets had before the move
+	// taken over lowered them, as its marker says.
+	Original map[string]uint32 `json:"original_ttls,omitempty"`
 
 	hostAnswers []checks.ChildServer
 }
@@ -110,10 +116,16 @@ func kskDS(keys []*dns.DNSKEY) []ksk {
 }
 
 // ttlOf is the longest TTL the host gives an RRset: through its API, or
-// as any of its servers serves or signs it when that is longer.
+// as any of its servers serves or signs it when that is longer, or as it
+// was before the move taken over lowered it.
 func (h HostState) ttlOf(s providers.RRset) uint32 {
-	return max(s.TTL, h.ServedAbove[s.Name+" "+s.Type])
+	key := s.Name + " " + s.Type
+	return max(s.TTL, h.ServedAbove[key], h.Original[key])
 }
+
+// dsTTL is the DS TTL caches may hold: as served, or as served before
+// this tool removed the DS.
+func (o *Observed) dsTTL() uint32 { return max(o.DSTTL, o.PriorDSTTL) }
 
 // Env is what planning and applying talk to: the live DNS through a
 // checker, and the hosts and registrar the spec names.

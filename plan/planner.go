@@ -33,12 +33,15 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 		p.seal()
 		return p, nil
 	}
-	if problems := markerProblems(o, spec.Zone, o.PriorPlan); len(problems) > 0 {
+	if problems := markerProblems(o, spec.Zone, o.PriorPlan, o.TakeOver); len(problems) > 0 {
 		return nil, notSafe(problems)
 	}
 	signed := spec.DNSSEC == "insecure-window"
 	to := sorted(spec.To.Nameservers)
-	if slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0)) {
+	// In place: nothing to do, unless a move taken over left its marker
+	// and its lowered TTLs behind.
+	dsInPlace := slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0))
+	if dsInPlace && o.TakeOver == "" {
 		p.Nothing = true
 		p.seal()
 		return p, nil
@@ -61,7 +64,7 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	// lower-ttl / restore-ttl: every RRset above lower_to (as the API says
 	// or as any server serves it), at both hosts.
 	var lower, restore []TTLChange
-	var lowered, oldLoweredMax uint32
+	var lowered, already, oldLoweredMax uint32
 	var before, after []string
 	for _, h := range []HostState{o.Old, o.New} {
 		var sets, back []providers.RRset
@@ -78,6 +81,11 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 				back = append(back, s)
 				up = append(up, ttl)
 				continue
+			}
+			// Lowered already by the move taken over: proven, waited out
+			// and restored; sent again only with others that are not.
+			if max(s.TTL, h.ServedAbove[s.Name+" "+s.Type]) <= lowerTo {
+				already++
 			}
 			sets = append(sets, s)
 			down = append(down, lowerTo)
@@ -107,20 +115,23 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	if reclaim := reclaimStep(spec, o, to, lowerTo, gateTimeout); reclaim != nil {
 		p.add(*reclaim)
 	}
-	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: lowered == 0,
-		Summary: fmt.Sprintf("lower %d RRsets to %ds at %s and %s", lowered, lowerTo, o.Old.Provider, o.New.Provider),
-		Before:  capLines(before), After: capLines(after), TTLs: lower,
+	lowerSummary := fmt.Sprintf("lower %d RRsets to %ds at %s and %s", lowered, lowerTo, o.Old.Provider, o.New.Provider)
+	if already > 0 {
+		lowerSummary += fmt.Sprintf(" (%d of them lowered already by plan %s, taken over)", already, o.TakeOver)
+	}
+	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: lowered == already, Summary: lowerSummary,
+		Before: capLines(before), After: capLines(after), TTLs: lower,
 		Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
 		Rollback: "set the TTLs back (the before values)"})
 	if oldLoweredMax > 0 {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
-			Wait: wait(secs(oldLoweredMax)), Formula: withMargin(secs(oldLoweredMax), fmt.Sprintf("largest TTL at %s before lowering (API or served) %ds", o.Old.Provider, oldLoweredMax))})
+			Wait: wait(secs(oldLoweredMax)), Formula: withMargin(secs(oldLoweredMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), oldLoweredMax))})
 	} else {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
 	}
 
 	if signed {
-		p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0,
+		p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0 || dsInPlace,
 			Summary: "remove the DS at the registrar: the zone becomes insecure for the move",
 			Before:  o.DS, After: nil, DS: nil,
 			Gate:     &Gate{Check: GateDSGone, Servers: o.ParentServers, Timeout: gateTimeout},
@@ -204,6 +215,14 @@ func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
 	}
 	p.seal()
 	return p, nil
+}
+
+// ttlSources says where the TTLs before lowering were read.
+func ttlSources(o *Observed) string {
+	if o.TakeOver != "" {
+		return "API, served, or as the marker of plan " + o.TakeOver + " says"
+	}
+	return "API or served"
 }
 
 // add appends a step with its earliest start: the sum of the waits before.

@@ -22,10 +22,17 @@ func newApplyCmd() *cobra.Command {
 		Long: `apply executes the plan of a spec (-f SPEC, planned now) or a saved plan
 (refused when the live state has drifted from what it observed). Each step's
 change is proven at every server involved before the next step starts; every
-transition is journaled in output.dir/<zone>/, so running apply again after
-a crash or Ctrl-C resumes without repeating an action or shortening a wait.
-A second apply on the same zone is refused while one runs. While it runs, a
-watchdog asks the resolvers every second and halts the run on any failure.
+transition is journaled in the zone's state directory (output.state_dir/<zone>/,
+default $XDG_STATE_HOME/dnsmigrate or ~/.local/state/dnsmigrate), so running
+apply again after a crash or Ctrl-C resumes without repeating an action or
+shortening a wait; change logs go to output.dir/<zone>/. A second apply on the
+same zone is refused while one runs, and while a move is unfinished both hosts
+serve a _dnsmigrate TXT marker naming its plan, so a plan or apply of the zone
+from anywhere else is refused too. --take-over PLAN-ID continues a move whose
+run is gone (its machine lost): from its journal when its state directory was
+copied here, else from the live state and the marker, which carries the TTLs
+lowered. While it runs, a watchdog asks the resolvers every second and halts
+the run on any failure.
 
 --dry-run reads the live state, walks every step against a simulated clock,
 changes nothing and writes the change log it would write.
@@ -48,7 +55,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 		if err != nil {
 			return err
 		}
-		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"),
+		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"), TakeOver: v.GetString("take-over"),
 			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
 		switch {
 		case len(args) == 1 && o.SpecFile != "":
@@ -94,6 +101,7 @@ func runFlags(f *pflag.FlagSet) {
 	f.Bool("dry-run", false, "change nothing; walk the steps on a simulated clock")
 	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
+	f.String("take-over", "", "take over the move of `PLAN-ID` (named by the zone's marker), begun elsewhere and gone: resume its journal if the state directory holds it, else plan the rest from the live state and the marker's original TTLs")
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 }
 
@@ -107,9 +115,8 @@ func newRollbackCmd() *cobra.Command {
 		Short: "Move the zone back to the spec's from provider, safely, from wherever it is now",
 		Long: `rollback plans the move back (from and to swapped: the providers of a
 nameservers move, the values of each change of a records cutover) from the
-live state and
-applies it like apply: every wait kept, every step proven, journaled in
-output.dir/<zone>.rollback/, resumable. Steps already in place are not sent
+live state and applies it like apply: every wait kept, every step proven,
+journaled in the zone's state directory (<zone>.rollback/), resumable. Steps already in place are not sent
 again; the TTLs the forward move lowered are put back.`,
 		Args: cobra.NoArgs,
 	}

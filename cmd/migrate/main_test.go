@@ -44,6 +44,12 @@ func TestVersionAndHelp(t *testing.T) {
 			t.Errorf("--help (exit %d) does not mention %q:\n%s", code, want, out)
 		}
 	}
+	// A move whose run is gone can be taken over from anywhere.
+	for _, cmd := range []string{"plan", "apply", "rollback"} {
+		if code, out, _ := migrate(t, cmd, "--help"); code != 0 || !strings.Contains(out, "--take-over PLAN-ID") {
+			t.Errorf("%s --help (exit %d) does not offer --take-over PLAN-ID:\n%s", cmd, code, out)
+		}
+	}
 }
 
 // Usage errors exit 1 with a message that names what is wrong, before

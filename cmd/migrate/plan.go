@@ -31,6 +31,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 	f.Bool("json", false, "print the plan as JSON")
 	f.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are planned")
 	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
+	f.String("take-over", "", "plan the rest of the move of `PLAN-ID` (named by the zone's marker), begun elsewhere and gone: its original TTLs from the marker")
 	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
 	_ = cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -53,6 +54,11 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 		obs, err := plan.Observe(cmd.Context(), env, spec)
 		if err != nil {
 			return err
+		}
+		if id := v.GetString("take-over"); id != "" {
+			if err := plan.TakeOver(obs, spec, id); err != nil {
+				return err
+			}
 		}
 		p, err := plan.Build(spec, obs, time.Now())
 		if err != nil {
