@@ -113,3 +113,44 @@ output: {dir: &out %s, state_dir: *out}
 	}
 	return spec
 }
+
+// The Cloudflare API failing between two batches of one step (250 TTL
+// changes: batch requests of 100 RRsets, 200 operations each, the API's
+// limit) stops apply with the count of RRsets changed; the first batch's records are lowered, the
+// second's untouched; apply again finishes the cutover, every TTL put back.
+func TestCloudflareFailsBetweenBatches(t *testing.T) {
+	const n = 250
+	var recs []providerstest.CloudflareRecord
+	var changes strings.Builder
+	changes.WriteString("changes:\n")
+	for i := range n {
+		name := fmt.Sprintf("h%03d", i)
+		recs = append(recs, providerstest.CloudflareRecord{Type: "A", Name: name + ".example.com", Content: "192.0.2.10", TTL: 3600})
+		fmt.Fprintf(&changes, "  - {name: %s, type: A, from: 192.0.2.10, to: 198.51.100.10}\n", name)
+	}
+	f := providerstest.NewCloudflare(t, "tok", []string{"zone:read", "dns:edit"}, recs...)
+	d := f.ServeDNS(t, "127.75.7.1", "127.75.7.2", "127.75.7.3")
+	spec := cfSpec(t, f, d, changes.String()+"rollback: manual\n")
+	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: cf: batch 1 of 3 sent", act: func() { f.Limit(1000, "") }})
+	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "HTTP 429") || !strings.Contains(err.Error(), "100 of the 250 RRsets at cf were changed before (batch 2 of 3 failed)") {
+		t.Fatalf("apply with the API failing after one batch: %v", err)
+	}
+	ttls := map[string]int{}
+	for i := range n {
+		ttls[strings.Join(f.Contents("A", fmt.Sprintf("h%03d.example.com", i)), "|")]++
+	}
+	if ttls["192.0.2.10 ttl 60"] != 100 || ttls["192.0.2.10 ttl 3600"] != 150 {
+		t.Errorf("after the stop: %v; want 100 lowered, 150 untouched", ttls)
+	}
+	f.Limit(0, "")
+	if cl, err := r53Apply(t, spec, false, &tlog{t: t}); err != nil || cl.Result != "completed" {
+		t.Fatalf("apply again: %v", err)
+	}
+	clear(ttls)
+	for i := range n {
+		ttls[strings.Join(f.Contents("A", fmt.Sprintf("h%03d.example.com", i)), "|")]++
+	}
+	if ttls["198.51.100.10 ttl 3600"] != n {
+		t.Errorf("after apply again: %v; want every record moved at its TTL", ttls)
+	}
+}

@@ -119,8 +119,8 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 
 // A parent server frozen mid-move (SIGSTOP: it neither answers nor
 // refuses) is reported as unreachable at a precondition, never as a
-// change of the delegation made outside the run; thawed, the precondition
-// holds again.
+// change of the delegation made outside the run, and as not answering at
+// a gate; thawed, the precondition and the gate hold again.
 func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.80.0.0/24")
@@ -166,7 +166,20 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 			t.Errorf("%s with a frozen parent server: ok %t, silent %v: %s", id, res.OK, silent, res.Summary)
 		}
 	}
+	// At a gate (here one the delegation as it is would pass): the
+	// frozen server is named as not answering, the others as in place.
+	gate := *p.Step(plan.StepSwitchNS)
+	g := *gate.Gate
+	g.Expect = lab.OldNS[:]
+	gate.Gate = &g
+	res := plan.EvalGate(ctx, env, p, &gate)
+	if res.OK || !strings.Contains(res.Summary, l.Addr(lab.RoleTLD2)+" no answer") || !strings.Contains(res.Summary, l.Addr(lab.RoleTLD)+" yes") {
+		t.Errorf("gate with a frozen parent server: ok %t: %s", res.OK, res.Summary)
+	}
 	thaw()
+	if res := plan.EvalGate(ctx, env, p, &gate); !res.OK {
+		t.Errorf("thawed, the gate: %s", res.Summary)
+	}
 	if _, res, silent := plan.Precondition(ctx, env, p, p.Step(plan.StepRemoveDS)); !res.OK || len(silent) != 0 {
 		t.Errorf("thawed: ok %t, silent %v: %s", res.OK, silent, res.Summary)
 	}

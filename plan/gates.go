@@ -285,9 +285,13 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 		}
 		res.Evidence = append(res.Evidence, ev)
 		state := "yes"
-		if !ok {
-			state = "not yet"
-			res.OK = false
+		switch {
+		case !ps.Answered:
+			// A dead or frozen server is named as such, not as a
+			// parent that has not caught up yet.
+			state, res.OK = "no answer", false
+		case !ok:
+			state, res.OK = "not yet", false
 		}
 		lines = append(lines, ps.Server+" "+state)
 	}
