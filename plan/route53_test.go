@@ -144,3 +144,26 @@ func TestRoute53RecordsRefuseRules(t *testing.T) {
 		t.Errorf("%d change batches sent by a refused plan", n)
 	}
 }
+
+// Route 53 throttling every request from the middle of a cutover (once
+// lower-ttl starts) stops apply after the SDK's retries, naming the step
+// and the API's error, the record set untouched; once the API answers
+// again, apply finishes the cutover.
+func TestRoute53ThrottledMidStepThenResume(t *testing.T) {
+	f, spec := r53Cutover(t, "127.75.8", "", "{name: www, type: A, from: [192.0.2.1, 192.0.2.2], to: 198.51.100.1}")
+	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Throttle(1000) }})
+	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "Throttling") {
+		t.Fatalf("apply with Route 53 throttling: %v", err)
+	}
+	if got := strings.Join(f.State("www.example.com.", "A"), "|"); !strings.Contains(got, "300") || strings.Contains(got, "198.51.100.1") {
+		t.Errorf("www A after the stop: %s, want it untouched (TTL 300, old values)", got)
+	}
+	f.Throttle(0)
+	cl, err := r53Apply(t, spec, false, &tlog{t: t})
+	if err != nil || cl.Result != "completed" {
+		t.Fatalf("apply again: %v", err)
+	}
+	if got := strings.Join(f.State("www.example.com.", "A"), "|"); !strings.Contains(got, "198.51.100.1") || strings.Contains(got, "192.0.2.1") {
+		t.Errorf("www A after apply again: %s", got)
+	}
+}

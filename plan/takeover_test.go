@@ -50,6 +50,14 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An emptied journal is never taken for a finished move: the marker
+	// says the move is under way.
+	if err := os.Truncate(plan.WorkspaceFor(s).StatePath("journal.jsonl"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, onThisMachine, "", &onLine{t: t}); err == nil || !strings.Contains(err.Error(), "a move of this zone is under way") || !strings.Contains(err.Error(), "plan "+first.ID) {
+		t.Fatalf("apply over an emptied journal mid-move: %v", err)
+	}
 	if err := os.RemoveAll(filepath.Dir(plan.WorkspaceFor(s).State)); err != nil {
 		t.Fatal(err)
 	}
