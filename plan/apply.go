@@ -56,14 +56,25 @@ func (w Workspace) Path(name string) string { return filepath.Join(w.Dir, name) 
 // StatePath names a file of the workspace's state.
 func (w Workspace) StatePath(name string) string { return filepath.Join(w.State, name) }
 
-// setAside renames the workspace's directories with suffix.
+// setAside moves what the workspace's directories hold into ones named
+// with suffix, all but the lock: an apply that archives a finished run
+// keeps holding it.
 func (w Workspace) setAside(suffix string) error {
 	for _, d := range slices.Compact([]string{w.State, w.Dir}) {
-		if _, err := os.Stat(d); err != nil {
+		entries, err := os.ReadDir(d)
+		if err != nil {
 			continue
 		}
-		if err := os.Rename(d, d+suffix); err != nil {
+		if err := os.MkdirAll(d+suffix, 0o700); err != nil {
 			return fmt.Errorf("set aside %s: %w", d, err)
+		}
+		for _, e := range entries {
+			if d == w.State && e.Name() == "lock" {
+				continue
+			}
+			if err := os.Rename(filepath.Join(d, e.Name()), filepath.Join(d+suffix, e.Name())); err != nil {
+				return fmt.Errorf("set aside %s: %w", d, err)
+			}
 		}
 	}
 	return nil
@@ -215,50 +226,12 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		return nil, ws, err
 	}
 	defer func() { _ = lock.Release() }()
-	var p *Plan
-	var j *Journal
-	if _, err := os.Stat(ws.StatePath("journal.jsonl")); err == nil {
-		if j, err = OpenJournal(ws.StatePath("journal.jsonl")); err != nil {
-			return nil, ws, err
-		}
+	p, j, err := resumable(ctx, env, ws, saved, o)
+	if err != nil {
+		return nil, ws, err
+	}
+	if j != nil {
 		defer j.Close()
-		if j.Finished() || len(j.Entries) == 0 {
-			// The last migration finished: keep it aside, start anew.
-			j.Close()
-			lock.Release()
-			if err := ws.setAside("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
-				return nil, ws, fmt.Errorf("apply: archive: %w", err)
-			}
-			return Apply(ctx, o)
-		}
-		// A run was under way: resume exactly its plan.
-		if p, err = ReadPlan(ws.StatePath("plan.json")); err != nil {
-			return nil, ws, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.State, err)
-		}
-		if p.Seal != nil {
-			key, err := PlanKey(o.Env)
-			if err != nil {
-				return nil, ws, err
-			}
-			if p.Seal.HMAC == "" {
-				key = nil // planned by apply itself, from the spec
-			}
-			if err := p.CheckSeal(key); err != nil {
-				return nil, ws, fmt.Errorf("apply: %s: %w", ws.StatePath("plan.json"), err)
-			}
-		}
-		if o.TakeOver != "" && o.TakeOver != p.ID && o.TakeOver != p.Observed.TakeOver {
-			return nil, ws, fmt.Errorf("apply: --take-over %s, but %s holds the journal of plan %s, under way: resume it with `migrate apply %s`", o.TakeOver, ws.State, p.ID, ws.StatePath("plan.json"))
-		}
-		if saved != nil && saved.ID != p.ID {
-			return nil, ws, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.State, ws.StatePath("plan.json"), saved.ID)
-		}
-		if err := p.Spec.LoadSecrets(o.Env); err != nil {
-			return nil, ws, err
-		}
-		if problems := accessProblems(ctx, env, p.Spec); len(problems) > 0 {
-			return nil, ws, errAccess(problems)
-		}
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
@@ -292,6 +265,68 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 	}
 	return cl, ws, err
+}
+
+// resumable returns the run under way in the workspace, its plan checked
+// and its credentials proven, or no plan and no journal when there is
+// none. A finished run (or an empty journal) is set aside first, under
+// the lock the caller holds: no other apply can start in between.
+func resumable(ctx context.Context, env Env, ws Workspace, saved *Plan, o ApplyOptions) (*Plan, *Journal, error) {
+	if _, err := os.Stat(ws.StatePath("journal.jsonl")); err != nil {
+		return nil, nil, nil
+	}
+	j, err := OpenJournal(ws.StatePath("journal.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := resumedPlan(ctx, env, ws, saved, o, j)
+	if p == nil || err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	return p, j, nil
+}
+
+// resumedPlan is the plan of the run journal j records, or nil once a
+// finished run is set aside.
+func resumedPlan(ctx context.Context, env Env, ws Workspace, saved *Plan, o ApplyOptions, j *Journal) (*Plan, error) {
+	if j.Finished() || len(j.Entries) == 0 {
+		// The last migration finished: keep it aside, start anew.
+		if err := ws.setAside("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
+			return nil, fmt.Errorf("apply: archive: %w", err)
+		}
+		return nil, nil
+	}
+	// A run was under way: resume exactly its plan.
+	p, err := ReadPlan(ws.StatePath("plan.json"))
+	if err != nil {
+		return nil, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.State, err)
+	}
+	if p.Seal != nil {
+		key, err := PlanKey(o.Env)
+		if err != nil {
+			return nil, err
+		}
+		if p.Seal.HMAC == "" {
+			key = nil // planned by apply itself, from the spec
+		}
+		if err := p.CheckSeal(key); err != nil {
+			return nil, fmt.Errorf("apply: %s: %w", ws.StatePath("plan.json"), err)
+		}
+	}
+	if o.TakeOver != "" && o.TakeOver != p.ID && o.TakeOver != p.Observed.TakeOver {
+		return nil, fmt.Errorf("apply: --take-over %s, but %s holds the journal of plan %s, under way: resume it with `migrate apply %s`", o.TakeOver, ws.State, p.ID, ws.StatePath("plan.json"))
+	}
+	if saved != nil && saved.ID != p.ID {
+		return nil, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.State, ws.StatePath("plan.json"), saved.ID)
+	}
+	if err := p.Spec.LoadSecrets(o.Env); err != nil {
+		return nil, err
+	}
+	if problems := accessProblems(ctx, env, p.Spec); len(problems) > 0 {
+		return nil, errAccess(problems)
+	}
+	return p, nil
 }
 
 // checkSaved refuses a saved plan that is not exactly what the planner

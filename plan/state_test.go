@@ -63,3 +63,47 @@ func TestTwoOutputDirsMeetAtTheLock(t *testing.T) {
 		t.Errorf("second apply from another output directory: %v, want %v", err, ErrLocked)
 	}
 }
+
+// Archiving a finished run moves its plan, journal and change logs aside
+// and leaves the lock where it is, held: no other apply of the zone can
+// start between the archive and the new run.
+func TestArchiveKeepsTheLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "example.com")
+	for _, ws := range []Workspace{{Dir: dir, State: dir}, {Dir: dir + "-logs", State: dir}} {
+		t.Run(ws.Dir, func(t *testing.T) {
+			for _, d := range []string{ws.State, ws.Dir} {
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lock, err := TakeLock(ws.StatePath("lock"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Release()
+			for _, f := range []string{ws.StatePath("journal.jsonl"), ws.StatePath("plan.json"), ws.Path("changelog.md")} {
+				if err := os.WriteFile(f, []byte("{}\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ws.setAside("-old"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := TakeLock(ws.StatePath("lock")); !errors.Is(err, ErrLocked) {
+				t.Errorf("after archiving, another apply takes the lock: %v", err)
+			}
+			for _, f := range []string{ws.State + "-old/journal.jsonl", ws.State + "-old/plan.json", ws.Dir + "-old/changelog.md"} {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("not archived: %v", err)
+				}
+			}
+			if _, err := os.Stat(ws.StatePath("journal.jsonl")); err == nil {
+				t.Error("the journal is still in the state directory")
+			}
+			if err := os.RemoveAll(ws.State + "-old"); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.RemoveAll(ws.Dir + "-old")
+		})
+	}
+}
