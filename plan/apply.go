@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // Workspace is where one zone's migration lives. Its state (the plan being
@@ -26,16 +27,16 @@ type Workspace struct {
 
 // WorkspaceFor returns the workspace of spec's zone, its state directory
 // found in the process's environment.
-func WorkspaceFor(spec *Spec) Workspace { return workspaceFor(spec, os.Getenv) }
+func WorkspaceFor(spec *spec.Spec) Workspace { return workspaceFor(spec, os.Getenv) }
 
-func workspaceFor(spec *Spec, env func(string) string) Workspace {
+func workspaceFor(spec *spec.Spec, env func(string) string) Workspace {
 	zone := strings.TrimSuffix(spec.Zone, ".")
 	return Workspace{Dir: filepath.Join(spec.Output.Dir, zone), State: filepath.Join(StateRoot(spec, env), zone)}
 }
 
 // StateRoot is where migrate keeps every zone's state: output.state_dir,
 // else $XDG_STATE_HOME/dnsmigrate, else ~/.local/state/dnsmigrate.
-func StateRoot(spec *Spec, env func(string) string) string {
+func StateRoot(spec *spec.Spec, env func(string) string) string {
 	switch {
 	case spec.Output.StateDir != "":
 		return spec.Output.StateDir
@@ -91,7 +92,7 @@ type ApplyOptions struct {
 	// Confirm is asked before a real run starts; nil means yes.
 	Confirm func(*Plan) bool
 	// NewEnv builds the hosts, registrar and checker (tests swap it).
-	NewEnv func(context.Context, *Spec) (Env, error)
+	NewEnv func(context.Context, *spec.Spec) (Env, error)
 	// Reverse moves the zone back (from and to swapped): a rollback, in a
 	// workspace of its own; the forward plan's original TTLs are restored.
 	Reverse bool
@@ -119,31 +120,9 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	if o.Env == nil {
 		o.Env = os.Getenv
 	}
-	var spec *Spec
-	var saved *Plan
-	var err error
-	switch {
-	case o.PlanFile != "":
-		if saved, err = ReadPlan(o.PlanFile); err != nil {
-			return nil, Workspace{}, err
-		}
-		if err := checkSaved(saved, o.Env); err != nil {
-			return nil, Workspace{}, fmt.Errorf("%s: %w", o.PlanFile, err)
-		}
-		spec = saved.Spec
-		if o.TakeOver != "" && o.TakeOver != saved.Observed.TakeOver {
-			return nil, Workspace{}, fmt.Errorf("%s: --take-over %s: a saved plan takes over only what it was planned to (migrate plan --take-over %s --out FILE)", o.PlanFile, o.TakeOver, o.TakeOver)
-		}
-		if err := spec.LoadSecrets(o.Env); err != nil {
-			return nil, Workspace{}, err
-		}
-	default:
-		if spec, err = Load(o.SpecFile, o.Env); err != nil {
-			return nil, Workspace{}, err
-		}
-	}
-	if saved == nil {
-		spec.Force = o.Force // a saved plan was planned with its own
+	spec, saved, err := toApply(o)
+	if err != nil {
+		return nil, Workspace{}, err
 	}
 	for _, w := range spec.SecretFileWarnings() {
 		if o.Out != nil {
@@ -152,16 +131,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	}
 	ws := workspaceFor(spec, o.Env)
 	if saved != nil {
-		// A saved plan's spec is sealed as planned; where this machine
-		// keeps its runs is this machine's: MIGRATE_OUTPUT_DIR and
-		// MIGRATE_OUTPUT_STATE_DIR decide.
-		zone := strings.TrimSuffix(spec.Zone, ".")
-		if dir := o.Env(EnvName("output.dir")); dir != "" {
-			ws.Dir = filepath.Join(dir, zone)
-		}
-		if dir := o.Env(EnvName("output.state_dir")); dir != "" {
-			ws.State = filepath.Join(dir, zone)
-		}
+		ws = ws.onThisMachine(spec.Zone, o.Env)
 	}
 	forward := ws
 	var prior priorRun
@@ -267,6 +237,47 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	return cl, ws, err
 }
 
+// toApply reads what o says to apply: a spec, planned now, or a saved
+// plan, checked against its seal and its own inputs, and its spec.
+func toApply(o ApplyOptions) (*spec.Spec, *Plan, error) {
+	if o.PlanFile == "" {
+		s, err := spec.Load(o.SpecFile, o.Env)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.Force = o.Force // a saved plan was planned with its own
+		return s, nil, nil
+	}
+	saved, err := ReadPlan(o.PlanFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkSaved(saved, o.Env); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", o.PlanFile, err)
+	}
+	if o.TakeOver != "" && o.TakeOver != saved.Observed.TakeOver {
+		return nil, nil, fmt.Errorf("%s: --take-over %s: a saved plan takes over only what it was planned to (migrate plan --take-over %s --out FILE)", o.PlanFile, o.TakeOver, o.TakeOver)
+	}
+	if err := saved.Spec.LoadSecrets(o.Env); err != nil {
+		return nil, nil, err
+	}
+	return saved.Spec, saved, nil
+}
+
+// onThisMachine is where this machine keeps the runs of a saved plan: its
+// spec is sealed as planned, but MIGRATE_OUTPUT_DIR and
+// MIGRATE_OUTPUT_STATE_DIR decide where this machine keeps its runs.
+func (w Workspace) onThisMachine(zone string, env func(string) string) Workspace {
+	zone = strings.TrimSuffix(zone, ".")
+	if dir := env(spec.EnvName("output.dir")); dir != "" {
+		w.Dir = filepath.Join(dir, zone)
+	}
+	if dir := env(spec.EnvName("output.state_dir")); dir != "" {
+		w.State = filepath.Join(dir, zone)
+	}
+	return w
+}
+
 // resumable returns the run under way in the workspace, its plan checked
 // and its credentials proven, or no plan and no journal when there is
 // none. A finished run (or an empty journal) is set aside first, under
@@ -355,7 +366,7 @@ type priorRun struct {
 
 // freshPlan plans from the live state; a saved plan is used only if the
 // live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *Spec, saved *Plan, prior priorRun, takeOver string) (*Plan, error) {
+func freshPlan(ctx context.Context, env Env, spec *spec.Spec, saved *Plan, prior priorRun, takeOver string) (*Plan, error) {
 	obs, err := observe(ctx, env, spec, saved == nil)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/libdns/libdns"
 )
 
@@ -70,7 +71,7 @@ func memZone(n int) (*memHost, []providers.RRset, []uint32) {
 
 func batchExecutor(h *memHost, sets []providers.RRset, ttls []uint32, j *Journal) (*Executor, *Step) {
 	st := &Step{ID: StepLowerTTL, Action: ActionSetTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}}
-	p := &Plan{Spec: &Spec{Zone: "example.com."}, Steps: []Step{*st}}
+	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Steps: []Step{*st}}
 	return &Executor{Plan: p, Env: Env{Hosts: map[string]providers.Host{"old": h}}, Journal: j, Clock: NewSimClock(time.Now())}, st
 }
 

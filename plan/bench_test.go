@@ -13,6 +13,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // BenchmarkLabMigration moves the lab zone from OLD to NEW and reports the
@@ -83,8 +84,8 @@ func BenchmarkLargeZone(b *testing.B) {
 		start := time.Now()
 		addBulk(b, l, n)
 		b.Logf("%d RRsets added at both hosts in %s", n, time.Since(start).Round(time.Second))
-		spec := writeSpec(b, l, "insecure-window", 10*time.Minute)
-		s, err := plan.Load(spec, nil)
+		specFile := writeSpec(b, l, "insecure-window", 10*time.Minute)
+		s, err := spec.Load(specFile, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -109,8 +110,8 @@ func BenchmarkLargeZone(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "ttl-gate-poll-s")
 		b.Logf("one TTL-gate poll before lowering: %s", r.Summary)
 		start = time.Now()
-		if _, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, DryRun: true, Out: &tlog{t: b},
-			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		if _, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, DryRun: true, Out: &tlog{t: b},
+			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 			}}); err != nil {
 			b.Fatal(err)
@@ -119,8 +120,8 @@ func BenchmarkLargeZone(b *testing.B) {
 		for _, reverse := range []bool{false, true} {
 			pr, stop := watchResolvers(l)
 			start = time.Now()
-			cl, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
-				NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+			cl, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
+				NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 					return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 				}})
 			wall := time.Since(start)

@@ -26,14 +26,14 @@ func TestCloudflareRecordsCutover(t *testing.T) {
 		providerstest.CloudflareRecord{Type: "TXT", Name: "example.com", Content: `"v=spf1 -all"`, TTL: 3600},
 	)
 	d := f.ServeDNS(t, "127.75.2.1", "127.75.2.2", "127.75.2.3")
-	spec := cfSpec(t, f, d, `changes:
+	specFile := cfSpec(t, f, d, `changes:
   - {name: shop, type: A, from: 203.0.113.7, to: 203.0.113.9}
   - {name: api, type: A, from: [192.0.2.10, 192.0.2.11], to: [198.51.100.10, 198.51.100.11]}
 phases: [50, 100]
 hold: 0s
 rollback: auto
 `)
-	cl, err := r53Apply(t, spec, false, &tlog{t: t})
+	cl, err := r53Apply(t, specFile, false, &tlog{t: t})
 	if err != nil || cl.Result != "completed" {
 		t.Fatalf("cutover: %v", err)
 	}
@@ -70,11 +70,11 @@ func TestCloudflare429MidStepThenResume(t *testing.T) {
 		providerstest.CloudflareRecord{Type: "A", Name: "www.example.com", Content: "192.0.2.1", TTL: 1},
 	)
 	d := f.ServeDNS(t, "127.75.6.1", "127.75.6.2", "127.75.6.3")
-	spec := cfSpec(t, f, d, `changes:
+	specFile := cfSpec(t, f, d, `changes:
   - {name: api, type: A, from: 192.0.2.10, to: 198.51.100.10}
 rollback: manual
 `)
-	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Limit(1000, "") }})
+	_, err := r53Apply(t, specFile, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Limit(1000, "") }})
 	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "HTTP 429") {
 		t.Fatalf("apply with the API answering 429: %v", err)
 	}
@@ -83,7 +83,7 @@ rollback: manual
 	}
 	f.Limit(0, "")
 	said := false
-	cl, err := r53Apply(t, spec, false, &onLine{t: t, mark: "finished: 1 changes of example.com. are in place at cf", act: func() { said = true }})
+	cl, err := r53Apply(t, specFile, false, &onLine{t: t, mark: "finished: 1 changes of example.com. are in place at cf", act: func() { said = true }})
 	if err != nil || cl.Result != "completed" || !said {
 		t.Fatalf("resumed apply: %v (said it finished, naming the host: %t)", err, said)
 	}
@@ -98,8 +98,8 @@ func cfSpec(t *testing.T, f *providerstest.Cloudflare, d providerstest.DNS, chan
 	t.Helper()
 	t.Setenv("CF_TOKEN", "tok")
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "records.yaml")
-	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+	specFile := filepath.Join(dir, "records.yaml")
+	if err := os.WriteFile(specFile, fmt.Appendf(nil, `version: 1
 kind: records
 zone: example.com.
 provider: cf
@@ -111,7 +111,7 @@ output: {dir: &out %s, state_dir: *out}
 `, changes, f.URL, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return spec
+	return specFile
 }
 
 // The Cloudflare API failing between two batches of one step (250 TTL
@@ -130,8 +130,8 @@ func TestCloudflareFailsBetweenBatches(t *testing.T) {
 	}
 	f := providerstest.NewCloudflare(t, "tok", []string{"zone:read", "dns:edit"}, recs...)
 	d := f.ServeDNS(t, "127.75.7.1", "127.75.7.2", "127.75.7.3")
-	spec := cfSpec(t, f, d, changes.String()+"rollback: manual\n")
-	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: cf: batch 1 of 3 sent", act: func() { f.Limit(1000, "") }})
+	specFile := cfSpec(t, f, d, changes.String()+"rollback: manual\n")
+	_, err := r53Apply(t, specFile, false, &onLine{t: t, mark: "lower-ttl: cf: batch 1 of 3 sent", act: func() { f.Limit(1000, "") }})
 	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "HTTP 429") || !strings.Contains(err.Error(), "100 of the 250 RRsets at cf were changed before (batch 2 of 3 failed)") {
 		t.Fatalf("apply with the API failing after one batch: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestCloudflareFailsBetweenBatches(t *testing.T) {
 		t.Errorf("after the stop: %v; want 100 lowered, 150 untouched", ttls)
 	}
 	f.Limit(0, "")
-	if cl, err := r53Apply(t, spec, false, &tlog{t: t}); err != nil || cl.Result != "completed" {
+	if cl, err := r53Apply(t, specFile, false, &tlog{t: t}); err != nil || cl.Result != "completed" {
 		t.Fatalf("apply again: %v", err)
 	}
 	clear(ttls)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // buildMigrate compiles the CLI for tests that must kill it.
@@ -61,8 +62,8 @@ func TestCrashAndResume(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.67.0.0/24")
 	bin := buildMigrate(t)
-	spec := writeSpec(t, l, "insecure-window", time.Minute)
-	s, err := plan.Load(spec, nil)
+	specFile := writeSpec(t, l, "insecure-window", time.Minute)
+	s, err := spec.Load(specFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	kills := 0
 	for run := 0; run < len(points)+3; run++ {
-		cmd := exec.Command(bin, "apply", "-f", spec, "--yes")
+		cmd := exec.Command(bin, "apply", "-f", specFile, "--yes")
 		logf, err := os.Create(filepath.Join(t.TempDir(), "apply.log"))
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -42,7 +43,7 @@ func writeSpec(t testing.TB, l *lab.Lab, dnssec string, gateTimeout time.Duratio
 	if dnssec == "unsigned" {
 		zone = lab.UnsignedZone
 	}
-	spec := fmt.Sprintf(`version: 1
+	text := fmt.Sprintf(`version: 1
 zone: %s
 kind: nameservers
 dnssec: %s
@@ -70,7 +71,7 @@ output: {dir: &out %s, state_dir: *out}
 		l.Addr(lab.RoleRoot), l.TrustAnchor, strings.Join(honestResolvers(l), ", "),
 		gateTimeout, filepath.Join(t.TempDir(), "migrations"))
 	p := filepath.Join(t.TempDir(), "spec.yaml")
-	if err := os.WriteFile(p, []byte(spec), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -271,7 +272,7 @@ func (p *prober) String() string {
 // first change until after. When apply returns, the old provider is
 // decommissioned (both its servers stopped), as operators do once a move
 // is done: only resolvers still sent to it by their caches can fail then.
-func migrate(t testing.TB, l *lab.Lab, spec string, scale float64, after time.Duration) (*plan.ChangeLog, *prober, time.Duration, error) {
+func migrate(t testing.TB, l *lab.Lab, specFile string, scale float64, after time.Duration) (*plan.ChangeLog, *prober, time.Duration, error) {
 	t.Helper()
 	p, resolvers := newProber(l)
 	ctx, stop := context.WithCancel(context.Background())
@@ -281,8 +282,8 @@ func migrate(t testing.TB, l *lab.Lab, spec string, scale float64, after time.Du
 	time.Sleep(300 * time.Millisecond) // the prober is answering before anything changes
 	start := time.Now()
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
-		SpecFile: spec, Env: os.Getenv, Out: &tlog{t: t}, WaitScale: scale, Poll: 200 * time.Millisecond,
-		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, WaitScale: scale, Poll: 200 * time.Millisecond,
+		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 		},
 	})

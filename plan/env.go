@@ -8,11 +8,12 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // NewEnv builds the checker, hosts and registrar a spec names. Instructions
 // for a manual registrar go to out.
-func NewEnv(ctx context.Context, spec *Spec, out io.Writer, timeout time.Duration) (Env, error) {
+func NewEnv(ctx context.Context, spec *spec.Spec, out io.Writer, timeout time.Duration) (Env, error) {
 	opts := checks.Options{Resolvers: append([]string{}, spec.Verify.Resolvers...), Timeout: timeout,
 		IPv6: spec.Verify.IPv6 == "on", IPv6Auto: spec.Verify.IPv6 == "auto" || spec.Verify.IPv6 == ""}
 	if spec.Verify.Root != "" {
@@ -63,7 +64,7 @@ func NewEnv(ctx context.Context, spec *Spec, out io.Writer, timeout time.Duratio
 	return env, nil
 }
 
-func tsig(t TSIGSpec) providers.TSIG {
+func tsig(t spec.TSIGSpec) providers.TSIG {
 	return providers.TSIG{Name: t.Name, Algorithm: t.Algorithm, Secret: t.Secret.Value()}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -235,7 +236,7 @@ func (x *Executor) holdChecks(st *Step) func(context.Context) error {
 				continue
 			}
 			next[i] = x.now().Add(h.Interval)
-			r := checkHealth(ctx, []HealthCheck{h})
+			r := checkHealth(ctx, []spec.HealthCheck{h})
 			if r.OK {
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -41,12 +42,12 @@ func (w *onLine) Write(b []byte) (int, error) {
 func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.79.0.0/24")
-	spec := writeSpec(t, l, "insecure-window", 10*time.Second)
+	specFile := writeSpec(t, l, "insecure-window", 10*time.Second)
 	ctx := context.Background()
 	pr, stopProber := watchResolvers(l)
 	apply := func(out *onLine) error {
-		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
-			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
+			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 			}})
 		return err
@@ -89,7 +90,7 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	if err := l.WaitInSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, _, obs := observeSpec(t, spec)
+	s, _, obs := observeSpec(t, specFile)
 	for _, h := range []plan.HostState{obs.Old, obs.New} {
 		if !strings.Contains(strings.Join(h.Marker, " "), "plan=") {
 			t.Errorf("%s serves no marker mid-move: %v", h.Provider, h.Marker)
@@ -186,9 +187,9 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 }
 
 // observeSpec loads a spec and observes the live state it names.
-func observeSpec(t *testing.T, file string) (*plan.Spec, plan.Env, *plan.Observed) {
+func observeSpec(t *testing.T, file string) (*spec.Spec, plan.Env, *plan.Observed) {
 	t.Helper()
-	s, err := plan.Load(file, nil)
+	s, err := spec.Load(file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

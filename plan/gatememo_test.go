@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -19,7 +20,7 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	addr, asked, setTTL := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300})
 
 	st := lowerABC()
-	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{addr}}}}
+	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{addr}}}}
 	env := Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
 	memo := newGateMemo()
 	if r := evalGate(context.Background(), env, p, st, nil, memo); r.OK || r.Summary != "2 of 3 RRset answers serve the new TTL with unchanged data" {

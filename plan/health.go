@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // HealthResult is one round of health checks.
@@ -18,7 +20,7 @@ type HealthResult struct {
 
 // checkHealth runs every check once. HTTP checks follow no redirect and
 // trust the system's CA pool; TCP checks only connect.
-func checkHealth(ctx context.Context, checks []HealthCheck) HealthResult {
+func checkHealth(ctx context.Context, checks []spec.HealthCheck) HealthResult {
 	res := HealthResult{OK: true}
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, h := range checks {

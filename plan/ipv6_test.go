@@ -10,6 +10,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // TestIPv6ParentServerLags runs the lab with its third parent server on
@@ -32,22 +33,22 @@ func TestIPv6ParentServerLags(t *testing.T) {
 		t.Fatalf("another lab holds %s: this test needs it (stop the other lab)", lab.IPv6Addr)
 	}
 	// verify.ipv6 is auto: this machine has a route to [::1].
-	spec, err := plan.Load(writeSpec(t, l, "insecure-window", time.Minute), nil)
+	s, err := spec.Load(writeSpec(t, l, "insecure-window", time.Minute), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := plan.NewEnv(ctx, spec, nil, time.Second)
+	env, err := plan.NewEnv(ctx, s, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs, err := plan.Observe(ctx, env, spec)
+	obs, err := plan.Observe(ctx, env, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(obs.ParentServers, lab.IPv6Addr) || len(obs.ParentServers) != 3 {
 		t.Fatalf("parent servers %v, want the two IPv4 ones and %s", obs.ParentServers, lab.IPv6Addr)
 	}
-	p := &plan.Plan{Spec: spec, Observed: obs}
+	p := &plan.Plan{Spec: s, Observed: obs}
 
 	for _, tt := range []struct {
 		name   string

@@ -14,6 +14,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -97,17 +98,17 @@ func TestLargeZoneMovesInBatches(t *testing.T) {
 	l := freshLab(t, "127.76.0.0/24")
 	addBulk(t, l, bulkRRsets)
 	bin := buildMigrate(t)
-	spec := writeSpec(t, l, "insecure-window", 2*time.Minute)
-	s, err := plan.Load(spec, nil)
+	specFile := writeSpec(t, l, "insecure-window", 2*time.Minute)
+	s, err := spec.Load(specFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ws := plan.WorkspaceFor(s)
 	journal := ws.Path("journal.jsonl")
-	if !runKilled(t, bin, journal, &killPoint{step: plan.StepLowerTTL, event: plan.EvBatchDone, sig: syscall.SIGKILL}, "apply", "-f", spec, "--yes") {
+	if !runKilled(t, bin, journal, &killPoint{step: plan.StepLowerTTL, event: plan.EvBatchDone, sig: syscall.SIGKILL}, "apply", "-f", specFile, "--yes") {
 		t.Fatal("the forward run ended before its first batch was journaled")
 	}
-	runKilled(t, bin, journal, nil, "apply", "-f", spec, "--yes")
+	runKilled(t, bin, journal, nil, "apply", "-f", specFile, "--yes")
 	entries := readJournal(t, journal)
 	if len(entries) == 0 || entries[len(entries)-1].Event != plan.EvFinished {
 		t.Fatalf("the forward move did not finish: %+v", entries[len(entries)-1])
@@ -145,7 +146,7 @@ func TestLargeZoneMovesInBatches(t *testing.T) {
 		}
 	}
 
-	runKilled(t, bin, "", nil, "rollback", "-f", spec, "--yes")
+	runKilled(t, bin, "", nil, "rollback", "-f", specFile, "--yes")
 	back := readJournal(t, filepath.Join(ws.Dir+".rollback", "journal.jsonl"))
 	if len(back) == 0 || back[len(back)-1].Event != plan.EvFinished {
 		t.Fatalf("the rollback did not finish")

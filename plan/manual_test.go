@@ -12,6 +12,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // human plays the person at the registrar's web form: it reads what the
@@ -61,7 +62,7 @@ func TestManualRegistrarUnsigned(t *testing.T) {
 	h := &human{t: t, l: l}
 	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
 		SpecFile: specFile, Env: os.Getenv, Out: h, Poll: 200 * time.Millisecond,
-		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, h, time.Second) },
+		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, h, time.Second) },
 	})
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, h.buf.String())

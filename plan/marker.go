@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -89,7 +90,7 @@ func markerProblems(o *Observed, zone string, allowed ...string) []string {
 
 // addMarkerSteps puts mark before the first change and unmark before
 // final-verify. Neither has a wait: earliest starts are unchanged.
-func addMarkerSteps(p *Plan, spec *Spec, gateTimeout Duration) {
+func addMarkerSteps(p *Plan, spec *spec.Spec, gateTimeout Duration) {
 	o := p.Observed
 	servers := append(append([]string{}, o.Old.Servers...), o.New.Servers...)
 	ttl := uint32(spec.TTL.LowerTo / time.Second)
@@ -370,7 +371,7 @@ func readMarkedTTLs(strs []string, zone string) (markedTTLs, error) {
 // plan id, begun elsewhere and gone (its machine lost): the markers it
 // left must name it, and they say what TTL each RRset had before it was
 // lowered, so that the new plan waits those TTLs out and restores them.
-func TakeOver(o *Observed, spec *Spec, id string) error {
+func TakeOver(o *Observed, spec *spec.Spec, id string) error {
 	lowerTo := uint32(spec.TTL.LowerTo / time.Second)
 	var problems []string
 	found := false

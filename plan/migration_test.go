@@ -10,6 +10,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // endState checks the lab after a migration: every parent server
@@ -115,19 +116,19 @@ func TestPlanRefusesWithoutParity(t *testing.T) {
 	if err := l.WaitInSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := plan.Load(writeSpec(t, l, "insecure-window", time.Minute), nil)
+	s, err := spec.Load(writeSpec(t, l, "insecure-window", time.Minute), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := plan.NewEnv(context.Background(), spec, nil, time.Second)
+	env, err := plan.NewEnv(context.Background(), s, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs, err := plan.Observe(ctx, env, spec)
+	obs, err := plan.Observe(ctx, env, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = plan.Build(spec, obs, time.Now())
+	_, err = plan.Build(s, obs, time.Now())
 	if !plan.IsNotSafe(err) || !strings.Contains(err.Error(), "zone parity: the new provider has no mail.example.lab. A") || !strings.Contains(err.Error(), l.Addr(lab.RoleNew2)) {
 		t.Errorf("plan without parity: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -139,7 +140,7 @@ type Env struct {
 // Observe reads the live state for spec. Problems that make a migration
 // unsafe are listed in Observed.Problems rather than returned as an error:
 // an error means the state could not be read at all.
-func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
+func Observe(ctx context.Context, env Env, spec *spec.Spec) (*Observed, error) {
 	return observe(ctx, env, spec, true)
 }
 
@@ -147,7 +148,7 @@ func Observe(ctx context.Context, env Env, spec *Spec) (*Observed, error) {
 // staleness test, which compares only the fingerprint) it leaves out the
 // preflight checks and their zone parity, the costliest part of a large
 // zone's observation: every RRset at every server.
-func observe(ctx context.Context, env Env, spec *Spec, withPreflight bool) (*Observed, error) {
+func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) (*Observed, error) {
 	now := env.Now
 	if now == nil {
 		now = time.Now
@@ -195,13 +196,11 @@ func observe(ctx context.Context, env Env, spec *Spec, withPreflight bool) (*Obs
 		o.Fingerprint = o.fingerprint()
 		return o, nil
 	}
-	for _, side := range []struct {
-		s   Side
-		dst *HostState
-	}{{spec.From, &o.Old}, {spec.To, &o.New}} {
-		if err := observeHost(ctx, env, spec, side.s, side.dst); err != nil {
-			return nil, err
-		}
+	if err := observeHost(ctx, env, spec, spec.From, &o.Old); err != nil {
+		return nil, err
+	}
+	if err := observeHost(ctx, env, spec, spec.To, &o.New); err != nil {
+		return nil, err
 	}
 	if withPreflight {
 		o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
@@ -230,7 +229,7 @@ func parentNegTTL(ctx context.Context, c *checks.Checker, parent string, servers
 	return neg
 }
 
-func observeHost(ctx context.Context, env Env, spec *Spec, side Side, h *HostState) error {
+func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, h *HostState) error {
 	host, ok := env.Hosts[side.Provider]
 	if !ok {
 		return fmt.Errorf("observe: provider %q has no host", side.Provider)
@@ -365,7 +364,7 @@ func (o *Observed) Drift(now *Observed) error {
 }
 
 // preflight lists what makes the migration unsafe to start.
-func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
+func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string {
 	var out []string
 	for _, f := range o.Findings {
 		if f.Severity == checks.Critical {
@@ -415,7 +414,7 @@ func preflight(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
 // accessProblems proves every credential the move will use, each host's
 // and the registrar's, with a request that changes nothing (a host whose
 // zone was read through its API has proven its own already).
-func accessProblems(ctx context.Context, env Env, spec *Spec) []string {
+func accessProblems(ctx context.Context, env Env, spec *spec.Spec) []string {
 	var out []string
 	names := []string{spec.From.Provider, spec.To.Provider}
 	if spec.Kind == "records" {
@@ -473,7 +472,7 @@ func anyMatch(ds, ksk []string) bool {
 // identically, through its API and on every new server. It also asks every
 // old server, to learn the TTL each RRset is really served (or signed)
 // with: a wait must cover that, not only what the API says.
-func parity(ctx context.Context, env Env, spec *Spec, o *Observed) []string {
+func parity(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string {
 	skip := func(s providers.RRset) bool { return s.Type == "SOA" || (s.Type == "NS" && s.Name == spec.Zone) }
 	newSets := map[string][]string{}
 	for _, s := range o.New.RRsets {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // Zone parity carries what a host answers by rule: weighted sets and
@@ -33,7 +34,7 @@ func TestParityCarriesRoutedNames(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := &Observed{Old: HostState{Provider: "old", Routed: c.old}, New: HostState{Provider: "new", Routed: c.new}}
 			env := Env{Checker: checks.New(checks.Options{Roots: []string{"127.0.0.1:1"}})}
-			got := parity(context.Background(), env, &Spec{Zone: "example.com."}, o)
+			got := parity(context.Background(), env, &spec.Spec{Zone: "example.com."}, o)
 			if len(got) != len(c.want) {
 				t.Fatalf("parity: %q, want %q", got, c.want)
 			}

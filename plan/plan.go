@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // Step ids: a public contract that users script against.
@@ -217,13 +218,13 @@ type Step struct {
 // Plan is the only input of apply: self-contained, versioned, and
 // carrying a fingerprint of the live state it was made from.
 type Plan struct {
-	Format   string    `json:"format"`
-	Version  int       `json:"version"`
-	ID       string    `json:"id"`
-	Created  time.Time `json:"created"`
-	Spec     *Spec     `json:"spec"`
-	Observed *Observed `json:"observed"`
-	Steps    []Step    `json:"steps"`
+	Format   string     `json:"format"`
+	Version  int        `json:"version"`
+	ID       string     `json:"id"`
+	Created  time.Time  `json:"created"`
+	Spec     *spec.Spec `json:"spec"`
+	Observed *Observed  `json:"observed"`
+	Steps    []Step     `json:"steps"`
 	// TotalWait is the sum of the mandated waits.
 	TotalWait Duration `json:"total_wait"`
 	// Nothing is true when the live state is already the target.

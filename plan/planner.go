@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // Build turns a spec and the live state into the ordered steps of the
 // migration. It refuses, with every reason, when preflight found problems.
-func Build(spec *Spec, o *Observed, now time.Time) (*Plan, error) {
+func Build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
 	if len(o.Problems) > 0 {
 		return nil, notSafe(o.Problems)
 	}

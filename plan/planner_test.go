@@ -14,21 +14,22 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func testSpec(dnssec string) *Spec {
-	return &Spec{Version: 1, Zone: "example.com.", Kind: "nameservers", DNSSEC: dnssec, File: "spec.yaml",
-		From:         Side{Provider: "old", Nameservers: []string{"ns1.old.example.net.", "ns2.old.example.net."}},
-		To:           Side{Provider: "new", Nameservers: []string{"ns1.new.example.org.", "ns2.new.example.org."}},
-		Registrar:    RegistrarSpec{Type: "manual"},
-		TTL:          TTLSpec{LowerTo: 300 * time.Second, Restore: true},
-		SafetyMargin: "10%", Margin: Margin{Percent: 10},
-		Verify: VerifySpec{Resolvers: []string{"192.0.2.53:53"}, GateTimeout: 30 * time.Minute},
-		Output: OutputSpec{Dir: "./migrations"}}
+func testSpec(dnssec string) *spec.Spec {
+	return &spec.Spec{Version: 1, Zone: "example.com.", Kind: "nameservers", DNSSEC: dnssec, File: "spec.yaml",
+		From:         spec.Side{Provider: "old", Nameservers: []string{"ns1.old.example.net.", "ns2.old.example.net."}},
+		To:           spec.Side{Provider: "new", Nameservers: []string{"ns1.new.example.org.", "ns2.new.example.org."}},
+		Registrar:    spec.RegistrarSpec{Type: "manual"},
+		TTL:          spec.TTLSpec{LowerTo: 300 * time.Second, Restore: true},
+		SafetyMargin: "10%", Margin: spec.Margin{Percent: 10},
+		Verify: spec.VerifySpec{Resolvers: []string{"192.0.2.53:53"}, GateTimeout: 30 * time.Minute},
+		Output: spec.OutputSpec{Dir: "./migrations"}}
 }
 
 // observed is a live state as a real move would see it: hour-long TTLs,
@@ -496,13 +497,13 @@ func TestPlanFileHoldsEachRRsetOnce(t *testing.T) {
 // A records plan's header says what a cutover does, at its one host: no
 // from/to move, no second provider.
 func TestRecordsPlanHeader(t *testing.T) {
-	spec := testSpec("")
-	spec.Kind, spec.Provider, spec.Phases, spec.Rollback = "records", "old", []int{10, 100}, "auto"
-	spec.From, spec.To = Side{}, Side{}
-	spec.Changes = []RecordChange{{Name: "www.example.com.", Type: "A", From: Values{"192.0.2.80"}, To: Values{"192.0.2.81"}}}
+	s := testSpec("")
+	s.Kind, s.Provider, s.Phases, s.Rollback = "records", "old", []int{10, 100}, "auto"
+	s.From, s.To = spec.Side{}, spec.Side{}
+	s.Changes = []spec.RecordChange{{Name: "www.example.com.", Type: "A", From: spec.Values{"192.0.2.80"}, To: spec.Values{"192.0.2.81"}}}
 	o := observed(3600, 86400, 3600, 172800, 86400, 900)
 	o.New = HostState{}
-	p, err := Build(spec, o, t0)
+	p, err := Build(s, o, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

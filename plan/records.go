@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -25,31 +26,31 @@ const (
 // observeRecords reads the live state for a records cutover: the host's
 // zone through its API, what each of the zone's servers serves, and where
 // each change stands.
-func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error {
-	side := Side{Provider: spec.Provider}
-	host, ok := env.Hosts[spec.Provider]
+func observeRecords(ctx context.Context, env Env, s *spec.Spec, o *Observed) error {
+	side := spec.Side{Provider: s.Provider}
+	host, ok := env.Hosts[s.Provider]
 	if !ok {
-		return fmt.Errorf("observe: provider %q has no host", spec.Provider)
+		return fmt.Errorf("observe: provider %q has no host", s.Provider)
 	}
-	rrs, err := providers.Records(ctx, spec.Provider, host, spec.Zone)
+	rrs, err := providers.Records(ctx, s.Provider, host, s.Zone)
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
 	for _, set := range providers.Group(rrs) {
-		if set.Type == "NS" && set.Name == spec.Zone {
+		if set.Type == "NS" && set.Name == s.Zone {
 			side.Nameservers = set.Data
 		}
 	}
 	if l, ok := host.(providers.NameServerLister); ok && len(side.Nameservers) == 0 {
-		if side.Nameservers, err = l.NameServers(ctx, spec.Zone); err != nil {
-			return fmt.Errorf("observe: provider %s: %w", spec.Provider, err)
+		if side.Nameservers, err = l.NameServers(ctx, s.Zone); err != nil {
+			return fmt.Errorf("observe: provider %s: %w", s.Provider, err)
 		}
 		slices.Sort(side.Nameservers)
 	}
 	if len(side.Nameservers) == 0 {
-		return fmt.Errorf("observe: provider %s serves no apex NS for %s", spec.Provider, spec.Zone)
+		return fmt.Errorf("observe: provider %s serves no apex NS for %s", s.Provider, s.Zone)
 	}
-	if err := observeHost(ctx, env, spec, side, &o.Old); err != nil {
+	if err := observeHost(ctx, env, s, side, &o.Old); err != nil {
 		return err
 	}
 	_, o.Weighted = host.(providers.Weighter)
@@ -67,30 +68,30 @@ func observeRecords(ctx context.Context, env Env, spec *Spec, o *Observed) error
 		}
 	}
 	changed := 0
-	for _, c := range spec.Changes {
+	for _, c := range s.Changes {
 		from, to := normalize(c.Name, c.Type, c.From), normalize(c.Name, c.Type, c.To)
 		set, ok := current[c.Name+" "+c.Type]
 		_, weighted := routedAt(o.Old, c.Name, c.Type)
 		switch {
 		case other[c.Name+" "+c.Type] != nil:
-			o.Problems = append(o.Problems, fmt.Sprintf("%s %s is answered at %s by a rule dnsmigrate does not change (%s): change it there, or leave it out of the spec", c.Name, c.Type, spec.Provider, strings.Join(other[c.Name+" "+c.Type], "; ")))
+			o.Problems = append(o.Problems, fmt.Sprintf("%s %s is answered at %s by a rule dnsmigrate does not change (%s): change it there, or leave it out of the spec", c.Name, c.Type, s.Provider, strings.Join(other[c.Name+" "+c.Type], "; ")))
 		case ok && slices.Equal(set.Data, to):
 		case ok && slices.Equal(set.Data, from):
 			changed += len(from)
 		case ok && weighted && slices.Equal(set.Data, union(from, to)):
 			changed += len(from) // a weighted phase under way
 		case !ok:
-			o.Problems = append(o.Problems, fmt.Sprintf("%s %s does not exist at %s; the spec says it is %v", c.Name, c.Type, spec.Provider, c.From))
+			o.Problems = append(o.Problems, fmt.Sprintf("%s %s does not exist at %s; the spec says it is %v", c.Name, c.Type, s.Provider, c.From))
 		default:
-			o.Problems = append(o.Problems, fmt.Sprintf("%s %s is %v at %s, neither from %v nor to %v", c.Name, c.Type, set.Data, spec.Provider, c.From, c.To))
+			o.Problems = append(o.Problems, fmt.Sprintf("%s %s is %v at %s, neither from %v nor to %v", c.Name, c.Type, set.Data, s.Provider, c.From, c.To))
 		}
 	}
-	if share := float64(changed) / float64(max(total, 1)); total >= SafetyMinRecords && share > SafetyThreshold && !spec.Force {
-		o.Problems = append(o.Problems, fmt.Sprintf("the plan changes %d of the %d records of %s (%.0f%%), more than %.0f%%: check the spec, or pass --force", changed, total, spec.Zone, share*100, SafetyThreshold*100))
+	if share := float64(changed) / float64(max(total, 1)); total >= SafetyMinRecords && share > SafetyThreshold && !s.Force {
+		o.Problems = append(o.Problems, fmt.Sprintf("the plan changes %d of the %d records of %s (%.0f%%), more than %.0f%%: check the spec, or pass --force", changed, total, s.Zone, share*100, SafetyThreshold*100))
 	}
 	for _, a := range o.Old.hostAnswers {
 		if !a.Answered || !a.Authoritative {
-			o.Problems = append(o.Problems, fmt.Sprintf("server %s (%s) does not answer authoritatively for %s: %s", a.Name, a.Server, spec.Zone, a.Error))
+			o.Problems = append(o.Problems, fmt.Sprintf("server %s (%s) does not answer authoritatively for %s: %s", a.Name, a.Server, s.Zone, a.Error))
 		}
 	}
 	return nil
@@ -152,7 +153,7 @@ func normalize(name, rrtype string, vals []string) []string {
 // then per phase change that share of the names, prove it at every
 // server, wait for every resolver, and hold while health holds; then
 // restore the TTLs.
-func buildRecords(p *Plan, spec *Spec, o *Observed) {
+func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 	m := spec.Margin
 	gateTimeout := Duration(spec.Verify.GateTimeout)
 	lowerTo := uint32(spec.TTL.LowerTo / time.Second)
@@ -243,7 +244,7 @@ func buildRecords(p *Plan, spec *Spec, o *Observed) {
 
 // buildShares plans phases that each move a share of the names, in the
 // stable order, each proven at every server and at every resolver.
-func buildShares(p *Plan, spec *Spec, moves []providers.Replacement, servers []string, lowerTo uint32) {
+func buildShares(p *Plan, spec *spec.Spec, moves []providers.Replacement, servers []string, lowerTo uint32) {
 	m := spec.Margin
 	gateTimeout := Duration(spec.Verify.GateTimeout)
 	done := 0
@@ -283,7 +284,7 @@ func buildShares(p *Plan, spec *Spec, moves []providers.Replacement, servers []s
 // those sets exactly as the forward move found them (Observed.PriorRouted).
 // Each phase step holds the routes apply writes and the routes a rollback
 // writes back.
-func buildWeighted(p *Plan, spec *Spec, o *Observed, moves []providers.Replacement, servers []string) {
+func buildWeighted(p *Plan, spec *spec.Spec, o *Observed, moves []providers.Replacement, servers []string) {
 	gateTimeout := Duration(spec.Verify.GateTimeout)
 	var undo []providers.Route
 	for _, mv := range moves {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -141,7 +142,7 @@ func healthTarget(t *testing.T) (*httptest.Server, string) {
 	return srv, fmt.Sprintf("  - {type: http, url: %q, expect_status: 200, interval: 1s, failures_allowed: 1}\n  - {type: tcp, address: %q, interval: 1s}\n", srv.URL+"/healthz", host)
 }
 
-func cutover(t *testing.T, l *lab.Lab, spec string, out *stopAt) (*plan.ChangeLog, *cutoverProber, error) {
+func cutover(t *testing.T, l *lab.Lab, specFile string, out *stopAt) (*plan.ChangeLog, *cutoverProber, error) {
 	t.Helper()
 	p := &cutoverProber{}
 	ctx, stop := context.WithCancel(context.Background())
@@ -151,8 +152,10 @@ func cutover(t *testing.T, l *lab.Lab, spec string, out *stopAt) (*plan.ChangeLo
 	if out != nil {
 		w = out
 	}
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 200 * time.Millisecond, Force: true,
-		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
+	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 200 * time.Millisecond, Force: true,
+		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
+			return plan.NewEnv(ctx, s, w, time.Second)
+		}})
 	time.Sleep(2 * time.Second)
 	stop()
 	<-done
@@ -167,10 +170,10 @@ func TestRecordsCutover(t *testing.T) {
 	l := freshLab(t, "127.72.0.0/24")
 	addServices(t, l)
 	_, health := healthTarget(t)
-	spec := recordsSpec(t, l, health)
+	specFile := recordsSpec(t, l, health)
 
 	// Without --force, changing 20 of the zone's records is refused.
-	s, err := plan.Load(spec, nil)
+	s, err := spec.Load(specFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +189,7 @@ func TestRecordsCutover(t *testing.T) {
 		t.Fatalf("plan without --force: %v", err)
 	}
 
-	cl, p, err := cutover(t, l, spec, nil)
+	cl, p, err := cutover(t, l, specFile, nil)
 	if err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
@@ -227,9 +230,9 @@ func TestRecordsCutoverRollsBack(t *testing.T) {
 	l := freshLab(t, "127.73.0.0/24")
 	addServices(t, l)
 	srv, health := healthTarget(t)
-	spec := recordsSpec(t, l, health)
+	specFile := recordsSpec(t, l, health)
 	out := &stopAt{t: t, line: "phase-2: move", cancel: func() { srv.Close() }}
-	cl, p, err := cutover(t, l, spec, out)
+	cl, p, err := cutover(t, l, specFile, out)
 	if err == nil || !strings.Contains(err.Error(), "rolled back automatically") {
 		t.Fatalf("cutover with a dead health target: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
 )
 
@@ -38,7 +39,7 @@ func (s *stopAt) Write(b []byte) (int, error) {
 func TestRollbackMidway(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.71.0.0/24")
-	spec := writeSpec(t, l, "insecure-window", time.Minute)
+	specFile := writeSpec(t, l, "insecure-window", time.Minute)
 	old, err := l.LiveDS(context.Background(), lab.RoleOld1, lab.Zone)
 	if err != nil {
 		t.Fatal(err)
@@ -60,17 +61,17 @@ func TestRollbackMidway(t *testing.T) {
 		p.run(pctx, lab.Zone, resolvers)
 		close(probed)
 	}()
-	newEnv := func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+	newEnv := func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 		return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}
-	_, _, err = plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv})
+	_, _, err = plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv})
 	if err == nil || !strings.Contains(err.Error(), "migrate rollback -f") {
 		t.Fatalf("stopped forward move: %v", err)
 	}
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
+	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
 	if err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
@@ -116,7 +117,7 @@ func TestRollbackMidway(t *testing.T) {
 			t.Errorf("old %s %s ttl %d after rollback, want %d", s.Name, s.Type, s.TTL, want)
 		}
 	}
-	s, _ := plan.Load(spec, nil)
+	s, _ := spec.Load(specFile, nil)
 	if _, err := os.Stat(plan.WorkspaceFor(s).Dir); !os.IsNotExist(err) {
 		t.Errorf("the rolled-back forward journal was not set aside: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // The seeds' case, end to end against the Route 53 fake and its DNS side:
@@ -22,10 +23,10 @@ import (
 // they were. At every phase the sets, weights and health checks are
 // exactly as planned.
 func TestRoute53WeightedCutoverAndRollback(t *testing.T) {
-	f, spec := r53Cutover(t, "127.75.0", "")
+	f, specFile := r53Cutover(t, "127.75.0", "")
 	before := f.State("backend.example.com.", "CNAME")
 	for _, reverse := range []bool{false, true} {
-		if cl, err := r53Apply(t, spec, reverse, &tlog{t: t}); err != nil || cl.Result != "completed" {
+		if cl, err := r53Apply(t, specFile, reverse, &tlog{t: t}); err != nil || cl.Result != "completed" {
 			t.Fatalf("apply (reverse %t): %v", reverse, err)
 		}
 	}
@@ -60,9 +61,9 @@ func TestRoute53WeightedCutoverAndRollback(t *testing.T) {
 // leaves it).
 func TestRoute53WeightedAutoRollback(t *testing.T) {
 	srv, health := healthTarget(t)
-	f, spec := r53Cutover(t, "127.75.1", health)
+	f, specFile := r53Cutover(t, "127.75.1", health)
 	out := &stopAt{t: t, line: "phase-2: answer", cancel: func() { srv.Close() }}
-	_, err := r53Apply(t, spec, false, out)
+	_, err := r53Apply(t, specFile, false, out)
 	if err == nil || !strings.Contains(err.Error(), "rolled back automatically") {
 		t.Fatalf("cutover with a dead health target: %v", err)
 	}
@@ -87,7 +88,7 @@ func r53Cutover(t *testing.T, prefix, health string, change ...string) (*provide
 	)
 	d := f.ServeDNS(t, prefix+".1", prefix+".2", prefix+".3")
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "records.yaml")
+	specFile := filepath.Join(dir, "records.yaml")
 	if len(change) == 0 {
 		change = []string{"{name: backend, type: CNAME, from: [lb-a.example.net., lb-b.example.net.], to: lb-c.example.net.}"}
 	}
@@ -95,7 +96,7 @@ func r53Cutover(t *testing.T, prefix, health string, change ...string) (*provide
 	if health != "" {
 		hold, health = "2s", "health:\n"+health
 	}
-	if err := os.WriteFile(spec, fmt.Appendf(nil, `version: 1
+	if err := os.WriteFile(specFile, fmt.Appendf(nil, `version: 1
 kind: records
 zone: example.com.
 provider: r53
@@ -112,13 +113,15 @@ output: {dir: &out %s, state_dir: *out}
 `, change[0], hold, health, d.Root, d.TrustAnchor, d.Resolver, filepath.Join(dir, "migrations")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return f, spec
+	return f, specFile
 }
 
-func r53Apply(t *testing.T, spec string, reverse bool, w io.Writer) (*plan.ChangeLog, error) {
+func r53Apply(t *testing.T, specFile string, reverse bool, w io.Writer) (*plan.ChangeLog, error) {
 	t.Helper()
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: spec, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
-		NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, w, time.Second) }})
+	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
+		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
+			return plan.NewEnv(ctx, s, w, time.Second)
+		}})
 	return cl, err
 }
 
@@ -126,17 +129,17 @@ func r53Apply(t *testing.T, spec string, reverse bool, w io.Writer) (*plan.Chang
 // refused at plan time, naming the alias; so is one on a weighted name
 // whose from values are not its sets'.
 func TestRoute53RecordsRefuseRules(t *testing.T) {
-	f, spec := r53Cutover(t, "127.75.3", "", "{name: '@', type: AAAA, from: '2001:db8::1', to: '2001:db8::2'}")
+	f, specFile := r53Cutover(t, "127.75.3", "", "{name: '@', type: AAAA, from: '2001:db8::1', to: '2001:db8::2'}")
 	f.Put(providerstest.Route53Set{Name: "example.com.", Type: "AAAA", Alias: &providerstest.Route53Alias{HostedZoneID: "Z35SXDOTRQ7X7K", DNSName: "dualstack.lb-1.eu-west-1.elb.amazonaws.com."}})
-	_, err := r53Apply(t, spec, false, &tlog{t: t})
+	_, err := r53Apply(t, specFile, false, &tlog{t: t})
 	if err == nil || !strings.Contains(err.Error(), "example.com. AAAA is answered at r53 by a rule dnsmigrate does not change (alias to dualstack.lb-1.eu-west-1.elb.amazonaws.com.") {
 		t.Errorf("a change of an alias: %v", err)
 	}
 	if n := f.Changes(); n != 0 {
 		t.Errorf("%d change batches sent by a refused plan", n)
 	}
-	f, spec = r53Cutover(t, "127.75.4", "", "{name: backend, type: CNAME, from: lb-a.example.net., to: lb-c.example.net.}")
-	_, err = r53Apply(t, spec, false, &tlog{t: t})
+	f, specFile = r53Cutover(t, "127.75.4", "", "{name: backend, type: CNAME, from: lb-a.example.net., to: lb-c.example.net.}")
+	_, err = r53Apply(t, specFile, false, &tlog{t: t})
 	if err == nil || !strings.Contains(err.Error(), "backend.example.com. CNAME is [lb-a.example.net. lb-b.example.net.] at r53, neither from") {
 		t.Errorf("from values that are not the weighted sets': %v", err)
 	}
@@ -150,8 +153,8 @@ func TestRoute53RecordsRefuseRules(t *testing.T) {
 // and the API's error, the record set untouched; once the API answers
 // again, apply finishes the cutover.
 func TestRoute53ThrottledMidStepThenResume(t *testing.T) {
-	f, spec := r53Cutover(t, "127.75.8", "", "{name: www, type: A, from: [192.0.2.1, 192.0.2.2], to: 198.51.100.1}")
-	_, err := r53Apply(t, spec, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Throttle(1000) }})
+	f, specFile := r53Cutover(t, "127.75.8", "", "{name: www, type: A, from: [192.0.2.1, 192.0.2.2], to: 198.51.100.1}")
+	_, err := r53Apply(t, specFile, false, &onLine{t: t, mark: "lower-ttl: ", act: func() { f.Throttle(1000) }})
 	if err == nil || !strings.Contains(err.Error(), "lower-ttl") || !strings.Contains(err.Error(), "Throttling") {
 		t.Fatalf("apply with Route 53 throttling: %v", err)
 	}
@@ -159,7 +162,7 @@ func TestRoute53ThrottledMidStepThenResume(t *testing.T) {
 		t.Errorf("www A after the stop: %s, want it untouched (TTL 300, old values)", got)
 	}
 	f.Throttle(0)
-	cl, err := r53Apply(t, spec, false, &tlog{t: t})
+	cl, err := r53Apply(t, specFile, false, &tlog{t: t})
 	if err != nil || cl.Result != "completed" {
 		t.Fatalf("apply again: %v", err)
 	}

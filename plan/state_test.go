@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnsmigrate/dnsmigrate/spec"
+	"github.com/dnsmigrate/dnsmigrate/spec/spectest"
 )
 
 func TestStateRoot(t *testing.T) {
@@ -20,7 +23,7 @@ func TestStateRoot(t *testing.T) {
 		{"XDG_STATE_HOME", "", map[string]string{"XDG_STATE_HOME": "/x", "HOME": "/h"}, "/x/dnsmigrate"},
 		{"HOME", "", map[string]string{"HOME": "/h"}, "/h/.local/state/dnsmigrate"},
 	} {
-		spec := &Spec{Zone: "example.com.", Output: OutputSpec{Dir: "./migrations", StateDir: tt.stateDir}}
+		spec := &spec.Spec{Zone: "example.com.", Output: spec.OutputSpec{Dir: "./migrations", StateDir: tt.stateDir}}
 		if got := StateRoot(spec, func(k string) string { return tt.env[k] }); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
@@ -32,16 +35,16 @@ func TestStateRoot(t *testing.T) {
 func TestTwoOutputDirsMeetAtTheLock(t *testing.T) {
 	state := t.TempDir()
 	env := func(k string) string {
-		return map[string]string{"OLD": secret, "NEW": secret, "XDG_STATE_HOME": state}[k]
+		return map[string]string{"OLD": spectest.Secret, "NEW": spectest.Secret, "XDG_STATE_HOME": state}[k]
 	}
-	spec := func(out string) string {
+	specFile := func(out string) string {
 		p := filepath.Join(t.TempDir(), "spec.yaml")
-		if err := os.WriteFile(p, []byte(base+"output: {dir: "+out+"}\n"), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(spectest.Nameservers+"output: {dir: "+out+"}\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	first, err := Load(spec(filepath.Join(t.TempDir(), "a")), env)
+	first, err := spec.Load(specFile(filepath.Join(t.TempDir(), "a")), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +60,8 @@ func TestTwoOutputDirsMeetAtTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Release()
-	_, _, err = Apply(context.Background(), ApplyOptions{SpecFile: spec(filepath.Join(t.TempDir(), "b")), Env: env,
-		NewEnv: func(context.Context, *Spec) (Env, error) { return Env{}, nil }})
+	_, _, err = Apply(context.Background(), ApplyOptions{SpecFile: specFile(filepath.Join(t.TempDir(), "b")), Env: env,
+		NewEnv: func(context.Context, *spec.Spec) (Env, error) { return Env{}, nil }})
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("second apply from another output directory: %v, want %v", err, ErrLocked)
 	}

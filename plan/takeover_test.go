@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // A move whose run is gone (its machine and state directory lost, here
@@ -22,21 +23,21 @@ import (
 func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	t.Parallel()
 	l := freshLab(t, "127.82.0.0/24")
-	spec := writeSpec(t, l, "insecure-window", 10*time.Second)
+	specFile := writeSpec(t, l, "insecure-window", 10*time.Second)
 	ctx := context.Background()
 	pr, stopProber := watchResolvers(l)
 
 	elsewhere := t.TempDir()
 	apply := func(ctx context.Context, env func(string) string, takeOver string, out *onLine) error {
-		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: spec, Env: env, Out: out, Poll: 200 * time.Millisecond, TakeOver: takeOver,
-			NewEnv: func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: env, Out: out, Poll: 200 * time.Millisecond, TakeOver: takeOver,
+			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 			}})
 		return err
 	}
 	onThisMachine := os.Getenv
 	onAnother := func(k string) string {
-		if k == plan.EnvName("output.state_dir") {
+		if k == spec.EnvName("output.state_dir") {
 			return elsewhere
 		}
 		return os.Getenv(k)
@@ -45,7 +46,7 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	if err := apply(runCtx, onThisMachine, "", &onLine{t: t, mark: "wait-ds-gone: waiting until", act: die}); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("the first run, stopped mid-move: %v", err)
 	}
-	s, _, _ := observeSpec(t, spec)
+	s, _, _ := observeSpec(t, specFile)
 	first, err := plan.ReadPlan(plan.WorkspaceFor(s).StatePath("plan.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 		t.Fatalf("apply mid-move from another machine: %v", err)
 	}
 	// Taken over: the original TTLs and the TTL wait survive.
-	s, _, obs := observeSpec(t, spec)
+	s, _, obs := observeSpec(t, specFile)
 	if err := plan.TakeOver(obs, s, first.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	}
 	endState(t, l)
 	// Every TTL is back as the first run found it, and no marker is left.
-	_, _, after := observeSpec(t, spec)
+	_, _, after := observeSpec(t, specFile)
 	for _, h := range [][2]plan.HostState{{first.Observed.Old, after.Old}, {first.Observed.New, after.New}} {
 		if len(h[1].Marker) != 0 {
 			t.Errorf("%s serves a marker after the move: %v", h[1].Provider, h[1].Marker)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // transferHost hands out zones by transfer from a table of records per
@@ -70,7 +71,7 @@ func TestGateProvesByTransfer(t *testing.T) {
 	host := &transferHost{zone: map[string][]string{}, refuse: map[string]bool{refusing: true}, transfers: map[string]int{}}
 	host.set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
 	st := lowerABC()
-	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{axfr, refusing}}}}
+	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{axfr, refusing}}}}
 	env := Env{Checker: checks.New(checks.Options{Roots: []string{refusing}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
 	memo := newGateMemo()
 	ctx := context.Background()
@@ -126,7 +127,7 @@ func TestParityByTransfer(t *testing.T) {
 		New: HostState{Provider: "new", Servers: []string{newSrv}, RRsets: sets},
 	}
 	env := Env{Checker: checks.New(checks.Options{Roots: []string{oldSrv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": oldHost, "new": newHost}}
-	out := parity(context.Background(), env, &Spec{Zone: "example.com."}, o)
+	out := parity(context.Background(), env, &spec.Spec{Zone: "example.com."}, o)
 	if got := o.Old.ServedAbove["a.example.com. A"]; got != 600 {
 		t.Errorf("a's TTL as signed at the old server: %d, want 600 (ServedAbove %v)", got, o.Old.ServedAbove)
 	}
@@ -151,7 +152,7 @@ func TestGateSkipsTransferAtSameSerial(t *testing.T) {
 	host := &transferHost{zone: map[string][]string{}, transfers: map[string]int{}}
 	host.set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
 	st := lowerABC()
-	p := &Plan{Spec: &Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{srv}}}}
+	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{srv}}}}
 	env := Env{Checker: checks.New(checks.Options{Roots: []string{srv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
 	memo := newGateMemo()
 	ctx := context.Background()

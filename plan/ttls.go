@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // waitTTLs are the TTLs the nameserver waits rest on, each the largest a
@@ -90,7 +91,7 @@ func canHandOver(o *Observed, zone string) bool {
 // reclaimStep is needed when the new host's apex NS still names the other
 // host's servers, as after a move handed over and then rolled back: it
 // makes the new host name its own servers again, before anything else.
-func reclaimStep(spec *Spec, o *Observed, to []string, lowerTo uint32, gateTimeout Duration) *Step {
+func reclaimStep(spec *spec.Spec, o *Observed, to []string, lowerTo uint32, gateTimeout Duration) *Step {
 	h := o.New
 	if !needsReclaim(h, spec.Zone, to) {
 		return nil
@@ -127,7 +128,7 @@ type RetireOld struct {
 // retireOld: the old apex NS TTL as served, counted from when the old
 // host stopped naming itself (or, when it cannot be made to, from the
 // delegation switch), plus the largest TTL it serves.
-func retireOld(o *Observed, spec *Spec, w waitTTLs, handover bool, m Margin) *RetireOld {
+func retireOld(o *Observed, spec *spec.Spec, w waitTTLs, handover bool, m spec.Margin) *RetireOld {
 	base := time.Duration(max(w.oldNS, o.NSTTL)+w.oldMax) * time.Second
 	r := &RetireOld{After: StepSwitchNS, Delay: Duration(m.Add(base))}
 	from := "the delegation switch (" + StepSwitchNS + " proven)"

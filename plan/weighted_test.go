@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/libdns/libdns"
 )
 
@@ -36,7 +37,7 @@ func weightedPlan(t *testing.T) *Plan {
 	s := testSpec("insecure-window")
 	s.Kind, s.Provider, s.Phases, s.Rollback = "records", "old", []int{10, 50, 100}, "auto"
 	s.TTL.LowerTo = 60e9
-	s.Changes = []RecordChange{{Name: "api.example.com.", Type: "A", From: Values{"192.0.2.10"}, To: Values{"198.51.100.10"}}}
+	s.Changes = []spec.RecordChange{{Name: "api.example.com.", Type: "A", From: spec.Values{"192.0.2.10"}, To: spec.Values{"198.51.100.10"}}}
 	o := observed(60, 300, 300, 300, 300, 60)
 	o.Weighted = true
 	o.Old.RRsets = append(o.Old.RRsets, providers.RRset{Name: "api.example.com.", Type: "A", TTL: 60, Data: []string{"192.0.2.10"}})
@@ -93,9 +94,9 @@ func TestWeightedActions(t *testing.T) {
 func TestRollbackSwapsRecordValues(t *testing.T) {
 	s := testSpec("insecure-window")
 	s.Kind, s.Provider, s.Phases, s.Rollback, s.TTL.LowerTo = "records", "old", []int{100}, "auto", 60e9
-	s.Changes = []RecordChange{
-		{Name: "a.example.com.", Type: "A", From: Values{"192.0.2.1"}, To: Values{"198.51.100.1"}},
-		{Name: "b.example.com.", Type: "A", From: Values{"192.0.2.2"}, To: Values{"198.51.100.2"}},
+	s.Changes = []spec.RecordChange{
+		{Name: "a.example.com.", Type: "A", From: spec.Values{"192.0.2.1"}, To: spec.Values{"198.51.100.1"}},
+		{Name: "b.example.com.", Type: "A", From: spec.Values{"192.0.2.2"}, To: spec.Values{"198.51.100.2"}},
 	}
 	for i := range s.Changes { // what Apply does for a rollback
 		c := &s.Changes[i]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -66,7 +67,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 			return errors.New("give -f SPEC or a saved PLAN (from `migrate plan --out`)")
 		}
 		timeout := v.GetDuration("timeout")
-		o.NewEnv = func(ctx context.Context, s *plan.Spec) (plan.Env, error) {
+		o.NewEnv = func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, cmd.OutOrStdout(), timeout)
 		}
 		if !o.DryRun && !v.GetBool("yes") {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +40,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 		if err != nil {
 			return err
 		}
-		spec, err := plan.Load(v.GetString("file"), os.Getenv)
+		spec, err := spec.Load(v.GetString("file"), os.Getenv)
 		if err != nil {
 			return err
 		}

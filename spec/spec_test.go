@@ -1,4 +1,4 @@
-package plan
+package spec
 
 import (
 	"encoding/json"
@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/spec/spectest"
 )
 
-const secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=" // base64
+const secret = spectest.Secret
 
 func secretFile(t *testing.T) string {
 	t.Helper()
@@ -69,18 +71,7 @@ func TestExamplesLoad(t *testing.T) {
 	}
 }
 
-const base = `version: 1
-zone: example.com.
-kind: nameservers
-dnssec: insecure-window
-from: {provider: old, nameservers: [ns1.old.example.net.]}
-to: {provider: new, nameservers: [ns1.new.example.org.]}
-registrar: {type: manual}
-providers:
-  old: {type: rfc2136, server: 192.0.2.11:53, tsig: {name: old-key, algorithm: hmac-sha256, secret_env: OLD}}
-  new: {type: rfc2136, server: 192.0.2.21, tsig: {name: new-key, algorithm: hmac-sha256, secret_env: NEW}}
-verify: {resolvers: [192.0.2.53]}
-`
+const base = spectest.Nameservers
 
 func load(t *testing.T, text string, env map[string]string) (*Spec, error) {
 	t.Helper()

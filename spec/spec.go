@@ -1,7 +1,8 @@
-// Package plan holds what a migration is: the spec a user writes, the
-// planner that turns it and the live DNS into ordered steps, the plan file,
-// the executor that applies a plan with a journal, and the change log.
-package plan
+// Package spec holds what the user writes: the migration spec, parsed
+// strictly (every error at once, each naming its file and field or its
+// environment variable), its MIGRATE_* environment overrides, its limits,
+// and the secrets it names (from the environment or files, never printed).
+package spec
 
 import (
 	"encoding/base64"
