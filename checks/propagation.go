@@ -211,7 +211,7 @@ func judge(r Reply, role string, ch Change, capAt, now time.Time) Seen {
 			deadline = own
 		}
 	}
-	s.Deadline = deadline.UTC().Format("2006-01-02T15:04:05.000Z")
+	s.Deadline = Stamp(deadline)
 	if now.After(capAt) {
 		s.Verdict = Stale
 		return s

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
@@ -106,11 +107,11 @@ func BenchmarkLargeZone(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "plan-s")
 		b.ReportMetric(peak()/(1<<20), "plan-peak-MB")
 		start = time.Now()
-		r := plan.EvalGate(ctx, env, p, p.Step(plan.StepLowerTTL))
+		r := apply.EvalGate(ctx, env, p, p.Step(plan.StepLowerTTL))
 		b.ReportMetric(time.Since(start).Seconds(), "ttl-gate-poll-s")
 		b.Logf("one TTL-gate poll before lowering: %s", r.Summary)
 		start = time.Now()
-		if _, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, DryRun: true, Out: &tlog{t: b},
+		if _, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, DryRun: true, Out: &tlog{t: b},
 			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 			}}); err != nil {
@@ -120,7 +121,7 @@ func BenchmarkLargeZone(b *testing.B) {
 		for _, reverse := range []bool{false, true} {
 			pr, stop := watchResolvers(l)
 			start = time.Now()
-			cl, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
+			cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
 				NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 					return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 				}})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
@@ -26,18 +27,18 @@ func buildMigrate(t *testing.T) string {
 	return bin
 }
 
-func readJournal(t *testing.T, path string) []plan.Entry {
+func readJournal(t *testing.T, path string) []apply.Entry {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	var out []plan.Entry
+	var out []apply.Entry
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		var e plan.Entry
+		var e apply.Entry
 		if json.Unmarshal(sc.Bytes(), &e) == nil {
 			out = append(out, e)
 		}
@@ -67,18 +68,18 @@ func TestCrashAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	journal := plan.WorkspaceFor(s).Path("journal.jsonl")
+	journal := apply.WorkspaceFor(s).Path("journal.jsonl")
 	points := []killPoint{
-		{plan.StepLowerTTL, plan.EvStepDone, 0, syscall.SIGKILL},
-		{plan.StepWaitTTL, plan.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
-		{plan.StepWaitTTL, plan.EvWaitStart, 6 * time.Second, syscall.SIGINT}, // Ctrl-C in a wait
-		{plan.StepRemoveDS, plan.EvStepDone, 0, syscall.SIGKILL},
-		{plan.StepWaitDSGone, plan.EvWaitStart, 5 * time.Second, syscall.SIGKILL},
-		{plan.StepSwitchNS, plan.EvActionStart, 0, syscall.SIGKILL},
-		{plan.StepWaitNS, plan.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
-		{plan.StepAddDS, plan.EvStepDone, 0, syscall.SIGKILL},
-		{plan.StepWaitDS, plan.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
-		{plan.StepRestoreTTL, plan.EvActionDone, 0, syscall.SIGKILL},
+		{plan.StepLowerTTL, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitTTL, apply.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
+		{plan.StepWaitTTL, apply.EvWaitStart, 6 * time.Second, syscall.SIGINT}, // Ctrl-C in a wait
+		{plan.StepRemoveDS, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitDSGone, apply.EvWaitStart, 5 * time.Second, syscall.SIGKILL},
+		{plan.StepSwitchNS, apply.EvActionStart, 0, syscall.SIGKILL},
+		{plan.StepWaitNS, apply.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
+		{plan.StepAddDS, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitDS, apply.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
+		{plan.StepRestoreTTL, apply.EvActionDone, 0, syscall.SIGKILL},
 	}
 	kills := 0
 	for run := 0; run < len(points)+3; run++ {
@@ -125,7 +126,7 @@ func TestCrashAndResume(t *testing.T) {
 		}
 		logf.Close()
 		entries := readJournal(t, journal)
-		if len(entries) > 0 && entries[len(entries)-1].Event == plan.EvFinished {
+		if len(entries) > 0 && entries[len(entries)-1].Event == apply.EvFinished {
 			break
 		}
 	}
@@ -133,7 +134,7 @@ func TestCrashAndResume(t *testing.T) {
 		t.Errorf("killed %d times, want %d", kills, len(points))
 	}
 	entries := readJournal(t, journal)
-	if len(entries) == 0 || entries[len(entries)-1].Event != plan.EvFinished {
+	if len(entries) == 0 || entries[len(entries)-1].Event != apply.EvFinished {
 		t.Fatalf("the migration did not finish; journal ends %+v", entries[len(entries)-1])
 	}
 	endState(t, l)
@@ -141,7 +142,7 @@ func TestCrashAndResume(t *testing.T) {
 	// Ctrl-C stopped the run between actions, and said so.
 	stopped := 0
 	for _, e := range entries {
-		if e.Event == plan.EvStopped && strings.Contains(e.Detail, "stopped between actions") {
+		if e.Event == apply.EvStopped && strings.Contains(e.Detail, "stopped between actions") {
 			stopped++
 		}
 	}
@@ -149,13 +150,13 @@ func TestCrashAndResume(t *testing.T) {
 		t.Errorf("%d journal entries say the run stopped between actions, want 1 (the SIGINT)", stopped)
 	}
 	// The journal: each change started once, each wait whole.
-	p, err := plan.ReadPlan(plan.WorkspaceFor(s).Path("plan.json"))
+	p, err := plan.ReadPlan(apply.WorkspaceFor(s).Path("plan.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	starts := map[string]int{}
 	for _, e := range entries {
-		if e.Event == plan.EvActionStart {
+		if e.Event == apply.EvActionStart {
 			starts[e.Step]++
 		}
 	}
@@ -165,11 +166,11 @@ func TestCrashAndResume(t *testing.T) {
 	// The servers' own logs (sentOnce below) are the truth about sends.
 	midAction := map[string]bool{}
 	for _, pt := range points {
-		if pt.event == plan.EvActionStart {
+		if pt.event == apply.EvActionStart {
 			midAction[pt.step] = true
 		}
 	}
-	cl := plan.BuildChangeLog(p, entries, nil, false)
+	cl := apply.BuildChangeLog(p, entries, nil, false)
 	for _, st := range cl.Steps {
 		if st.Action == plan.ActionWait || st.Action == plan.ActionVerify {
 			continue
@@ -182,7 +183,7 @@ func TestCrashAndResume(t *testing.T) {
 		}
 	}
 	sentOnce(t, l)
-	md, err := os.ReadFile(plan.WorkspaceFor(s).Path("changelog.md"))
+	md, err := os.ReadFile(apply.WorkspaceFor(s).Path("changelog.md"))
 	if err != nil || !strings.Contains(string(md), "result: **completed**") {
 		t.Errorf("change log after resumes: %v\n%s", err, md)
 	}

@@ -1,5 +1,6 @@
-// Package plan holds what a migration does: it observes the live state a
-// spec names, builds the ordered steps with their waits and gates, seals
-// and renders the plan, and applies it: the executor, its journal, lock
-// and workspace, the watchdog, health checks and the change log.
+// Package plan observes the live state a spec names (the parent, both
+// hosts' records through their APIs and what each of their servers
+// serves), refuses with every reason what is not safe to start, and
+// builds the ordered steps of the move, each with its wait and formula,
+// its gate and its precondition: the plan file, sealed, and its rendering.
 package plan

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // freshLab starts a lab of the test's own, taken down at cleanup: a
@@ -272,7 +274,7 @@ func (p *prober) String() string {
 // first change until after. When apply returns, the old provider is
 // decommissioned (both its servers stopped), as operators do once a move
 // is done: only resolvers still sent to it by their caches can fail then.
-func migrate(t testing.TB, l *lab.Lab, specFile string, scale float64, after time.Duration) (*plan.ChangeLog, *prober, time.Duration, error) {
+func migrate(t testing.TB, l *lab.Lab, specFile string, scale float64, after time.Duration) (*apply.ChangeLog, *prober, time.Duration, error) {
 	t.Helper()
 	p, resolvers := newProber(l)
 	ctx, stop := context.WithCancel(context.Background())
@@ -281,7 +283,7 @@ func migrate(t testing.TB, l *lab.Lab, specFile string, scale float64, after tim
 	go func() { p.run(ctx, zone, resolvers); close(done) }()
 	time.Sleep(300 * time.Millisecond) // the prober is answering before anything changes
 	start := time.Now()
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
+	cl, _, err := apply.Apply(context.Background(), apply.ApplyOptions{
 		SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, WaitScale: scale, Poll: 200 * time.Millisecond,
 		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)

@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // onLine is an apply log that runs act (once) when a line contains mark.
@@ -45,14 +47,14 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	specFile := writeSpec(t, l, "insecure-window", 10*time.Second)
 	ctx := context.Background()
 	pr, stopProber := watchResolvers(l)
-	apply := func(out *onLine) error {
-		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
+	runApply := func(out *onLine) error {
+		_, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond,
 			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 			}})
 		return err
 	}
-	err := apply(&onLine{t: t, mark: "wait-ds-gone: waiting until", act: func() {
+	err := runApply(&onLine{t: t, mark: "wait-ds-gone: waiting until", act: func() {
 		if err := l.Stop(ctx, lab.RoleNew2); err != nil {
 			t.Error(err)
 		}
@@ -99,7 +101,7 @@ func TestNewServerDownStopsBeforeSwitch(t *testing.T) {
 	if _, err := plan.Build(s, obs, time.Now()); err == nil || !strings.Contains(err.Error(), "a move of this zone is under way") {
 		t.Errorf("a plan made mid-move: %v", err)
 	}
-	if err := apply(&onLine{t: t}); err != nil {
+	if err := runApply(&onLine{t: t}); err != nil {
 		t.Fatalf("resumed apply: %v", err)
 	}
 	// The move over, no server serves the marker.
@@ -162,7 +164,7 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	}
 	t.Cleanup(thaw)
 	for _, id := range []string{plan.StepRemoveDS, plan.StepSwitchNS} {
-		_, res, silent := plan.Precondition(ctx, env, p, p.Step(id))
+		_, res, silent := apply.Precondition(ctx, env, p, p.Step(id))
 		if res.OK || len(silent) != 1 || !strings.Contains(silent[0], l.Addr(lab.RoleTLD2)) || !strings.Contains(res.Summary, "unreachable, so nothing was sent") || strings.Contains(res.Summary, "outside this run") {
 			t.Errorf("%s with a frozen parent server: ok %t, silent %v: %s", id, res.OK, silent, res.Summary)
 		}
@@ -173,15 +175,15 @@ func TestFrozenParentIsUnreachableNotAChange(t *testing.T) {
 	g := *gate.Gate
 	g.Expect = lab.OldNS[:]
 	gate.Gate = &g
-	res := plan.EvalGate(ctx, env, p, &gate)
+	res := apply.EvalGate(ctx, env, p, &gate)
 	if res.OK || !strings.Contains(res.Summary, l.Addr(lab.RoleTLD2)+" no answer") || !strings.Contains(res.Summary, l.Addr(lab.RoleTLD)+" yes") {
 		t.Errorf("gate with a frozen parent server: ok %t: %s", res.OK, res.Summary)
 	}
 	thaw()
-	if res := plan.EvalGate(ctx, env, p, &gate); !res.OK {
+	if res := apply.EvalGate(ctx, env, p, &gate); !res.OK {
 		t.Errorf("thawed, the gate: %s", res.Summary)
 	}
-	if _, res, silent := plan.Precondition(ctx, env, p, p.Step(plan.StepRemoveDS)); !res.OK || len(silent) != 0 {
+	if _, res, silent := apply.Precondition(ctx, env, p, p.Step(plan.StepRemoveDS)); !res.OK || len(silent) != 0 {
 		t.Errorf("thawed: ok %t, silent %v: %s", res.OK, silent, res.Summary)
 	}
 }

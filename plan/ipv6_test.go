@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
@@ -69,10 +70,10 @@ func TestIPv6ParentServerLags(t *testing.T) {
 			}
 			st := &plan.Step{Gate: tt.gate}
 			// The IPv4 secondary catches up; the IPv6 one must hold the gate.
-			var r plan.GateResult
+			var r apply.GateResult
 			ipv4 := l.Addr(lab.RoleTLD2) + " yes"
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				if r = plan.EvalGate(ctx, env, p, st); strings.Contains(r.Summary, ipv4) {
+				if r = apply.EvalGate(ctx, env, p, st); strings.Contains(r.Summary, ipv4) {
 					break
 				}
 			}
@@ -83,7 +84,7 @@ func TestIPv6ParentServerLags(t *testing.T) {
 				t.Fatal(err)
 			}
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !r.OK; time.Sleep(200 * time.Millisecond) {
-				r = plan.EvalGate(ctx, env, p, st)
+				r = apply.EvalGate(ctx, env, p, st)
 			}
 			if !r.OK {
 				t.Fatalf("after %s caught up: gate %s still fails: %s", lab.IPv6Addr, tt.gate.Check, r.Summary)

@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // bulkRRsets is well past one RFC 2136 message for every TTL change.
@@ -103,14 +105,14 @@ func TestLargeZoneMovesInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := plan.WorkspaceFor(s)
+	ws := apply.WorkspaceFor(s)
 	journal := ws.Path("journal.jsonl")
-	if !runKilled(t, bin, journal, &killPoint{step: plan.StepLowerTTL, event: plan.EvBatchDone, sig: syscall.SIGKILL}, "apply", "-f", specFile, "--yes") {
+	if !runKilled(t, bin, journal, &killPoint{step: plan.StepLowerTTL, event: apply.EvBatchDone, sig: syscall.SIGKILL}, "apply", "-f", specFile, "--yes") {
 		t.Fatal("the forward run ended before its first batch was journaled")
 	}
 	runKilled(t, bin, journal, nil, "apply", "-f", specFile, "--yes")
 	entries := readJournal(t, journal)
-	if len(entries) == 0 || entries[len(entries)-1].Event != plan.EvFinished {
+	if len(entries) == 0 || entries[len(entries)-1].Event != apply.EvFinished {
 		t.Fatalf("the forward move did not finish: %+v", entries[len(entries)-1])
 	}
 	endState(t, l)
@@ -120,10 +122,10 @@ func TestLargeZoneMovesInBatches(t *testing.T) {
 	batches := map[string]int{}
 	for _, e := range entries {
 		switch e.Event {
-		case plan.EvBatchStart:
+		case apply.EvBatchStart:
 			started[e.Step+" "+e.Batch]++
 			batches[e.Step]++
-		case plan.EvBatchDone:
+		case apply.EvBatchDone:
 			done[e.Step+" "+e.Batch]++
 		}
 	}
@@ -148,7 +150,7 @@ func TestLargeZoneMovesInBatches(t *testing.T) {
 
 	runKilled(t, bin, "", nil, "rollback", "-f", specFile, "--yes")
 	back := readJournal(t, filepath.Join(ws.Dir+".rollback", "journal.jsonl"))
-	if len(back) == 0 || back[len(back)-1].Event != plan.EvFinished {
+	if len(back) == 0 || back[len(back)-1].Event != apply.EvFinished {
 		t.Fatalf("the rollback did not finish")
 	}
 	// Back on OLD, every bulk RRset at its own TTL again.

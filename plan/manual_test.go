@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
@@ -60,7 +61,7 @@ func TestManualRegistrarUnsigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &human{t: t, l: l}
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{
+	cl, _, err := apply.Apply(context.Background(), apply.ApplyOptions{
 		SpecFile: specFile, Env: os.Getenv, Out: h, Poll: 200 * time.Millisecond,
 		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, h, time.Second) },
 	})

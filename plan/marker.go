@@ -1,12 +1,9 @@
 package plan
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,8 +41,8 @@ type MarkerChange struct {
 // MarkerName is the marker's owner name for zone.
 func MarkerName(zone string) string { return "_dnsmigrate." + dns.Fqdn(zone) }
 
-// markerPlan is the plan a marker's data names ("" for none).
-func markerPlan(data []string) string {
+// MarkerPlan is the plan a marker's data names ("" for none).
+func MarkerPlan(data []string) string {
 	for _, d := range data {
 		strs := markerStrings(d)
 		if len(strs) == 0 {
@@ -80,7 +77,7 @@ func takeMarker(h *HostState, zone string) {
 func markerProblems(o *Observed, zone string, allowed ...string) []string {
 	var out []string
 	for _, h := range []HostState{o.Old, o.New} {
-		if id := markerPlan(h.Marker); id != "" && !slices.Contains(allowed, id) {
+		if id := MarkerPlan(h.Marker); id != "" && !slices.Contains(allowed, id) {
 			out = append(out, fmt.Sprintf("a move of this zone is under way: %s serves %s TXT %s (plan %s); finish it or roll it back where it runs (its state directory holds its journal), or wait until it ends; if that run is gone for good, take it over with --take-over %s",
 				h.Provider, MarkerName(zone), strings.Join(h.Marker, " "), id, id))
 		}
@@ -120,97 +117,14 @@ func addMarkerSteps(p *Plan, spec *spec.Spec, gateTimeout Duration) {
 	p.Steps = steps
 }
 
-// markerText is this run's marker: the plan, when its journal began and
-// who began it (kept in the journal, so that a resume writes the same).
-func (x *Executor) markerText(ttls []string) string {
-	started, by := x.now(), "unknown"
-	for _, e := range x.Journal.Entries {
-		if e.Event == EvBegin {
-			started = time.Time(e.Time)
-			if _, who, ok := strings.Cut(e.Detail, " by "); ok {
-				by = who
-			}
-			break
-		}
-	}
-	return markerData(x.Plan.ID, started, by, ttls)
-}
-
-// markerData is a marker record's data: its first string names the plan,
+// MarkerData is a marker record's data: its first string names the plan,
 // its start and who started it; the TTL strings follow.
-func markerData(id string, started time.Time, by string, ttls []string) string {
-	text := fmt.Sprintf(`"%s; plan=%s; started=%s; by=%s"`, markerVersion, id, stamp(started), by)
+func MarkerData(id string, started time.Time, by string, ttls []string) string {
+	text := fmt.Sprintf(`"%s; plan=%s; started=%s; by=%s"`, markerVersion, id, checks.Stamp(started), by)
 	for _, t := range ttls {
 		text += ` "` + t + `"`
 	}
 	return text
-}
-
-// whoRuns is user@host of this process, for the marker.
-func whoRuns() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown"
-	}
-	return name + "@" + host
-}
-
-// setMarker publishes or removes the marker at each host of the step.
-func (x *Executor) setMarker(ctx context.Context, st *Step) error {
-	rec := st.Records[0]
-	for _, c := range st.Marker {
-		text := x.markerText(c.TTLs)
-		host, ok := x.Env.Hosts[c.Provider]
-		if !ok {
-			return fmt.Errorf("no host for provider %q", c.Provider)
-		}
-		rep := providers.Replacement{Name: rec.Name, Type: "TXT", TTL: rec.TTL, From: c.From, To: []string{text}}
-		if c.Remove {
-			rep.From, rep.To = []string{text}, nil
-		}
-		if err := providers.Replace(ctx, c.Provider, host, x.Plan.Spec.Zone, []providers.Replacement{rep}); err != nil {
-			return fmt.Errorf("marker at %s: %w", c.Provider, err)
-		}
-	}
-	return nil
-}
-
-// gateMarker: every server of both hosts serves a marker naming this plan
-// (present), or none (absent).
-func gateMarker(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
-	name := MarkerName(p.Spec.Zone)
-	qs := make([]checks.Question, len(g.Servers))
-	for i, s := range g.Servers {
-		qs[i] = checks.Question{Server: s, Name: name, Type: dns.TypeTXT, Plain: true}
-	}
-	res := GateResult{OK: true}
-	good := 0
-	env.Checker.AskEach(ctx, qs, func(_ int, r checks.Reply) {
-		data, _ := checks.RRsetOf(r, r.Name, r.Type)
-		id := markerPlan(data)
-		ok := r.OK() && r.Msg.Authoritative && (g.Status == "absent" && len(data) == 0 || g.Status == "present" && id == p.ID)
-		e := checks.EvidenceOf(r, r.Type)
-		if !ok {
-			res.OK = false
-			e.Note = fmt.Sprintf("want the marker %s", g.Status)
-			if g.Status == "present" {
-				e.Note += " naming plan " + p.ID
-			}
-		} else {
-			good++
-		}
-		res.Evidence = append(res.Evidence, e)
-	})
-	if g.Status == "absent" {
-		res.Summary = fmt.Sprintf("%d of %d servers serve no marker", good, len(g.Servers))
-	} else {
-		res.Summary = fmt.Sprintf("%d of %d servers serve the marker naming this plan", good, len(g.Servers))
-	}
-	return res
 }
 
 // markerBudget bounds the bytes of TTLs a marker carries: beyond it a
@@ -379,7 +293,7 @@ func TakeOver(o *Observed, spec *spec.Spec, id string) error {
 		if len(h.Marker) == 0 {
 			continue
 		}
-		if served := markerPlan(h.Marker); served != id {
+		if served := MarkerPlan(h.Marker); served != id {
 			problems = append(problems, fmt.Sprintf("%s serves the marker of plan %s, not %s", h.Provider, served, id))
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 
 func TestMarker(t *testing.T) {
 	text := `"v=dnsmigrate1; plan=0123456789ab; started=2026-11-23T05:00:00.000Z; by=root@host"`
-	if id := markerPlan([]string{text}); id != "0123456789ab" {
+	if id := MarkerPlan([]string{text}); id != "0123456789ab" {
 		t.Errorf("markerPlan: %q", id)
 	}
 	h := HostState{Provider: "old", RRsets: []providers.RRset{
@@ -87,7 +87,7 @@ func TestTakeOverFromMarker(t *testing.T) {
 				}
 			}
 			if i < len(ttls) {
-				h.Marker = []string{markerData(first.ID, t0, "ops@a", ttls[i])}
+				h.Marker = []string{MarkerData(first.ID, t0, "ops@a", ttls[i])}
 			}
 		}
 		return o

@@ -98,19 +98,19 @@ type HostState struct {
 	hostAnswers []checks.ChildServer
 }
 
-// ksk is a KSK and its SHA-256 DS, as data.
-type ksk struct {
-	key *dns.DNSKEY
-	ds  string
+// KSK is a KSK and its SHA-256 DS, as data.
+type KSK struct {
+	Key *dns.DNSKEY
+	DS  string
 }
 
-// kskDS lists the KSKs (SEP flag) of a served DNSKEY set with the SHA-256
+// KSKs lists the KSKs (SEP flag) of a served DNSKEY set with the SHA-256
 // DS a parent would publish for each.
-func kskDS(keys []*dns.DNSKEY) []ksk {
-	var out []ksk
+func KSKs(keys []*dns.DNSKEY) []KSK {
+	var out []KSK
 	for _, k := range keys {
 		if k.Flags&dns.SEP != 0 {
-			out = append(out, ksk{k, checks.RRData(k.ToDS(dns.SHA256))})
+			out = append(out, KSK{k, checks.RRData(k.ToDS(dns.SHA256))})
 		}
 	}
 	return out
@@ -294,11 +294,11 @@ func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, 
 			if !a.Answered {
 				continue
 			}
-			ksks := kskDS(a.Keys)
-			sort.Slice(ksks, func(i, j int) bool { return ksks[i].ds < ksks[j].ds })
+			ksks := KSKs(a.Keys)
+			sort.Slice(ksks, func(i, j int) bool { return ksks[i].DS < ksks[j].DS })
 			for _, k := range ksks {
-				h.KSKDS = append(h.KSKDS, k.ds)
-				h.KSK = append(h.KSK, checks.RRData(k.key))
+				h.KSKDS = append(h.KSKDS, k.DS)
+				h.KSK = append(h.KSK, checks.RRData(k.Key))
 			}
 			break
 		}
@@ -436,6 +436,15 @@ func accessProblems(ctx context.Context, env Env, spec *spec.Spec) []string {
 }
 
 // errAccess refuses a move whose credentials were refused.
+// CheckAccess proves spec's credentials at every host it names with a
+// request that changes nothing: nil, or an error listing each refusal.
+func CheckAccess(ctx context.Context, env Env, spec *spec.Spec) error {
+	if problems := accessProblems(ctx, env, spec); len(problems) > 0 {
+		return errAccess(problems)
+	}
+	return nil
+}
+
 func errAccess(problems []string) error {
 	return fmt.Errorf("%w: credentials refused before any change:\n  - %s", ErrNotSafe, strings.Join(problems, "\n  - "))
 }
@@ -542,26 +551,26 @@ func parity(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string
 			if s.Type == "SOA" || (!side.old && skip(s)) {
 				continue
 			}
-			keys[setKey(s.Name, s.Type)] = len(sets)
+			keys[SetKey(s.Name, s.Type)] = len(sets)
 			sets = append(sets, s)
 		}
 		provider := o.Old.Provider
 		if !side.old {
 			provider = o.New.Provider
 		}
-		ask := byTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, _ uint32, got map[int]*served) {
+		ask := ByTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, _ uint32, got map[int]*Served) {
 			for i, s := range sets {
 				g := got[i]
 				if side.old {
 					if g != nil {
-						servedAbove(s, g.servedTTL())
+						servedAbove(s, g.ServedTTL())
 					}
 					continue
 				}
-				if g == nil || !slices.Equal(g.data, s.Data) {
+				if g == nil || !slices.Equal(g.Data, s.Data) {
 					var data []string
 					if g != nil {
-						data = g.data
+						data = g.Data
 					}
 					differs(fmt.Sprintf("zone parity: new server %s serves %s as %v (zone transfer), old provider has %v", side.servers[j], s.Name+" "+s.Type, data, s.Data))
 				}

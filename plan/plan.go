@@ -278,7 +278,7 @@ func (p *Plan) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("plan: encode: %w", err)
 	}
-	if err := writeFileSync(path, append(b, '\n')); err != nil {
+	if err := WriteFileSync(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("plan: write %s: %w", path, err)
 	}
 	return nil
@@ -312,7 +312,7 @@ func ReadPlan(path string) (*Plan, error) {
 }
 
 // writeFileSync writes a file atomically (temp file, fsync, rename).
-func writeFileSync(path string, b []byte) error {
+func WriteFileSync(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {

@@ -69,7 +69,7 @@ func observeRecords(ctx context.Context, env Env, s *spec.Spec, o *Observed) err
 	}
 	changed := 0
 	for _, c := range s.Changes {
-		from, to := normalize(c.Name, c.Type, c.From), normalize(c.Name, c.Type, c.To)
+		from, to := Normalize(c.Name, c.Type, c.From), Normalize(c.Name, c.Type, c.To)
 		set, ok := current[c.Name+" "+c.Type]
 		_, weighted := routedAt(o.Old, c.Name, c.Type)
 		switch {
@@ -106,7 +106,7 @@ func currentSets(h HostState) map[string]providers.RRset {
 	}
 	for _, r := range h.Routed {
 		if len(r.Sets) > 0 && len(r.Other) == 0 {
-			out[r.Name+" "+r.Type] = providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: normalize(r.Name, r.Type, r.SetValues()), Sets: setValues(r)}
+			out[r.Name+" "+r.Type] = providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: Normalize(r.Name, r.Type, r.SetValues()), Sets: setValues(r)}
 		}
 	}
 	return out
@@ -126,7 +126,7 @@ func routedAt(h HostState, name, rrtype string) (providers.Route, bool) {
 func setValues(r providers.Route) [][]string {
 	var out [][]string
 	for _, s := range r.Sets {
-		out = append(out, normalize(r.Name, r.Type, s.Values))
+		out = append(out, Normalize(r.Name, r.Type, s.Values))
 	}
 	return out
 }
@@ -137,8 +137,8 @@ func union(a, b []string) []string {
 	return slices.Compact(out)
 }
 
-// normalize turns spec values into the data the host serves.
-func normalize(name, rrtype string, vals []string) []string {
+// Normalize turns spec values into the data the host serves.
+func Normalize(name, rrtype string, vals []string) []string {
 	var out []string
 	for _, v := range vals {
 		if rr, err := dns.NewRR(fmt.Sprintf("%s 0 IN %s %s", name, rrtype, v)); err == nil && rr != nil {
@@ -174,7 +174,7 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 	moves := make([]providers.Replacement, len(changes))
 	for i, c := range changes {
 		set := current[c.Name+" "+c.Type]
-		from, to := normalize(c.Name, c.Type, c.From), normalize(c.Name, c.Type, c.To)
+		from, to := Normalize(c.Name, c.Type, c.From), Normalize(c.Name, c.Type, c.To)
 		ttl := min(set.TTL, lowerTo)
 		if slices.Equal(set.Data, to) {
 			from = to // already moved: its phase replaces nothing
@@ -190,7 +190,7 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 			proxied = append(proxied, c.Name+" "+c.Type)
 			continue
 		}
-		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(normalize(r.Name, r.Type, r.SetValues()), to) {
+		if r, ok := routedAt(HostState{Routed: o.PriorRouted}, c.Name, c.Type); ok && slices.Equal(Normalize(r.Name, r.Type, r.SetValues()), to) {
 			moves[i].ToSets = setValues(r)
 		}
 		if set.TTL > lowerTo {
@@ -339,7 +339,7 @@ func buildWeighted(p *Plan, spec *spec.Spec, o *Observed, moves []providers.Repl
 // (h) answers the name with when they hold exactly vals (user is true),
 // else one set of its own, named id.
 func weightedSide(h HostState, name, rrtype string, vals []string, id string) (sets []providers.WeightedSet, user bool) {
-	if r, ok := routedAt(h, name, rrtype); ok && slices.Equal(normalize(name, rrtype, r.SetValues()), vals) {
+	if r, ok := routedAt(h, name, rrtype); ok && slices.Equal(Normalize(name, rrtype, r.SetValues()), vals) {
 		return slices.Clone(r.Sets), true
 	}
 	return []providers.WeightedSet{{ID: id, Weight: 1, Values: vals}}, false
@@ -352,7 +352,7 @@ func weightedSide(h HostState, name, rrtype string, vals []string, id string) (s
 func phaseRoute(o *Observed, mv providers.Replacement, pct int) providers.Route {
 	route := providers.Route{Name: mv.Name, Type: mv.Type, TTL: mv.TTL}
 	from, _ := weightedSide(o.Old, mv.Name, mv.Type, mv.From, "dnsmigrate-old")
-	if cur, ok := routedAt(o.Old, mv.Name, mv.Type); ok && slices.Equal(normalize(mv.Name, mv.Type, cur.SetValues()), union(mv.From, mv.To)) {
+	if cur, ok := routedAt(o.Old, mv.Name, mv.Type); ok && slices.Equal(Normalize(mv.Name, mv.Type, cur.SetValues()), union(mv.From, mv.To)) {
 		from = slices.Clone(cur.Sets) // a phase under way: its sets are the old side
 	}
 	to, user := weightedSide(HostState{Routed: o.PriorRouted}, mv.Name, mv.Type, mv.To, "dnsmigrate-new")

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 const names = 20
@@ -142,7 +144,7 @@ func healthTarget(t *testing.T) (*httptest.Server, string) {
 	return srv, fmt.Sprintf("  - {type: http, url: %q, expect_status: 200, interval: 1s, failures_allowed: 1}\n  - {type: tcp, address: %q, interval: 1s}\n", srv.URL+"/healthz", host)
 }
 
-func cutover(t *testing.T, l *lab.Lab, specFile string, out *stopAt) (*plan.ChangeLog, *cutoverProber, error) {
+func cutover(t *testing.T, l *lab.Lab, specFile string, out *stopAt) (*apply.ChangeLog, *cutoverProber, error) {
 	t.Helper()
 	p := &cutoverProber{}
 	ctx, stop := context.WithCancel(context.Background())
@@ -152,7 +154,7 @@ func cutover(t *testing.T, l *lab.Lab, specFile string, out *stopAt) (*plan.Chan
 	if out != nil {
 		w = out
 	}
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 200 * time.Millisecond, Force: true,
+	cl, _, err := apply.Apply(context.Background(), apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 200 * time.Millisecond, Force: true,
 		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, w, time.Second)
 		}})

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
 )
 
 // symbol is a one-character summary of a step, as Terraform shows
@@ -59,7 +61,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
 	}
-	fmt.Fprintf(&b, "Observed %s at the authoritative servers (fingerprint %s):\n", stamp(o.Time), o.Fingerprint)
+	fmt.Fprintf(&b, "Observed %s at the authoritative servers (fingerprint %s):\n", checks.Stamp(o.Time), o.Fingerprint)
 	fmt.Fprintf(&b, "  parent %s, %d server addresses: NS %v ttl %ds, DS %v ttl %ds, negative-caching ttl %ds\n",
 		o.Parent, len(o.ParentServers), o.NS, o.NSTTL, orNone(o.DS), o.DSTTL, o.NegTTL)
 	for _, h := range hosts {
@@ -82,7 +84,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "      %d RRsets, e.g. %s -> %s\n", st.rrsetCount(), st.Before[0], st.After[0])
 		}
 		if st.Gate != nil {
-			fmt.Fprintf(&b, "      proven when: %s at %d servers (timeout %s)\n", gateWords(st.Gate), len(st.Gate.Servers), st.Gate.Timeout)
+			fmt.Fprintf(&b, "      proven when: %s at %d servers (timeout %s)\n", st.Gate.Words(), len(st.Gate.Servers), st.Gate.Timeout)
 		}
 		if st.Rollback != "" {
 			fmt.Fprintf(&b, "      rollback: %s\n", st.Rollback)
@@ -107,7 +109,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	return enc.Encode(p)
 }
 
-func gateWords(g *Gate) string {
+// Words says what proves a gate, for the plan and the change log.
+func (g *Gate) Words() string {
 	switch g.Check {
 	case GateTTLServed:
 		return "every server serves the new TTLs"
@@ -131,15 +134,13 @@ func gateWords(g *Gate) string {
 	return g.Check
 }
 
+// orNone is s, or "none" when it is empty.
 func orNone(s []string) []string {
 	if len(s) == 0 {
 		return []string{"none"}
 	}
 	return s
 }
-
-// stamp is a UTC time to the millisecond.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // Mermaid draws the plan as a gantt chart: planned times, and, given the
 // steps' actual start and end, what happened beside them.

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // stopAt cancels a run when its progress output shows a line.
@@ -67,11 +69,11 @@ func TestRollbackMidway(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}
-	_, _, err = plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv})
+	_, _, err = apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv})
 	if err == nil || !strings.Contains(err.Error(), "migrate rollback -f") {
 		t.Fatalf("stopped forward move: %v", err)
 	}
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
+	cl, _, err := apply.Apply(context.Background(), apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
 	if err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
@@ -118,7 +120,7 @@ func TestRollbackMidway(t *testing.T) {
 		}
 	}
 	s, _ := spec.Load(specFile, nil)
-	if _, err := os.Stat(plan.WorkspaceFor(s).Dir); !os.IsNotExist(err) {
+	if _, err := os.Stat(apply.WorkspaceFor(s).Dir); !os.IsNotExist(err) {
 		t.Errorf("the rolled-back forward journal was not set aside: %v", err)
 	}
 }

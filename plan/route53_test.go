@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
 	"github.com/dnsmigrate/dnsmigrate/spec"
@@ -116,9 +117,9 @@ output: {dir: &out %s, state_dir: *out}
 	return f, specFile
 }
 
-func r53Apply(t *testing.T, specFile string, reverse bool, w io.Writer) (*plan.ChangeLog, error) {
+func r53Apply(t *testing.T, specFile string, reverse bool, w io.Writer) (*apply.ChangeLog, error) {
 	t.Helper()
-	cl, _, err := plan.Apply(context.Background(), plan.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
+	cl, _, err := apply.Apply(context.Background(), apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: w, Poll: 50 * time.Millisecond, WaitScale: 0.001, Reverse: reverse, NoWatch: true, Force: true,
 		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, w, time.Second)
 		}})

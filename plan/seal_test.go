@@ -79,7 +79,7 @@ func TestSealedPlans(t *testing.T) {
 				}
 				return ""
 			}
-			err := checkSaved(p, env)
+			err := CheckSaved(p, env)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
@@ -28,8 +29,8 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	pr, stopProber := watchResolvers(l)
 
 	elsewhere := t.TempDir()
-	apply := func(ctx context.Context, env func(string) string, takeOver string, out *onLine) error {
-		_, _, err := plan.Apply(ctx, plan.ApplyOptions{SpecFile: specFile, Env: env, Out: out, Poll: 200 * time.Millisecond, TakeOver: takeOver,
+	runApply := func(ctx context.Context, env func(string) string, takeOver string, out *onLine) error {
+		_, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: env, Out: out, Poll: 200 * time.Millisecond, TakeOver: takeOver,
 			NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 				return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 			}})
@@ -43,28 +44,28 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 		return os.Getenv(k)
 	}
 	runCtx, die := context.WithCancel(ctx)
-	if err := apply(runCtx, onThisMachine, "", &onLine{t: t, mark: "wait-ds-gone: waiting until", act: die}); err == nil || !strings.Contains(err.Error(), "stopped") {
+	if err := runApply(runCtx, onThisMachine, "", &onLine{t: t, mark: "wait-ds-gone: waiting until", act: die}); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("the first run, stopped mid-move: %v", err)
 	}
 	s, _, _ := observeSpec(t, specFile)
-	first, err := plan.ReadPlan(plan.WorkspaceFor(s).StatePath("plan.json"))
+	first, err := plan.ReadPlan(apply.WorkspaceFor(s).StatePath("plan.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// An emptied journal is never taken for a finished move: the marker
 	// says the move is under way.
-	if err := os.Truncate(plan.WorkspaceFor(s).StatePath("journal.jsonl"), 0); err != nil {
+	if err := os.Truncate(apply.WorkspaceFor(s).StatePath("journal.jsonl"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := apply(ctx, onThisMachine, "", &onLine{t: t}); err == nil || !strings.Contains(err.Error(), "a move of this zone is under way") || !strings.Contains(err.Error(), "plan "+first.ID) {
+	if err := runApply(ctx, onThisMachine, "", &onLine{t: t}); err == nil || !strings.Contains(err.Error(), "a move of this zone is under way") || !strings.Contains(err.Error(), "plan "+first.ID) {
 		t.Fatalf("apply over an emptied journal mid-move: %v", err)
 	}
-	if err := os.RemoveAll(filepath.Dir(plan.WorkspaceFor(s).State)); err != nil {
+	if err := os.RemoveAll(filepath.Dir(apply.WorkspaceFor(s).State)); err != nil {
 		t.Fatal(err)
 	}
 
 	// From another machine: refused, naming the move and how to take it over.
-	err = apply(ctx, onAnother, "", &onLine{t: t})
+	err = runApply(ctx, onAnother, "", &onLine{t: t})
 	if err == nil || !strings.Contains(err.Error(), "plan "+first.ID) || !strings.Contains(err.Error(), "--take-over "+first.ID) {
 		t.Fatalf("apply mid-move from another machine: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestTakeOverFromTheMarkerAlone(t *testing.T) {
 	if a, b := restoredTTLs(first), restoredTTLs(next); !maps.Equal(a, b) || len(a) == 0 {
 		t.Errorf("restore-ttl taken over %v, planned first %v", b, a)
 	}
-	if err := apply(ctx, onAnother, first.ID, &onLine{t: t}); err != nil {
+	if err := runApply(ctx, onAnother, first.ID, &onLine{t: t}); err != nil {
 		t.Fatalf("apply --take-over %s: %v", first.ID, err)
 	}
 	stopProber()

@@ -12,32 +12,32 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/providers"
 )
 
-// served is one RRset as one server serves it.
-type served struct {
-	data   []string // as checks.RRData prints it, sorted, each once
-	ttl    uint32   // the largest TTL of its records
-	sigTTL uint32   // the largest original TTL of the signatures over it
+// Served is one RRset as one server serves it.
+type Served struct {
+	Data   []string // as checks.RRData prints it, sorted, each once
+	TTL    uint32   // the largest TTL of its records
+	SigTTL uint32   // the largest original TTL of the signatures over it
 }
 
-// servedTTL is what a resolver may cache the RRset for: its TTL as
+// ServedTTL is what a resolver may cache the RRset for: its TTL as
 // served or as signed, whichever is larger (checks.ServedTTL).
-func (s *served) servedTTL() uint32 {
-	if s.ttl == 0 {
+func (s *Served) ServedTTL() uint32 {
+	if s.TTL == 0 {
 		return 0
 	}
-	return max(s.ttl, s.sigTTL)
+	return max(s.TTL, s.SigTTL)
 }
 
-// setKey names an RRset the way a zone transfer's records are matched
+// SetKey names an RRset the way a zone transfer's records are matched
 // against a plan's: lower-case owner, space, type.
-func setKey(name, rtype string) string { return strings.ToLower(dns.Fqdn(name)) + " " + rtype }
+func SetKey(name, rtype string) string { return strings.ToLower(dns.Fqdn(name)) + " " + rtype }
 
-// transferEvidence is the proof a server gave by handing out its zone.
-func transferEvidence(server, zone, note string) checks.Evidence {
+// TransferEvidence is the proof a server gave by handing out its zone.
+func TransferEvidence(server, zone, note string) checks.Evidence {
 	return checks.Evidence{Server: server, Question: dns.Fqdn(zone) + " AXFR", Note: note}
 }
 
-// byTransfer reads zone from each server by AXFR when host allows it, and
+// ByTransfer reads zone from each server by AXFR when host allows it, and
 // calls judge (one call at a time) with the server's index in servers, the
 // serial of the zone it handed out and the RRsets of keys it serves, by
 // their index in keys. It returns the
@@ -45,7 +45,7 @@ func transferEvidence(server, zone, note string) checks.Evidence {
 // all of them when the host hands out no transfer, and those that refused
 // or failed one. Only the RRsets of keys are kept, one server's at a time
 // per transfer under way.
-func byTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got map[int]*served)) (ask []int) {
+func ByTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got map[int]*Served)) (ask []int) {
 	t, ok := host.(providers.Transferrer)
 	if !ok {
 		for j := range servers {
@@ -62,7 +62,7 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 			continue
 		}
 		wg.Go(func() {
-			got := map[int]*served{}
+			got := map[int]*Served{}
 			var serial uint32
 			err := t.Transfer(ctx, srv, zone, func(rr dns.RR) {
 				h := rr.Header()
@@ -72,14 +72,14 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 				if sig, ok := rr.(*dns.RRSIG); ok {
 					if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[sig.TypeCovered]]; ok {
 						s := entry(got, i)
-						s.sigTTL = max(s.sigTTL, sig.OrigTtl)
+						s.SigTTL = max(s.SigTTL, sig.OrigTtl)
 					}
 					return
 				}
 				if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]]; ok {
 					s := entry(got, i)
-					s.data = append(s.data, checks.RRData(rr))
-					s.ttl = max(s.ttl, h.Ttl)
+					s.Data = append(s.Data, checks.RRData(rr))
+					s.TTL = max(s.TTL, h.Ttl)
 				}
 			})
 			mu.Lock()
@@ -89,8 +89,8 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 				return
 			}
 			for _, s := range got {
-				slices.Sort(s.data)
-				s.data = slices.Compact(s.data)
+				slices.Sort(s.Data)
+				s.Data = slices.Compact(s.Data)
 			}
 			judge(j, serial, got)
 		})
@@ -100,10 +100,10 @@ func byTransfer(ctx context.Context, host providers.Host, zone string, servers [
 	return ask
 }
 
-func entry(m map[int]*served, i int) *served {
+func entry(m map[int]*Served, i int) *Served {
 	s, ok := m[i]
 	if !ok {
-		s = &served{}
+		s = &Served{}
 		m[i] = s
 	}
 	return s

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/spf13/cobra"
@@ -56,7 +57,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 		if err != nil {
 			return err
 		}
-		o := plan.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"), TakeOver: v.GetString("take-over"),
+		o := apply.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"), TakeOver: v.GetString("take-over"),
 			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
 		switch {
 		case len(args) == 1 && o.SpecFile != "":
@@ -81,7 +82,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 				return strings.TrimSpace(line) == "yes"
 			}
 		}
-		cl, ws, err := plan.Apply(cmd.Context(), o)
+		cl, ws, err := apply.Apply(cmd.Context(), o)
 		if errors.Is(err, plan.ErrNothingToDo) {
 			fmt.Fprintln(cmd.OutOrStdout(), "Nothing to do: the live state already is the target.")
 			return nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/miekg/dns"
@@ -163,7 +164,7 @@ func TestApplyLocked(t *testing.T) {
 	l := shared.Get(t)
 	spec, ws := labSpec(t, l)
 	must(t, os.MkdirAll(ws, 0o755))
-	lock, err := plan.TakeLock(filepath.Join(ws, "lock"))
+	lock, err := apply.TakeLock(filepath.Join(ws, "lock"))
 	must(t, err)
 	defer lock.Release()
 	start := time.Now()

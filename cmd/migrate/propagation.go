@@ -80,7 +80,7 @@ unexpected or error, 1 the check could not run.`,
 			err = enc.Encode(struct {
 				Since string        `json:"since"`
 				Seen  []checks.Seen `json:"seen"`
-			}{since.UTC().Format("2006-01-02T15:04:05.000Z"), seen})
+			}{checks.Stamp(since), seen})
 		} else {
 			err = writeVerdicts(cmd, change, seen, count)
 		}
@@ -100,7 +100,7 @@ unexpected or error, 1 the check could not run.`,
 
 func writeVerdicts(cmd *cobra.Command, ch checks.Change, seen []checks.Seen, count map[checks.Verdict]int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s -> %s, changed %s\n", ch.Name, seen0Type(seen), strings.Join(ch.Expect, " "), ch.Since.UTC().Format("2006-01-02T15:04:05.000Z"))
+	fmt.Fprintf(&b, "%s %s -> %s, changed %s\n", ch.Name, seen0Type(seen), strings.Join(ch.Expect, " "), checks.Stamp(ch.Since))
 	for _, s := range seen {
 		fmt.Fprintf(&b, "  %-10s %-20s %-13s ", s.Verdict, s.Server, s.Role)
 		switch s.Verdict {

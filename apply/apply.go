@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
@@ -90,9 +90,9 @@ type ApplyOptions struct {
 	Out      io.Writer // progress and manual-registrar instructions
 	TTY      bool
 	// Confirm is asked before a real run starts; nil means yes.
-	Confirm func(*Plan) bool
+	Confirm func(*plan.Plan) bool
 	// NewEnv builds the hosts, registrar and checker (tests swap it).
-	NewEnv func(context.Context, *spec.Spec) (Env, error)
+	NewEnv func(context.Context, *spec.Spec) (plan.Env, error)
 	// Reverse moves the zone back (from and to swapped): a rollback, in a
 	// workspace of its own; the forward plan's original TTLs are restored.
 	Reverse bool
@@ -107,9 +107,6 @@ type ApplyOptions struct {
 	Poll      time.Duration
 	NoWatch   bool
 }
-
-// ErrNothingToDo says the live state already is the target.
-var ErrNothingToDo = errors.New("nothing to do")
 
 // ErrDeclined says the user did not confirm.
 var ErrDeclined = errors.New("not confirmed: nothing was changed")
@@ -134,7 +131,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		ws = ws.onThisMachine(spec.Zone, o.Env)
 	}
 	forward := ws
-	var prior priorRun
+	var prior plan.Prior
 	if o.Reverse {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
@@ -150,14 +147,8 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 		ws.Dir += ".rollback"
 		ws.State += ".rollback"
-		if fp, err := ReadPlan(forward.StatePath("plan.json")); err == nil {
-			if st := fp.Step(StepRestoreTTL); st != nil {
-				prior.restoreTo = slices.Clone(st.TTLs)
-			}
-			prior.restoreTo = append(prior.restoreTo, handedOverNS(fp)...)
-			prior.dsTTL = fp.Observed.DSTTL
-			prior.planID = fp.ID
-			prior.routed = fp.Observed.Old.Routed
+		if fp, err := plan.ReadPlan(forward.StatePath("plan.json")); err == nil {
+			prior = plan.PriorOf(fp)
 		}
 	}
 	env, err := o.NewEnv(ctx, spec)
@@ -174,7 +165,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
 
 	if o.DryRun {
-		p, err := freshPlan(ctx, env, spec, saved, prior, o.TakeOver)
+		p, err := plan.Fresh(ctx, env, spec, saved, prior, o.TakeOver)
 		if err != nil {
 			return nil, ws, err
 		}
@@ -205,7 +196,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	} else {
 		// A new migration: nothing is written before it is planned,
 		// checked against drift and confirmed.
-		if p, err = freshPlan(ctx, env, spec, saved, prior, o.TakeOver); err != nil {
+		if p, err = plan.Fresh(ctx, env, spec, saved, prior, o.TakeOver); err != nil {
 			return nil, ws, err
 		}
 		if o.Confirm != nil && !o.Confirm(p) {
@@ -239,7 +230,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 
 // toApply reads what o says to apply: a spec, planned now, or a saved
 // plan, checked against its seal and its own inputs, and its spec.
-func toApply(o ApplyOptions) (*spec.Spec, *Plan, error) {
+func toApply(o ApplyOptions) (*spec.Spec, *plan.Plan, error) {
 	if o.PlanFile == "" {
 		s, err := spec.Load(o.SpecFile, o.Env)
 		if err != nil {
@@ -248,11 +239,11 @@ func toApply(o ApplyOptions) (*spec.Spec, *Plan, error) {
 		s.Force = o.Force // a saved plan was planned with its own
 		return s, nil, nil
 	}
-	saved, err := ReadPlan(o.PlanFile)
+	saved, err := plan.ReadPlan(o.PlanFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkSaved(saved, o.Env); err != nil {
+	if err := plan.CheckSaved(saved, o.Env); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", o.PlanFile, err)
 	}
 	if o.TakeOver != "" && o.TakeOver != saved.Observed.TakeOver {
@@ -282,7 +273,7 @@ func (w Workspace) onThisMachine(zone string, env func(string) string) Workspace
 // and its credentials proven, or no plan and no journal when there is
 // none. A finished run (or an empty journal) is set aside first, under
 // the lock the caller holds: no other apply can start in between.
-func resumable(ctx context.Context, env Env, ws Workspace, saved *Plan, o ApplyOptions) (*Plan, *Journal, error) {
+func resumable(ctx context.Context, env plan.Env, ws Workspace, saved *plan.Plan, o ApplyOptions) (*plan.Plan, *Journal, error) {
 	if _, err := os.Stat(ws.StatePath("journal.jsonl")); err != nil {
 		return nil, nil, nil
 	}
@@ -300,7 +291,7 @@ func resumable(ctx context.Context, env Env, ws Workspace, saved *Plan, o ApplyO
 
 // resumedPlan is the plan of the run journal j records, or nil once a
 // finished run is set aside.
-func resumedPlan(ctx context.Context, env Env, ws Workspace, saved *Plan, o ApplyOptions, j *Journal) (*Plan, error) {
+func resumedPlan(ctx context.Context, env plan.Env, ws Workspace, saved *plan.Plan, o ApplyOptions, j *Journal) (*plan.Plan, error) {
 	if j.Finished() || len(j.Entries) == 0 {
 		// The last migration finished: keep it aside, start anew.
 		if err := ws.setAside("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
@@ -309,12 +300,12 @@ func resumedPlan(ctx context.Context, env Env, ws Workspace, saved *Plan, o Appl
 		return nil, nil
 	}
 	// A run was under way: resume exactly its plan.
-	p, err := ReadPlan(ws.StatePath("plan.json"))
+	p, err := plan.ReadPlan(ws.StatePath("plan.json"))
 	if err != nil {
 		return nil, fmt.Errorf("apply: a journal is in %s but its plan cannot be read: %w", ws.State, err)
 	}
 	if p.Seal != nil {
-		key, err := PlanKey(o.Env)
+		key, err := plan.PlanKey(o.Env)
 		if err != nil {
 			return nil, err
 		}
@@ -334,103 +325,14 @@ func resumedPlan(ctx context.Context, env Env, ws Workspace, saved *Plan, o Appl
 	if err := p.Spec.LoadSecrets(o.Env); err != nil {
 		return nil, err
 	}
-	if problems := accessProblems(ctx, env, p.Spec); len(problems) > 0 {
-		return nil, errAccess(problems)
-	}
-	return p, nil
-}
-
-// checkSaved refuses a saved plan that is not exactly what the planner
-// makes of its own spec and observation, or (with MIGRATE_PLAN_KEY set)
-// that the key did not sign.
-func checkSaved(saved *Plan, env func(string) string) error {
-	key, err := PlanKey(env)
-	if err != nil {
-		return err
-	}
-	if err := saved.CheckSeal(key); err != nil {
-		return err
-	}
-	return saved.CheckRebuild()
-}
-
-// priorRun is what a rollback takes from the forward move's plan: the
-// TTLs to restore, the DS TTL caches may hold, and the weighted sets to
-// end on.
-type priorRun struct {
-	restoreTo []TTLChange
-	planID    string
-	dsTTL     uint32
-	routed    []providers.Route
-}
-
-// freshPlan plans from the live state; a saved plan is used only if the
-// live state has not drifted from what it observed.
-func freshPlan(ctx context.Context, env Env, spec *spec.Spec, saved *Plan, prior priorRun, takeOver string) (*Plan, error) {
-	obs, err := observe(ctx, env, spec, saved == nil)
-	if err != nil {
+	if err := plan.CheckAccess(ctx, env, p.Spec); err != nil {
 		return nil, err
 	}
-	if obs.DSTTL == 0 && saved == nil {
-		obs.PriorDSTTL = prior.dsTTL
-	}
-	if saved == nil {
-		obs.PriorRouted = prior.routed
-		obs.PriorPlan = prior.planID
-		if takeOver != "" {
-			if err := TakeOver(obs, spec, takeOver); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if saved != nil {
-		if problems := markerProblems(obs, spec.Zone, saved.ID, saved.Observed.TakeOver); len(problems) > 0 {
-			return nil, notSafe(problems)
-		}
-		if err := saved.Observed.Drift(obs); err != nil {
-			return nil, err
-		}
-		// Planned elsewhere, perhaps with other credentials: prove these.
-		if problems := accessProblems(ctx, env, spec); len(problems) > 0 {
-			return nil, errAccess(problems)
-		}
-		if saved.Nothing {
-			return nil, ErrNothingToDo
-		}
-		return saved, nil
-	}
-	p, err := Build(spec, obs, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	if p.Nothing {
-		return nil, ErrNothingToDo
-	}
-	if len(prior.restoreTo) > 0 {
-		p.restoreTTLs(prior.restoreTo)
-	}
 	return p, nil
-}
-
-// handedOverNS is what a rollback restores of the old host's apex NS set
-// that the forward move handed over (and so left out of its restore-ttl):
-// its own names, at its original TTL.
-func handedOverNS(fp *Plan) []TTLChange {
-	st := fp.Step(StepHandoverNS)
-	if st == nil || len(st.Records) == 0 {
-		return nil
-	}
-	r := st.Records[0]
-	orig := fp.Observed.Old.ApexNSTTL
-	if orig <= r.TTL {
-		return nil
-	}
-	set := providers.RRset{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.From}
-	return []TTLChange{{Provider: st.Provider, RRsets: []providers.RRset{set}, TTLs: []uint32{orig}}}
 }
 
 // rollbackHint says how to undo what the journal shows done.
-func rollbackHint(p *Plan, j *Journal) string {
+func rollbackHint(p *plan.Plan, j *Journal) string {
 	var undo []string
 	for i := len(p.Steps) - 1; i >= 0; i-- {
 		st := p.Steps[i]
@@ -455,10 +357,10 @@ func writeChangeLogs(ws Workspace, base string, cl *ChangeLog) error {
 	if err := cl.WriteJSON(&js); err != nil {
 		return err
 	}
-	if err := writeFileSync(ws.Path(base+".md"), []byte(md.String())); err != nil {
+	if err := plan.WriteFileSync(ws.Path(base+".md"), []byte(md.String())); err != nil {
 		return fmt.Errorf("change log: %w", err)
 	}
-	if err := writeFileSync(ws.Path(base+".json"), []byte(js.String())); err != nil {
+	if err := plan.WriteFileSync(ws.Path(base+".json"), []byte(js.String())); err != nil {
 		return fmt.Errorf("change log: %w", err)
 	}
 	return nil

@@ -1,9 +1,10 @@
-package plan
+package apply
 
 import (
 	"testing"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
 // A record gate that waits names the servers not yet in the target state.
@@ -13,11 +14,11 @@ func TestGateProgressNamesServers(t *testing.T) {
 		action string
 		want   string
 	}{
-		{ActionSetTTL, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
-		{ActionSetRecords, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
-		{ActionSetDS, ""}, // a parent gate's summary names its servers
+		{plan.ActionSetTTL, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
+		{plan.ActionSetRecords, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},
+		{plan.ActionSetDS, ""}, // a parent gate's summary names its servers
 	} {
-		if got := behind(&Step{Action: tt.action}, failed); got != tt.want {
+		if got := behind(&plan.Step{Action: tt.action}, failed); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.action, got, tt.want)
 		}
 	}

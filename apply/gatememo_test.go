@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // A gate's next poll asks only what its earlier polls did not prove, and
@@ -20,8 +22,8 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	addr, asked, setTTL := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300})
 
 	st := lowerABC()
-	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &Observed{Old: HostState{Provider: "old", Servers: []string{addr}}}}
-	env := Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{addr}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
 	memo := newGateMemo()
 	if r := evalGate(context.Background(), env, p, st, nil, memo); r.OK || r.Summary != "2 of 3 RRset answers serve the new TTL with unchanged data" {
 		t.Fatalf("first poll: %+v", r)
@@ -38,14 +40,14 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 
 // lowerABC is a lower-ttl step taking a, b and c.example.com. A from 300
 // to 60 at old, with its TTL gate.
-func lowerABC() *Step {
+func lowerABC() *plan.Step {
 	var sets []providers.RRset
 	var ttls []uint32
 	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
 		sets = append(sets, providers.RRset{Name: n, Type: "A", TTL: 300, Data: []string{"192.0.2.1"}})
 		ttls = append(ttls, 60)
 	}
-	return &Step{ID: StepLowerTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &Gate{Check: GateTTLServed}}
+	return &plan.Step{ID: plan.StepLowerTTL, TTLs: []plan.TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}, Gate: &plan.Gate{Check: plan.GateTTLServed}}
 }
 
 // udpAnswers serves A answers from a table of TTLs (setTTL changes one),

@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/miekg/dns"
@@ -22,8 +23,8 @@ import (
 // executor with a simulated clock, an unwritten journal, and actions and
 // gate polling replaced by one read-only look at the live state.
 type Executor struct {
-	Plan    *Plan
-	Env     Env
+	Plan    *plan.Plan
+	Env     plan.Env
 	Clock   Clock
 	Journal *Journal
 	Out     io.Writer // progress, one line per event unless TTY
@@ -141,7 +142,7 @@ func (x *Executor) steps(ctx context.Context) error {
 			return stopErr(ctx)
 		}
 		var err error
-		if st.Action == ActionWait || st.Action == ActionHold {
+		if st.Action == plan.ActionWait || st.Action == plan.ActionHold {
 			err = x.wait(ctx, i)
 		} else {
 			err = x.act(ctx, st)
@@ -223,8 +224,8 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 // holdChecks returns what a hold runs at each tick: every health check, at
 // its interval, failing the step when one fails more often than allowed.
 // Other waits get a function that does nothing.
-func (x *Executor) holdChecks(st *Step) func(context.Context) error {
-	if st.Action != ActionHold || len(x.Plan.Spec.Health) == 0 {
+func (x *Executor) holdChecks(st *plan.Step) func(context.Context) error {
+	if st.Action != plan.ActionHold || len(x.Plan.Spec.Health) == 0 {
 		return func(context.Context) error { return nil }
 	}
 	checks := x.Plan.Spec.Health
@@ -256,7 +257,7 @@ func (x *Executor) holdChecks(st *Step) func(context.Context) error {
 func (x *Executor) since() map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, st := range x.Plan.Steps {
-		if st.Action != ActionSetRecords && st.Action != ActionSetWeights {
+		if st.Action != plan.ActionSetRecords && st.Action != plan.ActionSetWeights {
 			continue
 		}
 		if e, ok := x.Journal.Last(st.ID, EvActionDone); ok {
@@ -274,7 +275,7 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	var moved []providers.Replacement
 	var undo []providers.Route
 	for _, st := range x.Plan.Steps {
-		if (st.Action != ActionSetRecords && st.Action != ActionSetWeights) || st.ID == StepRestoreTTL {
+		if (st.Action != plan.ActionSetRecords && st.Action != plan.ActionSetWeights) || st.ID == plan.StepRestoreTTL {
 			continue
 		}
 		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
@@ -333,7 +334,7 @@ func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) er
 // how many RRsets were changed before it; apply or rollback finishes.
 // label names the change in the journal ("old", or "old#2" for a step's
 // second change at that host).
-func (x *Executor) sendBatches(ctx context.Context, st *Step, label, provider string, reps []providers.Replacement) error {
+func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provider string, reps []providers.Replacement) error {
 	host, ok := x.Env.Hosts[provider]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", provider)
@@ -387,7 +388,7 @@ func inPlace(ctx context.Context, provider string, host providers.Host, zone str
 	}
 	for _, r := range reps {
 		s := sets[strings.ToLower(r.Name)+" "+r.Type]
-		if !slices.Equal(s.Data, normalize(r.Name, r.Type, r.To)) || len(r.To) > 0 && s.TTL != r.TTL {
+		if !slices.Equal(s.Data, plan.Normalize(r.Name, r.Type, r.To)) || len(r.To) > 0 && s.TTL != r.TTL {
 			return false
 		}
 	}
@@ -410,10 +411,10 @@ func (x *Executor) setRoutes(ctx context.Context, name string, routes []provider
 }
 
 // act performs a step's action (unless done), then proves its gate.
-func (x *Executor) act(ctx context.Context, st *Step) error {
+func (x *Executor) act(ctx context.Context, st *plan.Step) error {
 	_, actionDone := x.Journal.Last(st.ID, EvActionDone)
 	switch {
-	case st.Action == ActionVerify || actionDone:
+	case st.Action == plan.ActionVerify || actionDone:
 	case st.Done:
 		if err := x.journal(Entry{Step: st.ID, Event: EvActionDone, Detail: "already in place when planned: not sent"}); err != nil {
 			return err
@@ -478,7 +479,7 @@ func (x *Executor) act(ctx context.Context, st *Step) error {
 // precondition asks until every server answers, or the step's gate
 // timeout passes: a server that does not answer is retried, and then
 // reported as unreachable, before anything is sent.
-func (x *Executor) precondition(ctx context.Context, st *Step) (bool, GateResult, error) {
+func (x *Executor) precondition(ctx context.Context, st *plan.Step) (bool, GateResult, error) {
 	timeout := x.Plan.Spec.Verify.GateTimeout
 	if st.Gate != nil {
 		timeout = time.Duration(st.Gate.Timeout)
@@ -508,8 +509,8 @@ func (x *Executor) precondition(ctx context.Context, st *Step) (bool, GateResult
 // behind names the servers a failed record gate holds evidence from: the
 // ones not yet in the target state (a parent gate's summary names its
 // servers itself).
-func behind(st *Step, r GateResult) string {
-	if st.Action != ActionSetTTL && st.Action != ActionSetRecords {
+func behind(st *plan.Step, r GateResult) string {
+	if st.Action != plan.ActionSetTTL && st.Action != plan.ActionSetRecords {
 		return ""
 	}
 	var servers []string
@@ -532,7 +533,7 @@ const progressEvery = 10 * time.Second
 const actionTimeout = 20 * time.Minute
 
 // readBack polls the step's gate for up to 10 s (or its timeout).
-func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
+func (x *Executor) readBack(ctx context.Context, st *plan.Step) GateResult {
 	deadline := x.now().Add(min(10*time.Second, time.Duration(st.Gate.Timeout)))
 	for {
 		r := evalGate(ctx, x.Env, x.Plan, st, x.since(), nil)
@@ -544,7 +545,7 @@ func (x *Executor) readBack(ctx context.Context, st *Step) GateResult {
 
 // gate polls the step's gate until it holds, or fails after its timeout.
 // A dry run looks once and records what it saw.
-func (x *Executor) gate(ctx context.Context, st *Step) error {
+func (x *Executor) gate(ctx context.Context, st *plan.Step) error {
 	if st.Gate == nil {
 		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 	}
@@ -553,7 +554,7 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 		if err := x.journal(Entry{Step: st.ID, Event: EvGatePassed, Detail: "dry run, read-only look at the live state now: " + r.Summary, Evidence: r.Evidence}); err != nil {
 			return err
 		}
-		x.log("%s: would prove %s (now: %s)", st.ID, gateWords(st.Gate), r.Summary)
+		x.log("%s: would prove %s (now: %s)", st.ID, st.Gate.Words(), r.Summary)
 		return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 	}
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
@@ -591,11 +592,11 @@ func (x *Executor) gate(ctx context.Context, st *Step) error {
 }
 
 // do sends a step's change.
-func (x *Executor) do(ctx context.Context, st *Step) error {
+func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 	zone := x.Plan.Spec.Zone
 	o := x.Plan.Observed
 	switch st.Action {
-	case ActionSetTTL:
+	case plan.ActionSetTTL:
 		seen := map[string]int{}
 		for _, c := range st.TTLs {
 			// A step may change one host twice (a rollback's restore-ttl:
@@ -615,7 +616,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			}
 		}
 		return nil
-	case ActionSetDS:
+	case plan.ActionSetDS:
 		var ds []providers.DelegationSigner
 		for i, d := range st.DS {
 			rr, err := dns.NewRR(zone + " 0 IN DS " + d)
@@ -635,7 +636,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			ttl = o.NSTTL
 		}
 		return x.Env.Registrar.SetDS(ctx, zone, ds, time.Duration(ttl)*time.Second)
-	case ActionSetNS:
+	case plan.ActionSetNS:
 		glue := map[string][]netip.Addr{}
 		for n, addrs := range st.Glue {
 			for _, a := range addrs {
@@ -647,7 +648,7 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			}
 		}
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
-	case ActionSetRecords:
+	case plan.ActionSetRecords:
 		provider := st.Provider
 		if provider == "" {
 			provider = x.Plan.Spec.Provider
@@ -656,9 +657,9 @@ func (x *Executor) do(ctx context.Context, st *Step) error {
 			return x.setRoutes(ctx, provider, st.Routes)
 		}
 		return x.sendBatches(ctx, st, provider, provider, st.Records)
-	case ActionSetWeights:
+	case plan.ActionSetWeights:
 		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
-	case ActionSetMarker:
+	case plan.ActionSetMarker:
 		return x.setMarker(ctx, st)
 	}
 	return fmt.Errorf("unknown action %q", st.Action)

@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"bytes"
@@ -47,8 +47,8 @@ type Entry struct {
 // Stamp is a UTC time written to the millisecond.
 type Stamp time.Time
 
-// MarshalJSON writes 2006-01-02T15:04:05.000Z.
-func (s Stamp) MarshalJSON() ([]byte, error) { return json.Marshal(stamp(time.Time(s))) }
+// MarshalJSON writes checks.StampLayout.
+func (s Stamp) MarshalJSON() ([]byte, error) { return json.Marshal(checks.Stamp(time.Time(s))) }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (s *Stamp) UnmarshalJSON(b []byte) error {
@@ -56,7 +56,7 @@ func (s *Stamp) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	t, err := time.Parse("2006-01-02T15:04:05.000Z", v)
+	t, err := time.Parse(checks.StampLayout, v)
 	*s = Stamp(t)
 	return err
 }

@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libdns/libdns"
+
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/libdns/libdns"
 )
 
 // memHost is a host in memory that takes at most size RRsets per request
@@ -69,10 +71,10 @@ func memZone(n int) (*memHost, []providers.RRset, []uint32) {
 	return h, sets, ttls
 }
 
-func batchExecutor(h *memHost, sets []providers.RRset, ttls []uint32, j *Journal) (*Executor, *Step) {
-	st := &Step{ID: StepLowerTTL, Action: ActionSetTTL, TTLs: []TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}}
-	p := &Plan{Spec: &spec.Spec{Zone: "example.com."}, Steps: []Step{*st}}
-	return &Executor{Plan: p, Env: Env{Hosts: map[string]providers.Host{"old": h}}, Journal: j, Clock: NewSimClock(time.Now())}, st
+func batchExecutor(h *memHost, sets []providers.RRset, ttls []uint32, j *Journal) (*Executor, *plan.Step) {
+	st := &plan.Step{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL, TTLs: []plan.TTLChange{{Provider: "old", RRsets: sets, TTLs: ttls}}}
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Steps: []plan.Step{*st}}
+	return &Executor{Plan: p, Env: plan.Env{Hosts: map[string]providers.Host{"old": h}}, Journal: j, Clock: NewSimClock(time.Now())}, st
 }
 
 // A change past one request goes in batches, each journaled; a failed
@@ -145,7 +147,7 @@ func TestBatchesOfTwoChangesAtOneHost(t *testing.T) {
 	h, sets, ttls := memZone(4)
 	j := MemoryJournal()
 	x, st := batchExecutor(h, sets[:2], ttls[:2], j)
-	st.TTLs = append(st.TTLs, TTLChange{Provider: "old", RRsets: sets[2:], TTLs: ttls[2:]})
+	st.TTLs = append(st.TTLs, plan.TTLChange{Provider: "old", RRsets: sets[2:], TTLs: ttls[2:]})
 	if err := x.do(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}

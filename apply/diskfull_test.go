@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsmigrate/dnsmigrate/checks"
-	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/libdns/libdns"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/providers"
 )
 
 // countingHost is a DNS host that only counts what reaches it.
@@ -33,16 +35,16 @@ func TestDiskFullStopsBeforeSending(t *testing.T) {
 		t.Fatalf("this test writes to /dev/full: %v", err)
 	}
 	defer full.Close()
-	p, err := Build(testSpec("unsigned"), observed(3600, 300, 300, 300, 300, 60), t0)
+	p, err := plan.Build(testSpec("unsigned"), observed(3600, 300, 300, 300, 300, 60), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Steps[0].ID != StepLowerTTL || p.Steps[0].Done {
+	if p.Steps[0].ID != plan.StepLowerTTL || p.Steps[0].Done {
 		t.Fatalf("first step %s (done %t), want a lower-ttl to send", p.Steps[0].ID, p.Steps[0].Done)
 	}
 	hosts := map[string]providers.Host{"old": &countingHost{}, "new": &countingHost{}}
 	j := &Journal{f: full, Entries: []Entry{{Time: Stamp(t0), Event: EvBegin}}}
-	x := &Executor{Plan: p, Clock: NewSimClock(t0), Journal: j, Env: Env{Hosts: hosts}, Out: &strings.Builder{}}
+	x := &Executor{Plan: p, Clock: NewSimClock(t0), Journal: j, Env: plan.Env{Hosts: hosts}, Out: &strings.Builder{}}
 	_, err = x.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "journal") {
 		t.Errorf("apply on a full disk: %v", err)
@@ -84,7 +86,7 @@ func TestDiskFullAfterSendingStops(t *testing.T) {
 	// loopback ports nobody listens on.
 	o := observed(3600, 300, 300, 300, 300, 60)
 	o.Old.Servers, o.New.Servers = []string{"127.0.0.1:9"}, []string{"127.0.0.1:9"}
-	p, err := Build(testSpec("unsigned"), o, t0)
+	p, err := plan.Build(testSpec("unsigned"), o, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestDiskFullAfterSendingStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, other := &fillingHost{j: j, full: full}, &countingHost{}
-	x := &Executor{Plan: p, Clock: NewSimClock(t0), Journal: j, Env: Env{Hosts: map[string]providers.Host{"old": old, "new": other},
+	x := &Executor{Plan: p, Clock: NewSimClock(t0), Journal: j, Env: plan.Env{Hosts: map[string]providers.Host{"old": old, "new": other},
 		Checker: checks.New(checks.Options{Timeout: 100 * time.Millisecond})}, Out: &strings.Builder{}}
 	_, err = x.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "journal") {
@@ -111,8 +113,8 @@ func TestDiskFullAfterSendingStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	_, started := again.Last(StepLowerTTL, EvActionStart)
-	_, done := again.Last(StepLowerTTL, EvActionDone)
+	_, started := again.Last(plan.StepLowerTTL, EvActionStart)
+	_, done := again.Last(plan.StepLowerTTL, EvActionDone)
 	if !started || done {
 		t.Errorf("journal on disk: lower-ttl started %t, done %t; want started, not done: %+v", started, done, again.Entries)
 	}

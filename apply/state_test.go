@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/dnsmigrate/dnsmigrate/spec/spectest"
 )
@@ -61,7 +62,7 @@ func TestTwoOutputDirsMeetAtTheLock(t *testing.T) {
 	}
 	defer lock.Release()
 	_, _, err = Apply(context.Background(), ApplyOptions{SpecFile: specFile(filepath.Join(t.TempDir(), "b")), Env: env,
-		NewEnv: func(context.Context, *spec.Spec) (Env, error) { return Env{}, nil }})
+		NewEnv: func(context.Context, *spec.Spec) (plan.Env, error) { return plan.Env{}, nil }})
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("second apply from another output directory: %v, want %v", err, ErrLocked)
 	}

@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
 // ChangeLog is what happened, for the change ticket: built from the
@@ -45,8 +46,8 @@ type StepLog struct {
 	Before      []string          `json:"before,omitempty"`
 	After       []string          `json:"after,omitempty"`
 	Notes       []string          `json:"notes,omitempty"`
-	WaitPlanned Duration          `json:"wait_planned,omitempty"`
-	WaitTaken   Duration          `json:"wait_taken,omitempty"`
+	WaitPlanned plan.Duration     `json:"wait_planned,omitempty"`
+	WaitTaken   plan.Duration     `json:"wait_taken,omitempty"`
 	Formula     string            `json:"formula,omitempty"`
 	Gate        string            `json:"gate,omitempty"`
 	GateResult  string            `json:"gate_result,omitempty"`
@@ -54,7 +55,7 @@ type StepLog struct {
 }
 
 // BuildChangeLog puts plan and journal together.
-func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *ChangeLog {
+func BuildChangeLog(p *plan.Plan, entries []Entry, wd *WatchReport, dryRun bool) *ChangeLog {
 	cl := &ChangeLog{Zone: p.Spec.Zone, From: p.Spec.From.Provider, To: p.Spec.To.Provider, PlanID: p.ID, DryRun: dryRun, Watchdog: wd, Result: "stopped"}
 	if dryRun {
 		cl.Result = "dry-run"
@@ -83,7 +84,7 @@ func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *Cha
 	for _, st := range p.Steps {
 		sl := StepLog{ID: st.ID, Action: st.Action, Summary: st.Summary, State: "not started", WaitPlanned: st.Wait, Formula: st.Formula}
 		if st.Gate != nil {
-			sl.Gate = gateWords(st.Gate)
+			sl.Gate = st.Gate.Words()
 		}
 		if st.Done {
 			sl.Notes = append(sl.Notes, "already in place when planned: action skipped")
@@ -109,10 +110,10 @@ func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *Cha
 				sl.Notes = append(sl.Notes, "action failed: "+e.Detail)
 				sl.Evidence = e.Evidence
 			case EvGatePassed:
-				sl.GateResult, sl.Evidence = "passed at "+stamp(time.Time(e.Time))+": "+e.Detail, e.Evidence
+				sl.GateResult, sl.Evidence = "passed at "+checks.Stamp(time.Time(e.Time))+": "+e.Detail, e.Evidence
 			case EvGateFailed:
 				sl.State = "failed"
-				sl.GateResult, sl.Evidence = "FAILED at "+stamp(time.Time(e.Time))+": "+e.Detail, e.Evidence
+				sl.GateResult, sl.Evidence = "FAILED at "+checks.Stamp(time.Time(e.Time))+": "+e.Detail, e.Evidence
 			case EvWaitStart:
 				if e.Until != nil {
 					from := Stamp(time.Time(*e.Until).Add(-time.Duration(st.Wait)))
@@ -130,7 +131,7 @@ func BuildChangeLog(p *Plan, entries []Entry, wd *WatchReport, dryRun bool) *Cha
 			case EvStepDone:
 				sl.Finished, sl.State = &e.Time, "done"
 				if waitFrom != nil {
-					sl.WaitTaken = Duration(time.Time(e.Time).Sub(time.Time(*waitFrom)).Round(time.Millisecond))
+					sl.WaitTaken = plan.Duration(time.Time(e.Time).Sub(time.Time(*waitFrom)).Round(time.Millisecond))
 				}
 			}
 		}
@@ -165,7 +166,7 @@ func stampOr(s *Stamp) string {
 	if s == nil {
 		return "-"
 	}
-	return stamp(time.Time(*s))
+	return checks.Stamp(time.Time(*s))
 }
 
 // WriteMarkdown writes the change log for the ticket.
@@ -237,7 +238,7 @@ func (c *ChangeLog) WriteMarkdown(w io.Writer) error {
 	if wd := c.Watchdog; wd != nil {
 		fmt.Fprintf(&b, "\n## Watchdog\n\n%d rounds, %d queries to %s for %s: %d failures.\n", wd.Rounds, wd.Queries, strings.Join(wd.Resolvers, ", "), strings.Join(wd.Names, ", "), len(wd.Failures))
 		for _, f := range wd.Failures {
-			fmt.Fprintf(&b, "- %s %s %s: %s%s\n", stamp(time.Time(f.Time)), f.Evidence.Server, f.Evidence.Question, f.Evidence.RCODE, f.Evidence.Error)
+			fmt.Fprintf(&b, "- %s %s %s: %s%s\n", checks.Stamp(time.Time(f.Time)), f.Evidence.Server, f.Evidence.Question, f.Evidence.RCODE, f.Evidence.Error)
 		}
 	}
 	b.WriteString("\n## Timeline\n\n" + c.Mermaid)
@@ -245,9 +246,17 @@ func (c *ChangeLog) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func durOr(d Duration) string {
+func durOr(d plan.Duration) string {
 	if d == 0 {
 		return "-"
 	}
 	return d.String()
+}
+
+// orNone is s, or "none" when it is empty.
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{"none"}
+	}
+	return s
 }

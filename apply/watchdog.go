@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/miekg/dns"
 )
 
@@ -37,7 +38,7 @@ type Watchdog struct {
 
 // watchNames picks what users would ask for: the apex SOA, and the apex
 // A, MX and TXT and a www A where the zone has them, as "name TYPE".
-func watchNames(p *Plan) [][2]string {
+func watchNames(p *plan.Plan) [][2]string {
 	zone := p.Spec.Zone
 	picks := [][2]string{{zone, "SOA"}}
 	for _, want := range [][2]string{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
@@ -52,7 +53,7 @@ func watchNames(p *Plan) [][2]string {
 }
 
 // NewWatchdog watches the names watchNames picks at every resolver.
-func NewWatchdog(c *checks.Checker, p *Plan) *Watchdog {
+func NewWatchdog(c *checks.Checker, p *plan.Plan) *Watchdog {
 	w := &Watchdog{checker: c.Fork()} // its own budget: never behind a gate's questions
 	w.report.Resolvers = p.Spec.Verify.Resolvers
 	for _, pk := range watchNames(p) {

@@ -1,4 +1,4 @@
-package plan
+package apply
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/miekg/dns"
 )
@@ -25,21 +26,21 @@ type GateResult struct {
 // evalGate asks the servers of step's gate once. since says when each
 // moved name was changed (records cutovers); memo (may be nil) carries
 // what earlier polls of the same gate proved.
-func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time, memo *gateMemo) GateResult {
+func evalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, since map[string]time.Time, memo *gateMemo) GateResult {
 	g := st.Gate
 	switch g.Check {
-	case GateTTLServed:
+	case plan.GateTTLServed:
 		return gateTTL(ctx, env, p, st, memo)
-	case GateMarker:
+	case plan.GateMarker:
 		return gateMarker(ctx, env, p, g)
-	case GateDSGone, GateNSServed, GateDSServed:
+	case plan.GateDSGone, plan.GateNSServed, plan.GateDSServed:
 		return gateParent(ctx, env, p, g)
-	case GateVerified:
+	case plan.GateVerified:
 		return gateVerified(ctx, env, p, g, since[gateStartKey(st.ID)])
-	case GateRecordsServed:
+	case plan.GateRecordsServed:
 		served, proxied := splitProxied(st.Records)
 		return gateAPI(ctx, env, p, proxied, false, gateRecords(ctx, env, served, g.Servers, memo))
-	case GatePropagated:
+	case plan.GatePropagated:
 		seen, proxied := splitProxied(st.Moved)
 		visible := *st
 		visible.Moved = seen
@@ -48,14 +49,14 @@ func evalGate(ctx context.Context, env Env, p *Plan, st *Step, since map[string]
 			res = gatePropagated(ctx, env, p, &visible, since)
 		}
 		return edgeNote(res, proxied)
-	case GateOldOrNew:
+	case plan.GateOldOrNew:
 		seen, proxied := splitProxied(st.Moved)
 		res := gateOldOrNew(ctx, env, seen, g.Servers, g.Recursive)
 		if g.Recursive {
 			return edgeNote(res, proxied)
 		}
 		return gateAPI(ctx, env, p, proxied, true, res)
-	case GateHealthy:
+	case plan.GateHealthy:
 		h := checkHealth(ctx, p.Spec.Health)
 		return GateResult{OK: h.OK, Summary: h.Summary}
 	}
@@ -102,7 +103,7 @@ const maxBadEvidence = 8
 // new TTL and unchanged data. The questions stream through the engine
 // keeping only counts, one proof per server and a few failures; those
 // proven in an earlier poll of the same gate (memo) are not asked again.
-func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) GateResult {
+func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, memo *gateMemo) GateResult {
 	if memo == nil {
 		memo = newGateMemo()
 	}
@@ -153,15 +154,15 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 						left++
 					}
 				}
-				fail(transferEvidence(servers[j], p.Spec.Zone, fmt.Sprintf("still at serial %d, transferred before: %d RRsets yet to serve the new TTL", serial, left)))
+				fail(plan.TransferEvidence(servers[j], p.Spec.Zone, fmt.Sprintf("still at serial %d, transferred before: %d RRsets yet to serve the new TTL", serial, left)))
 				bad += left - 1
 			}
 		}
 		keys := make(map[string]int, len(c.RRsets))
 		for i, set := range c.RRsets {
-			keys[setKey(set.Name, set.Type)] = i
+			keys[plan.SetKey(set.Name, set.Type)] = i
 		}
-		ask := byTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*served) {
+		ask := plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*plan.Served) {
 			srv := servers[j]
 			memo.serial[serialKey(j)] = serial
 			for i, set := range c.RRsets {
@@ -170,15 +171,15 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 					continue
 				}
 				g := got[i]
-				if g != nil && g.ttl == c.TTLs[i] && set.Serves(g.data) {
+				if g != nil && g.TTL == c.TTLs[i] && set.Serves(g.Data) {
 					memo.prove(k, srv, func() checks.Evidence {
-						return transferEvidence(srv, p.Spec.Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")
+						return plan.TransferEvidence(srv, p.Spec.Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")
 					})
 					continue
 				}
 				e := checks.Evidence{Server: srv, Question: dns.Fqdn(set.Name) + " " + set.Type, Note: fmt.Sprintf("zone transfer: not in the zone; want ttl %d with %v", c.TTLs[i], set.Data)}
 				if g != nil {
-					e.TTL, e.Answer = &g.ttl, g.data
+					e.TTL, e.Answer = &g.TTL, g.Data
 					e.Note = fmt.Sprintf("zone transfer; want ttl %d with %v", c.TTLs[i], set.Data)
 				}
 				fail(e)
@@ -215,7 +216,7 @@ func gateTTL(ctx context.Context, env Env, p *Plan, st *Step, memo *gateMemo) Ga
 
 // zoneSerials asks each server that ask picks for the zone's SOA serial
 // (0: no authoritative answer), by the server's index.
-func zoneSerials(ctx context.Context, env Env, zone string, servers []string, ask func(j int) bool) map[int]uint32 {
+func zoneSerials(ctx context.Context, env plan.Env, zone string, servers []string, ask func(j int) bool) map[int]uint32 {
 	var qs []checks.Question
 	var idx []int
 	for j, s := range servers {
@@ -238,7 +239,7 @@ func zoneSerials(ctx context.Context, env Env, zone string, servers []string, as
 	return out
 }
 
-func parentCut(p *Plan) checks.Cut {
+func parentCut(p *plan.Plan) checks.Cut {
 	var servers []checks.NameServer
 	for _, ps := range p.Observed.ParentServers {
 		servers = append(servers, checks.NameServer{Name: ps, Addrs: []string{ps}})
@@ -247,14 +248,14 @@ func parentCut(p *Plan) checks.Cut {
 }
 
 // gateParent: every parent server shows the delegation change.
-func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
+func gateParent(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate) GateResult {
 	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
 	res := GateResult{OK: true}
 	var lines []string
 	// The DS-gone proof is the one validators check: a denial that
 	// matches the name, lists no DS and verifies with the parent's keys.
 	var parentKeys []*dns.DNSKEY
-	if g.Check == GateDSGone {
+	if g.Check == plan.GateDSGone {
 		keys, _, err := env.Checker.ParentKeys(ctx, p.Spec.Zone)
 		if err != nil {
 			return GateResult{Summary: "cannot validate the parent's denial of the DS: " + err.Error()}
@@ -269,15 +270,15 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 		var ok bool
 		var ev checks.Evidence
 		switch g.Check {
-		case GateDSGone:
+		case plan.GateDSGone:
 			why := ps.DSAbsenceProof(p.Spec.Zone, parentKeys, now)
 			ok, ev = why == "", ps.DSEvidence()
 			if !ok {
 				ev.AddNote(why)
 			}
-		case GateNSServed:
+		case plan.GateNSServed:
 			ok, ev = ps.Answered && slices.Equal(ps.NS, sorted(g.Expect)), ps.NSEvidence()
-		case GateDSServed:
+		case plan.GateDSServed:
 			ok, ev = ps.Answered && slices.Equal(ps.DS, sorted(g.Expect)), ps.DSEvidence()
 		}
 		if ps.Error != "" {
@@ -302,7 +303,7 @@ func gateParent(ctx context.Context, env Env, p *Plan, g *Gate) GateResult {
 
 // skippedEvidence says which server addresses a gate did not ask, and why,
 // so that a gate never passes over an address in silence.
-func skippedEvidence(p *Plan) []checks.Evidence {
+func skippedEvidence(p *plan.Plan) []checks.Evidence {
 	var out []checks.Evidence
 	for _, a := range p.Observed.Skipped {
 		out = append(out, checks.Evidence{Server: a, Note: "not asked: this machine has no route to it (verify.ipv6: auto; set on to require it)"})
@@ -318,7 +319,7 @@ func gateStartKey(step string) string { return "gate " + step }
 // delegates to the new servers, no critical finding, and every resolver
 // answers (validating ones with AD when the zone is signed, for every
 // watched name; past g.ADGrace a missing AD alone passes with a warning).
-func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate, started time.Time) GateResult {
+func gateVerified(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate, started time.Time) GateResult {
 	rep, err := env.Checker.Check(ctx, p.Spec.Zone)
 	if err != nil {
 		return GateResult{Summary: err.Error()}
@@ -383,8 +384,8 @@ func gateVerified(ctx context.Context, env Env, p *Plan, g *Gate, started time.T
 // ready: apply stops rather than send. A server that does not answer is
 // listed in silent: the caller asks again until the gate timeout and then
 // reports it unreachable, never as a change made outside the run.
-func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool, res GateResult, silent []string) {
-	if st.Action != ActionSetNS && st.Action != ActionSetDS {
+func precondition(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step) (inPlace bool, res GateResult, silent []string) {
+	if st.Action != plan.ActionSetNS && st.Action != plan.ActionSetDS {
 		return false, GateResult{OK: true}, nil
 	}
 	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
@@ -392,11 +393,11 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 	for _, ps := range parents {
 		got := ps.DS
 		ev := ps.DSEvidence()
-		if st.Action == ActionSetNS {
+		if st.Action == plan.ActionSetNS {
 			got, ev = ps.NS, ps.NSEvidence()
 		}
 		res.Evidence = append(res.Evidence, ev)
-		if !ps.Answered || st.Action == ActionSetDS && !ps.DSAnswered() {
+		if !ps.Answered || st.Action == plan.ActionSetDS && !ps.DSAnswered() {
 			silent = append(silent, fmt.Sprintf("parent server %s (%s)", ps.Name, ps.Server))
 			continue
 		}
@@ -427,7 +428,7 @@ func precondition(ctx context.Context, env Env, p *Plan, st *Step) (inPlace bool
 // DNSKEY: each must answer authoritatively with the new apex NS set and,
 // when the move publishes a DS, serve the KSK that DS digests. It returns
 // what is wrong, by server, and the servers that did not answer.
-func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []string, ev []checks.Evidence) {
+func newServersReady(ctx context.Context, env plan.Env, p *plan.Plan) (notReady, silent []string, ev []checks.Evidence) {
 	if p.Spec.Kind == "records" {
 		return nil, nil, nil
 	}
@@ -436,7 +437,7 @@ func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []
 		servers = append(servers, checks.NameServer{Name: n})
 	}
 	var wantDS []string
-	if st := p.Step(StepAddDS); st != nil {
+	if st := p.Step(plan.StepAddDS); st != nil {
 		wantDS = st.DS
 	}
 	to := sorted(p.Spec.To.Nameservers)
@@ -454,8 +455,8 @@ func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []
 			notReady = append(notReady, fmt.Sprintf("%s serves apex NS %v, want %v", who, a.NS, to))
 		default:
 			served := map[string]bool{}
-			for _, k := range kskDS(a.Keys) {
-				served[k.ds] = true
+			for _, k := range plan.KSKs(a.Keys) {
+				served[k.DS] = true
 			}
 			for _, d := range wantDS {
 				if !served[d] {
@@ -468,7 +469,7 @@ func newServersReady(ctx context.Context, env Env, p *Plan) (notReady, silent []
 }
 
 // gateRecords: every server serves each RRset's new data, authoritatively.
-func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, servers []string, memo *gateMemo) GateResult {
+func gateRecords(ctx context.Context, env plan.Env, reps []providers.Replacement, servers []string, memo *gateMemo) GateResult {
 	if memo == nil {
 		memo = newGateMemo()
 	}
@@ -514,7 +515,7 @@ func gateRecords(ctx context.Context, env Env, reps []providers.Replacement, ser
 // gatePropagated: every resolver answers the new data of every name moved
 // so far. A stale, unexpected or failed answer fails at once: waiting will
 // not mend it.
-func gatePropagated(ctx context.Context, env Env, p *Plan, st *Step, since map[string]time.Time) GateResult {
+func gatePropagated(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, since map[string]time.Time) GateResult {
 	var changes []checks.Change
 	for _, mv := range st.Moved {
 		at, ok := since[mv.Name+" "+mv.Type]
@@ -565,7 +566,7 @@ func gatePropagated(ctx context.Context, env Env, p *Plan, st *Step, since map[s
 
 // gateOldOrNew: while a name is answered by weighted sets, each answer is
 // its old or its new values, never anything else and never an error.
-func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, servers []string, recursive bool) GateResult {
+func gateOldOrNew(ctx context.Context, env plan.Env, moves []providers.Replacement, servers []string, recursive bool) GateResult {
 	var qs []checks.Question
 	var idx []int
 	for i, mv := range moves {
@@ -599,7 +600,7 @@ func gateOldOrNew(ctx context.Context, env Env, moves []providers.Replacement, s
 // and the DNSKEY: each answer must carry AD. An answer a resolver cached
 // while the zone was insecure stays unauthenticated until its TTL runs
 // out, so the move is not done before those are gone.
-func notAuthenticated(ctx context.Context, env Env, p *Plan, rep *checks.Report, ev *[]checks.Evidence) []string {
+func notAuthenticated(ctx context.Context, env plan.Env, p *plan.Plan, rep *checks.Report, ev *[]checks.Evidence) []string {
 	var qs []checks.Question
 	names := append(watchNames(p), [2]string{p.Spec.Zone, "DNSKEY"})
 	for _, r := range rep.Resolvers {
@@ -656,7 +657,7 @@ func edgeNote(res GateResult, proxied []providers.Replacement) GateResult {
 // gateAPI proves proxied moves through the records host's API: each name
 // lists the new values (or, with allowOld, the old ones) and is still
 // proxied. The result is joined to res, the servers' gate for the rest.
-func gateAPI(ctx context.Context, env Env, p *Plan, proxied []providers.Replacement, allowOld bool, res GateResult) GateResult {
+func gateAPI(ctx context.Context, env plan.Env, p *plan.Plan, proxied []providers.Replacement, allowOld bool, res GateResult) GateResult {
 	if len(proxied) == 0 {
 		return res
 	}
@@ -697,4 +698,23 @@ func gateAPI(ctx context.Context, env Env, p *Plan, proxied []providers.Replacem
 	}
 	res.Summary = strings.TrimPrefix(res.Summary+fmt.Sprintf("; %d of %d proxied names list the new values through the API", good, len(proxied)), "; ")
 	return res
+}
+
+// sorted is a sorted copy of s.
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// EvalGate asks a step's gate once, with no memory of earlier polls: the
+// verdict apply would reach now.
+func EvalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step) GateResult {
+	return evalGate(ctx, env, p, st, nil, nil)
+}
+
+// Precondition asks a step's precondition once: whether its change is in
+// place already, the verdict, and the servers that did not answer.
+func Precondition(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step) (bool, GateResult, []string) {
+	return precondition(ctx, env, p, st)
 }

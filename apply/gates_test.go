@@ -1,0 +1,106 @@
+package apply
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/plan"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
+	"github.com/dnsmigrate/dnsmigrate/spec"
+)
+
+// A TTL gate reads a server that hands out its zone by one transfer per
+// poll (none once everything there is proven), judges each RRset from it,
+// names the RRset that is not there yet, and asks a server that refuses
+// the transfer question by question.
+func TestGateProvesByTransfer(t *testing.T) {
+	refusing, asked, _ := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 60})
+	const axfr = "127.0.0.1:1" // never dialled: the host transfers from its table
+	host := providerstest.NewTransferHost(refusing)
+	host.Set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
+	st := lowerABC()
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{axfr, refusing}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{refusing}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+	memo := newGateMemo()
+	ctx := context.Background()
+
+	r := evalGate(ctx, env, p, st, nil, memo)
+	if r.OK || r.Summary != "5 of 6 RRset answers serve the new TTL with unchanged data" {
+		t.Fatalf("first poll: %+v", r)
+	}
+	if len(r.Evidence) == 0 || r.Evidence[0].Server != axfr || r.Evidence[0].Question != "c.example.com. A" || !strings.Contains(r.Evidence[0].Note, "zone transfer; want ttl 60") {
+		t.Errorf("first poll's evidence does not name c at %s from the transfer: %+v", axfr, r.Evidence)
+	}
+	host.Set(axfr, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1")
+	r = evalGate(ctx, env, p, st, nil, memo)
+	if !r.OK || r.Summary != "6 of 6 RRset answers serve the new TTL with unchanged data" || len(r.Evidence) != 2 {
+		t.Fatalf("second poll: %+v", r)
+	}
+	if r = evalGate(ctx, env, p, st, nil, memo); !r.OK {
+		t.Fatalf("third poll: %+v", r)
+	}
+	if n := host.Count(axfr); n != 2 {
+		t.Errorf("%d transfers from %s over three polls, want 2 (none once all was proven)", n, axfr)
+	}
+	if n := host.Count(refusing); n != 1 {
+		t.Errorf("%d transfers tried at the refusing server, want 1 (then questions)", n)
+	}
+	for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
+		if asked(n) != 1 {
+			t.Errorf("%s asked %d times at the refusing server, want once", n, asked(n))
+		}
+	}
+}
+
+// A server still at the serial of its last transfer is not transferred
+// again: its RRsets still to prove stay so, said once for the server.
+func TestGateSkipsTransferAtSameSerial(t *testing.T) {
+	srv, _, setSerial := udpAnswers(t, map[string]uint32{"example.com.": 1})
+	host := providerstest.NewTransferHost()
+	host.Set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
+	st := lowerABC()
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{srv}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{srv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+	memo := newGateMemo()
+	ctx := context.Background()
+	for poll, want := range []string{"2 of 3", "2 of 3"} {
+		r := evalGate(ctx, env, p, st, nil, memo)
+		if r.OK || !strings.HasPrefix(r.Summary, want) {
+			t.Fatalf("poll %d: %+v", poll+1, r)
+		}
+		if poll == 1 && (len(r.Evidence) == 0 || !strings.Contains(r.Evidence[0].Note, "still at serial 1, transferred before: 1 RRsets")) {
+			t.Errorf("poll 2's evidence: %+v", r.Evidence)
+		}
+	}
+	if n := host.Count(srv); n != 1 {
+		t.Errorf("%d transfers over two polls at one serial, want 1", n)
+	}
+	host.Set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1")
+	setSerial("example.com.", 2)
+	if r := evalGate(ctx, env, p, st, nil, memo); !r.OK {
+		t.Fatalf("poll at serial 2: %+v", r)
+	}
+	if n := host.Count(srv); n != 2 {
+		t.Errorf("%d transfers, want 2 (the new serial transferred)", n)
+	}
+}
+
+// Addresses not asked (verify.ipv6: auto, no route) are in every gate's
+// evidence.
+func TestSkippedAddressesAreSaid(t *testing.T) {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	o.Skipped = []string{"[2001:db8::53]:53"}
+	p, err := plan.Build(testSpec("insecure-window"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := skippedEvidence(p)
+	if len(ev) != 1 || ev[0].Server != "[2001:db8::53]:53" || !strings.Contains(ev[0].Note, "not asked") {
+		t.Errorf("gate evidence for skipped addresses = %+v", ev)
+	}
+}
