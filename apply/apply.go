@@ -57,24 +57,38 @@ func (w Workspace) Path(name string) string { return filepath.Join(w.Dir, name) 
 // StatePath names a file of the workspace's state.
 func (w Workspace) StatePath(name string) string { return filepath.Join(w.State, name) }
 
-// setAside moves what the workspace's directories hold into ones named
+// setAside renames the workspace's directories with suffix (a rolled
+// back move's, whose lock no one holds).
+func (w Workspace) setAside(suffix string) error {
+	for _, d := range slices.Compact([]string{w.State, w.Dir}) {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if err := os.Rename(d, d+suffix); err != nil {
+			return fmt.Errorf("set aside %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// archive moves what the workspace's directories hold into ones named
 // with suffix, all but the lock: an apply that archives a finished run
 // keeps holding it.
-func (w Workspace) setAside(suffix string) error {
+func (w Workspace) archive(suffix string) error {
 	for _, d := range slices.Compact([]string{w.State, w.Dir}) {
 		entries, err := os.ReadDir(d)
 		if err != nil {
 			continue
 		}
 		if err := os.MkdirAll(d+suffix, 0o700); err != nil {
-			return fmt.Errorf("set aside %s: %w", d, err)
+			return fmt.Errorf("archive %s: %w", d, err)
 		}
 		for _, e := range entries {
 			if d == w.State && e.Name() == "lock" {
 				continue
 			}
 			if err := os.Rename(filepath.Join(d, e.Name()), filepath.Join(d+suffix, e.Name())); err != nil {
-				return fmt.Errorf("set aside %s: %w", d, err)
+				return fmt.Errorf("archive %s: %w", d, err)
 			}
 		}
 	}
@@ -136,7 +150,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
 		}
-		if spec.Kind == "records" {
+		if spec.Cutover() {
 			// Back to the old values: names not moved yet are already there.
 			for i := range spec.Changes {
 				c := &spec.Changes[i]
@@ -294,8 +308,8 @@ func resumable(ctx context.Context, env plan.Env, ws Workspace, saved *plan.Plan
 func resumedPlan(ctx context.Context, env plan.Env, ws Workspace, saved *plan.Plan, o ApplyOptions, j *Journal) (*plan.Plan, error) {
 	if j.Finished() || len(j.Entries) == 0 {
 		// The last migration finished: keep it aside, start anew.
-		if err := ws.setAside("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
-			return nil, fmt.Errorf("apply: archive: %w", err)
+		if err := ws.archive("-" + time.Now().UTC().Format("20060102T150405Z")); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 		return nil, nil
 	}

@@ -38,7 +38,7 @@ type ChangeLog struct {
 // StepLog is one step as it ran.
 type StepLog struct {
 	ID          string            `json:"id"`
-	Action      string            `json:"action"`
+	Action      plan.Action       `json:"action"`
 	Summary     string            `json:"summary"`
 	State       string            `json:"state"` // done, not started, stopped, failed
 	Started     *Stamp            `json:"started,omitempty"`

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // Executor applies a plan: for each step its action, then its gate polled
@@ -89,7 +90,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 		err = x.journal(Entry{Event: EvFinished})
 		if x.DryRun {
 			x.log("dry run finished: nothing was changed")
-		} else if s := x.Plan.Spec; s.Kind == "records" {
+		} else if s := x.Plan.Spec; s.Cutover() {
 			x.log("finished: %d changes of %s are in place at %s", len(s.Changes), s.Zone, s.Provider)
 		} else {
 			x.log("finished: %s is on %s", s.Zone, s.To.Provider)
@@ -104,7 +105,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 			reason = "failed: " + err.Error()
 		}
 		spec := x.Plan.Spec
-		if spec.Kind == "records" && spec.Rollback == "auto" && !x.DryRun && !errors.Is(err, ErrStopped) {
+		if spec.Cutover() && spec.AutoRollback() && !x.DryRun && !errors.Is(err, ErrStopped) {
 			if rerr := x.rollbackRecords(context.WithoutCancel(ctx)); rerr != nil {
 				reason += "; " + rerr.Error()
 			} else {

@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func testSpec(dnssec string) *spec.Spec {
+func testSpec(dnssec spec.DNSSECMethod) *spec.Spec {
 	return &spec.Spec{Version: 1, Zone: "example.com.", Kind: "nameservers", DNSSEC: dnssec, File: "spec.yaml",
 		From:         spec.Side{Provider: "old", Nameservers: []string{"ns1.old.example.net.", "ns2.old.example.net."}},
 		To:           spec.Side{Provider: "new", Nameservers: []string{"ns1.new.example.org.", "ns2.new.example.org."}},

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
-	"github.com/miekg/dns"
 )
 
 // GateResult is one evaluation of a gate: whether it holds, a one-line
@@ -60,7 +61,7 @@ func evalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, si
 		h := checkHealth(ctx, p.Spec.Health)
 		return GateResult{OK: h.OK, Summary: h.Summary}
 	}
-	return GateResult{Summary: "unknown gate " + g.Check}
+	return GateResult{Summary: "unknown gate " + string(g.Check)}
 }
 
 // gateMemo is what one gate's polls remember: the questions already
@@ -429,7 +430,7 @@ func precondition(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step
 // when the move publishes a DS, serve the KSK that DS digests. It returns
 // what is wrong, by server, and the servers that did not answer.
 func newServersReady(ctx context.Context, env plan.Env, p *plan.Plan) (notReady, silent []string, ev []checks.Evidence) {
-	if p.Spec.Kind == "records" {
+	if p.Spec.Cutover() {
 		return nil, nil, nil
 	}
 	var servers []checks.NameServer

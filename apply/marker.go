@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
-	"github.com/miekg/dns"
 )
 
 // markerText is this run's marker: the plan, when its journal began and

@@ -11,7 +11,7 @@ import (
 func TestGateProgressNamesServers(t *testing.T) {
 	failed := GateResult{Evidence: []checks.Evidence{{Server: "192.0.2.2:53"}, {Server: "192.0.2.1:53"}, {Server: "192.0.2.2:53"}}}
 	for _, tt := range []struct {
-		action string
+		action plan.Action
 		want   string
 	}{
 		{plan.ActionSetTTL, "; not yet at 192.0.2.1:53, 192.0.2.2:53"},

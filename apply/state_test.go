@@ -90,7 +90,7 @@ func TestArchiveKeepsTheLock(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := ws.setAside("-old"); err != nil {
+			if err := ws.archive("-old"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := TakeLock(ws.StatePath("lock")); !errors.Is(err, ErrLocked) {

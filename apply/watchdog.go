@@ -6,9 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/plan"
-	"github.com/miekg/dns"
 )
 
 // WatchEvent is one failed watchdog answer.

@@ -9,21 +9,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // The marker: while a move of a zone is unfinished, both hosts serve
 // _dnsmigrate.<zone> TXT naming the plan, when and by whom it started, so
 // that a plan or apply of the zone from anywhere sees it and refuses.
 const (
-	StepMark        = "mark"       // publish the marker at both hosts: the first change
-	StepUnmark      = "unmark"     // remove it: the last change
-	ActionSetMarker = "set-marker" // the marker TXT at both hosts (none: remove)
-	GateMarker      = "marker-served"
-	markerVersion   = "v=dnsmigrate1"
+	StepMark               = "mark"       // publish the marker at both hosts: the first change
+	StepUnmark             = "unmark"     // remove it: the last change
+	ActionSetMarker Action = "set-marker" // the marker TXT at both hosts (none: remove)
+	GateMarker      Check  = "marker-served"
+	markerVersion          = "v=dnsmigrate1"
 )
 
 // MarkerChange is what a marker step does at one host: replace the marker

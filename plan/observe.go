@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
-	"github.com/miekg/dns"
 )
 
 // Observed is the live state a plan was made from, as read at the
@@ -181,7 +182,7 @@ func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) 
 		// the parent's SOA to learn its negative-caching TTL.
 		o.NegTTL = parentNegTTL(ctx, env.Checker, o.Parent, o.ParentServers)
 	}
-	if spec.Kind == "records" {
+	if spec.Cutover() {
 		for _, f := range o.Findings {
 			if f.Severity == checks.Critical {
 				o.Problems = append(o.Problems, fmt.Sprintf("the zone is broken now (%s: %s)", f.ID, f.Summary))
@@ -390,8 +391,8 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 	if len(o.New.Servers) == 0 {
 		out = append(out, "no address found for any of to.nameservers")
 	}
-	switch spec.DNSSEC {
-	case "insecure-window":
+	switch {
+	case spec.Signed():
 		if len(o.New.KSKDS) == 0 {
 			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
 		}
@@ -401,7 +402,7 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 		if c := env.Registrar.Capabilities(); !c.DS {
 			out = append(out, "dnssec is insecure-window but the registrar cannot change DS records")
 		}
-	case "unsigned":
+	default: // unsigned
 		if len(o.DS) > 0 {
 			out = append(out, fmt.Sprintf("dnssec is unsigned but the parent publishes DS %v; use insecure-window", o.DS))
 		}
@@ -417,7 +418,7 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 func accessProblems(ctx context.Context, env Env, spec *spec.Spec) []string {
 	var out []string
 	names := []string{spec.From.Provider, spec.To.Provider}
-	if spec.Kind == "records" {
+	if spec.Cutover() {
 		names = []string{spec.Provider}
 	}
 	for _, name := range names {
@@ -427,7 +428,7 @@ func accessProblems(ctx context.Context, env Env, spec *spec.Spec) []string {
 			}
 		}
 	}
-	if c, ok := env.Registrar.(providers.AccessChecker); ok && spec.Kind != "records" {
+	if c, ok := env.Registrar.(providers.AccessChecker); ok && !spec.Cutover() {
 		if err := c.CheckAccess(ctx, spec.Zone); err != nil {
 			out = append(out, fmt.Sprintf("registrar (%s): its credentials were refused, so remove-ds, switch-ns and add-ds would fail mid-move: %v", spec.Registrar.Type, err))
 		}

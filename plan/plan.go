@@ -28,33 +28,40 @@ const (
 	StepFinalVerify = "final-verify"
 )
 
-// Actions a step can take. Everything apply does is described by these
-// and the step's data: nothing computed for display changes what runs.
+// Action is what a step does. Everything apply does is described by its
+// action and the step's data: nothing computed for display changes what
+// runs.
+type Action string
+
+// The actions.
 const (
-	ActionSetTTL = "set-ttl" // TTLs at DNS hosts
-	ActionWait   = "wait"    // let caches expire
-	ActionSetDS  = "set-ds"  // DS at the registrar (none: remove)
-	ActionSetNS  = "set-ns"  // NS and glue at the registrar
-	ActionVerify = "verify"  // prove the end state
+	ActionSetTTL Action = "set-ttl" // TTLs at DNS hosts
+	ActionWait   Action = "wait"    // let caches expire
+	ActionSetDS  Action = "set-ds"  // DS at the registrar (none: remove)
+	ActionSetNS  Action = "set-ns"  // NS and glue at the registrar
+	ActionVerify Action = "verify"  // prove the end state
 	// kind: records
-	ActionSetRecords = "set-records" // replace RRsets at the DNS host
-	ActionHold       = "hold"        // stay, running the health checks
-	ActionSetWeights = "set-weights" // weighted sets: old and new values, each with its share
+	ActionSetRecords Action = "set-records" // replace RRsets at the DNS host
+	ActionHold       Action = "hold"        // stay, running the health checks
+	ActionSetWeights Action = "set-weights" // weighted sets: old and new values, each with its share
 )
 
-// Gate checks, each run against every server involved until it holds or
-// the gate times out.
+// Check is what a gate proves, run against every server involved until it
+// holds or the gate times out.
+type Check string
+
+// The checks.
 const (
-	GateTTLServed = "ttl-served" // every server of the hosts serves the RRsets at or under the TTLs
-	GateDSGone    = "ds-gone"    // every parent server answers NODATA with NSEC/NSEC3 for the DS
-	GateNSServed  = "ns-served"  // every parent server delegates to exactly the NS set
-	GateDSServed  = "ds-served"  // every parent server serves exactly the DS set
-	GateVerified  = "verified"   // the zone validates as expected and resolvers answer (with AD when signed)
+	GateTTLServed Check = "ttl-served" // every server of the hosts serves the RRsets at or under the TTLs
+	GateDSGone    Check = "ds-gone"    // every parent server answers NODATA with NSEC/NSEC3 for the DS
+	GateNSServed  Check = "ns-served"  // every parent server delegates to exactly the NS set
+	GateDSServed  Check = "ds-served"  // every parent server serves exactly the DS set
+	GateVerified  Check = "verified"   // the zone validates as expected and resolvers answer (with AD when signed)
 	// kind: records
-	GateRecordsServed = "records-served" // every server of the host serves the new data
-	GatePropagated    = "propagated"     // every resolver answers the new data (stale, unexpected or error fails at once)
-	GateHealthy       = "healthy"        // every health check passes
-	GateOldOrNew      = "old-or-new"     // weighted phase: every answer is the old or the new value, never an error
+	GateRecordsServed Check = "records-served" // every server of the host serves the new data
+	GatePropagated    Check = "propagated"     // every resolver answers the new data (stale, unexpected or error fails at once)
+	GateHealthy       Check = "healthy"        // every health check passes
+	GateOldOrNew      Check = "old-or-new"     // weighted phase: every answer is the old or the new value, never an error
 )
 
 // Duration is a time.Duration written as "33s" in JSON.
@@ -157,7 +164,7 @@ func (o *Observed) observedOf(provider string) []providers.RRset {
 
 // Gate is the proof a step must show before the next one starts.
 type Gate struct {
-	Check   string   `json:"check"`
+	Check   Check    `json:"check"`
 	Servers []string `json:"servers"`
 	Expect  []string `json:"expect,omitempty"`
 	Status  string   `json:"status,omitempty"` // for verified: secure or insecure
@@ -174,7 +181,7 @@ type Gate struct {
 // the moment the previous step's gate passed.
 type Step struct {
 	ID      string `json:"id"`
-	Action  string `json:"action"`
+	Action  Action `json:"action"`
 	Summary string `json:"summary"`
 	// Provider is the DNS host a set-records step changes (empty: the
 	// records spec's provider).

@@ -18,7 +18,7 @@ func Build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
 		return nil, notSafe(o.Problems)
 	}
 	p := &Plan{Format: PlanFormat, Version: PlanVersion, Created: now.UTC(), Spec: spec, Observed: o}
-	if spec.Kind == "records" {
+	if spec.Cutover() {
 		buildRecords(p, spec, o)
 		p.Nothing = true
 		for _, st := range p.Steps {
@@ -37,7 +37,7 @@ func Build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
 	if problems := markerProblems(o, spec.Zone, o.PriorPlan, o.TakeOver); len(problems) > 0 {
 		return nil, notSafe(problems)
 	}
-	signed := spec.DNSSEC == "insecure-window"
+	signed := spec.Signed()
 	to := sorted(spec.To.Nameservers)
 	// In place: nothing to do, unless a move taken over left its marker
 	// and its lowered TTLs behind.

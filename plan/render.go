@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // symbol is a one-character summary of a step, as Terraform shows
@@ -36,7 +37,7 @@ func (s Step) symbol() string {
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	o, s := p.Observed, p.Spec
-	if p.Nothing && s.Kind == "records" {
+	if p.Nothing && s.Cutover() {
 		fmt.Fprintf(&b, "Nothing to do: every one of the %d changes of %s is already in place at %s.\n", len(s.Changes), s.Zone, s.Provider)
 		_, err := io.WriteString(w, b.String())
 		return err
@@ -51,12 +52,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 		return err
 	}
 	hosts := []HostState{o.Old, o.New}
-	if s.Kind == "records" {
+	if s.Cutover() {
 		how := "in one change"
 		if len(s.Phases) > 0 {
 			how = fmt.Sprintf("in %d phases (%s)", len(s.Phases), phaseList(s.Phases))
 		}
-		fmt.Fprintf(&b, "Plan %s: cut %d RRsets of %s over at %s, %s (rollback: %s)\n", p.ID, len(s.Changes), s.Zone, s.Provider, how, orDefault(s.Rollback, "auto"))
+		fmt.Fprintf(&b, "Plan %s: cut %d RRsets of %s over at %s, %s (rollback: %s)\n", p.ID, len(s.Changes), s.Zone, s.Provider, how, orDefault(string(s.Rollback), string(spec.RollbackAuto)))
 		hosts = hosts[:1]
 	} else {
 		fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
@@ -90,7 +91,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "      rollback: %s\n", st.Rollback)
 		}
 	}
-	if s.Kind != "records" && !s.Marker {
+	if !s.Cutover() && !s.Marker {
 		fmt.Fprintf(&b, "\nmarker: off: no %s TXT is published during the move, so a plan or apply of this zone from another machine or state directory will not see it and may plan from lowered TTLs\n", MarkerName(s.Zone))
 	}
 	fmt.Fprintf(&b, "\nMandated waits: %s in all; the window is at least %s plus the time gates take.\n", p.TotalWait, p.TotalWait)
@@ -131,7 +132,7 @@ func (g *Gate) Words() string {
 		}
 		return fmt.Sprintf("the zone is %s at every server and every resolver answers", g.Status)
 	}
-	return g.Check
+	return string(g.Check)
 }
 
 // orNone is s, or "none" when it is empty.

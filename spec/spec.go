@@ -25,8 +25,8 @@ import (
 type Spec struct {
 	Version      int                     `mapstructure:"version"`
 	Zone         string                  `mapstructure:"zone"`
-	Kind         string                  `mapstructure:"kind"`
-	DNSSEC       string                  `mapstructure:"dnssec"`
+	Kind         Kind                    `mapstructure:"kind"`
+	DNSSEC       DNSSECMethod            `mapstructure:"dnssec"`
 	From         Side                    `mapstructure:"from"`
 	To           Side                    `mapstructure:"to"`
 	Registrar    RegistrarSpec           `mapstructure:"registrar"`
@@ -45,7 +45,7 @@ type Spec struct {
 	Phases   []int          `mapstructure:"phases"`
 	Hold     time.Duration  `mapstructure:"hold"`
 	Health   []HealthCheck  `mapstructure:"health"`
-	Rollback string         `mapstructure:"rollback"`
+	Rollback RollbackPolicy `mapstructure:"rollback"`
 
 	// File is where the spec was read from.
 	File string `mapstructure:"-"`
@@ -59,6 +59,44 @@ type Spec struct {
 	// variable name), so that an error about one names the variable.
 	fromEnv map[string]string
 }
+
+// Kind is what a spec moves: a zone's delegation or some of its records.
+type Kind string
+
+// The kinds.
+const (
+	KindNameservers Kind = "nameservers" // move the zone between DNS hosts
+	KindRecords     Kind = "records"     // cut records over at one host, in phases
+)
+
+// DNSSECMethod is how a nameservers move keeps validation working.
+type DNSSECMethod string
+
+// The methods.
+const (
+	DNSSECInsecureWindow DNSSECMethod = "insecure-window" // remove the DS, move, publish the new host's
+	DNSSECUnsigned       DNSSECMethod = "unsigned"        // the zone is not signed, nor will be
+)
+
+// RollbackPolicy says what a records cutover does when a gate fails.
+type RollbackPolicy string
+
+// The policies.
+const (
+	RollbackAuto   RollbackPolicy = "auto"   // put the old values back at once
+	RollbackManual RollbackPolicy = "manual" // stop, and leave it to the operator
+)
+
+// Cutover says the spec cuts records over at one host (kind: records),
+// rather than moving the zone.
+func (s *Spec) Cutover() bool { return s.Kind == KindRecords }
+
+// Signed says a nameservers move keeps the zone signed (dnssec:
+// insecure-window): the DS comes down before the move and back after.
+func (s *Spec) Signed() bool { return s.DNSSEC == DNSSECInsecureWindow }
+
+// AutoRollback says a failed cutover puts the old values back at once.
+func (s *Spec) AutoRollback() bool { return s.Rollback == RollbackAuto }
 
 // Side is where the zone is served from (from) or moves to (to).
 type Side struct {
@@ -636,9 +674,9 @@ func (s *Spec) check(env func(string) string) error {
 	absName("zone", s.Zone)
 	s.Zone = strings.ToLower(s.Zone)
 	switch s.Kind {
-	case "nameservers":
+	case KindNameservers:
 		s.checkNameservers(bad, absName, hostPort, env)
-	case "records":
+	case KindRecords:
 		s.checkRecords(bad)
 	default:
 		bad("kind", "%q: want nameservers or records", s.Kind)
@@ -709,7 +747,7 @@ func (s *Spec) check(env func(string) string) error {
 
 func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(string, string), hostPort func(string, string, bool), env func(string) string) {
 	switch s.DNSSEC {
-	case "insecure-window", "unsigned":
+	case DNSSECInsecureWindow, DNSSECUnsigned:
 	default:
 		bad("dnssec", "%q: want insecure-window (the zone is signed on both sides) or unsigned", s.DNSSEC)
 	}
@@ -847,8 +885,8 @@ func (s *Spec) checkRecords(bad func(string, string, ...any)) {
 	}
 	switch s.Rollback {
 	case "":
-		s.Rollback = "auto"
-	case "auto", "manual":
+		s.Rollback = RollbackAuto
+	case RollbackAuto, RollbackManual:
 	default:
 		bad("rollback", "%q: want auto or manual", s.Rollback)
 	}
