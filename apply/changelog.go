@@ -1,13 +1,13 @@
 package apply
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
@@ -157,9 +157,7 @@ func BuildChangeLog(p *plan.Plan, entries []Entry, wd *WatchReport, dryRun bool)
 
 // WriteJSON writes the change log for machines.
 func (c *ChangeLog) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(c)
+	return jsonio.Write(w, c)
 }
 
 func stampOr(s *Stamp) string {

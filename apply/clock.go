@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
 // Clock is the executor's time: real for apply, simulated for a dry run.
@@ -20,19 +22,7 @@ type RealClock struct{}
 func (RealClock) Now() time.Time { return time.Now() }
 
 // Sleep sleeps, or returns ctx's error when it ends first.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error { return wait.Sleep(ctx, d) }
 
 // SimClock is a simulated clock: Sleep moves it on at once. A dry run uses
 // it to walk every wait in seconds.

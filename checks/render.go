@@ -1,17 +1,16 @@
 package checks
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 )
 
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return jsonio.Write(w, r)
 }
 
 // WriteText writes the report for a person: the verdict and counts on the

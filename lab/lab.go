@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 )
 
 //go:embed templates/*.tmpl
@@ -236,7 +238,7 @@ func (l *Lab) newKey(name string) error {
 }
 
 func (l *Lab) save() error {
-	b, err := json.MarshalIndent(l, "", "  ")
+	b, err := jsonio.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("lab: encode state: %w", err)
 	}

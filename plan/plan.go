@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
@@ -281,7 +282,7 @@ func (p *Plan) Save(path string) error {
 			packed.Steps[i].TTLs[k] = c.pack(sets, indexes[c.Provider])
 		}
 	}
-	b, err := json.MarshalIndent(&packed, "", "  ")
+	b, err := jsonio.Marshal(&packed)
 	if err != nil {
 		return fmt.Errorf("plan: encode: %w", err)
 	}

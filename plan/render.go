@@ -1,13 +1,13 @@
 package plan
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
@@ -105,9 +105,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 
 // WriteJSON writes the plan as JSON, as saved by --out.
 func (p *Plan) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p)
+	return jsonio.Write(w, p)
 }
 
 // Words says what proves a gate, for the plan and the change log.

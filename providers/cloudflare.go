@@ -17,6 +17,8 @@ import (
 	"github.com/libdns/cloudflare"
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
 // CloudflareOptions tune the Cloudflare host; the zero value is right for
@@ -96,7 +98,7 @@ func NewCloudflareHost(token string, o CloudflareOptions) (*CloudflareHost, erro
 		rc.backoff = time.Second
 	}
 	if rc.sleep == nil {
-		rc.sleep = sleepCtx
+		rc.sleep = wait.Sleep
 	}
 	if o.Endpoint != "" {
 		u, err := url.Parse(o.Endpoint)
@@ -245,17 +247,6 @@ func (h *CloudflareHost) AppendRecords(ctx context.Context, zone string, recs []
 // DeleteRecords removes records.
 func (h *CloudflareHost) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
 	return h.Provider.DeleteRecords(ctx, cfZone(zone), recs)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // retryClient sends libdns/cloudflare's requests, again after HTTP 429

@@ -18,6 +18,8 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
 // AWSOptions say how to reach an AWS API. Credentials come from the spec's
@@ -621,7 +623,7 @@ func (h *Route53Host) SetWeighted(ctx context.Context, zone, name, rrtype string
 // its servers.
 func (h *Route53Host) waitInSync(ctx context.Context, changeID string) error {
 	deadline := time.Now().Add(5 * time.Minute)
-	for wait := h.poll; ; wait = min(wait*2, 10*time.Second) {
+	for pause := h.poll; ; pause = min(pause*2, 10*time.Second) {
 		out, err := h.sdk.GetChange(ctx, &r53.GetChangeInput{Id: aws.String(changeID)})
 		if err != nil {
 			return fmt.Errorf("route53: change %s: %w", changeID, err)
@@ -632,7 +634,7 @@ func (h *Route53Host) waitInSync(ctx context.Context, changeID string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("route53: change %s still %s after 5 minutes", changeID, out.ChangeInfo.Status)
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := wait.Sleep(ctx, pause); err != nil {
 			return err
 		}
 	}

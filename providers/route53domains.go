@@ -13,6 +13,8 @@ import (
 	r53d "github.com/aws/aws-sdk-go-v2/service/route53domains"
 	r53dtypes "github.com/aws/aws-sdk-go-v2/service/route53domains/types"
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
 // Route53DomainsRegistrar changes delegations of domains registered with
@@ -195,7 +197,7 @@ func (r *Route53DomainsRegistrar) operate(ctx context.Context, what string, send
 		var dup *r53dtypes.DuplicateRequest
 		var lim *r53dtypes.OperationLimitExceeded
 		if (errors.As(err, &dup) || errors.As(err, &lim)) && time.Now().Before(deadline) {
-			if err := sleepCtx(ctx, r.poll); err != nil {
+			if err := wait.Sleep(ctx, r.poll); err != nil {
 				return err
 			}
 			continue
@@ -229,7 +231,7 @@ func (r *Route53DomainsRegistrar) await(ctx context.Context, id, what string) er
 		if time.Now().After(deadline) {
 			return fmt.Errorf("route53domains: %s: operation %s still %s after %s", what, id, out.Status, r.wait)
 		}
-		if err := sleepCtx(ctx, r.poll); err != nil {
+		if err := wait.Sleep(ctx, r.poll); err != nil {
 			return err
 		}
 	}

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/spf13/cobra"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
 )
 
 // Exit codes of propagation.
@@ -75,9 +76,7 @@ unexpected or error, 1 the check could not run.`,
 			count[s.Verdict]++
 		}
 		if v.GetBool("json") {
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			err = enc.Encode(struct {
+			err = jsonio.Write(cmd.OutOrStdout(), struct {
 				Since string        `json:"since"`
 				Seen  []checks.Seen `json:"seen"`
 			}{checks.Stamp(since), seen})
