@@ -70,12 +70,12 @@ func (a *analysis) validateAncestors(ctx context.Context, res *resolver, cuts []
 			}
 			return nil, Insecure
 		}
-		if c := verify(ds, sigsOf(reply.Msg.Answer), keys, a.now); !c.OK {
+		if c := verify(ds, ofType[*dns.RRSIG](reply.Msg.Answer), keys, a.now); !c.OK {
 			a.add(Finding{ID: ChainBroken, Severity: Critical, Summary: fmt.Sprintf("the DS of %s at %s does not validate: %s", cut.Zone, above.Zone, c.Problem),
 				Fix: "The ancestor zone is broken; its operator must fix it.", Evidence: []Evidence{EvidenceOf(reply, dns.TypeDS, dns.TypeRRSIG)}})
 			return nil, Bogus
 		}
-		dss := dsOf(ds)
+		dss := ofType[*dns.DS](ds)
 		keys, ev, problem = a.zoneKeys(ctx, res, cut, func(ks []*dns.DNSKEY) []*dns.DNSKEY { return matchDS(dss, ks) })
 		if problem != "" {
 			a.add(Finding{ID: ChainBroken, Severity: Critical, Summary: fmt.Sprintf("%s does not validate: %s", cut.Zone, problem),
@@ -103,7 +103,7 @@ func (a *analysis) zoneKeys(ctx context.Context, res *resolver, cut Cut, entry f
 		return nil, ev, err.Error()
 	}
 	set := rrset(reply.Msg.Answer, cut.Zone, dns.TypeDNSKEY)
-	keys := keysOf(set)
+	keys := ofType[*dns.DNSKEY](set)
 	if len(keys) == 0 {
 		return nil, ev, "no DNSKEY served"
 	}
@@ -111,7 +111,7 @@ func (a *analysis) zoneKeys(ctx context.Context, res *resolver, cut Cut, entry f
 	if len(trusted) == 0 {
 		return nil, ev, "no DNSKEY matches"
 	}
-	if c := verify(set, sigsOf(reply.Msg.Answer), trusted, a.now); !c.OK {
+	if c := verify(set, ofType[*dns.RRSIG](reply.Msg.Answer), trusted, a.now); !c.OK {
 		return nil, ev, c.Problem
 	}
 	return keys, ev, ""
@@ -382,7 +382,7 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 		}
 		withDS = append(withDS, p)
 		a.checkSig(set, m.Answer, parentKeys, p.dsReply, dns.TypeDS, bad)
-		for _, d := range dsOf(set) {
+		for _, d := range ofType[*dns.DS](set) {
 			if k := rrData(d); !seen[k] {
 				seen[k] = true
 				dss = append(dss, d)
@@ -435,7 +435,7 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 	var soonestEv Evidence
 	for _, c := range answered {
 		set := rrset(c.dnskey.Msg.Answer, a.zone, dns.TypeDNSKEY)
-		keys := keysOf(set)
+		keys := ofType[*dns.DNSKEY](set)
 		if len(keys) == 0 {
 			orphan = append(orphan, EvidenceOf(c.dnskey, dns.TypeDNSKEY))
 			continue
@@ -524,7 +524,7 @@ func (a *analysis) checkSig(set, section []dns.RR, keys []*dns.DNSKEY, reply Rep
 	if len(set) == 0 {
 		return time.Time{}, false
 	}
-	c := verify(set, sigsOf(section), keys, a.now)
+	c := verify(set, ofType[*dns.RRSIG](section), keys, a.now)
 	if c.OK {
 		return c.Expires, true
 	}
@@ -572,7 +572,7 @@ func (a *analysis) dsHygiene(dss []*dns.DS, dsReply Reply, servers []ChildServer
 		keys = append(keys, c.Keys...)
 		for _, r := range []Reply{c.soa, c.ns, c.dnskey} {
 			if r.OK() {
-				for _, s := range sigsOf(r.Msg.Answer) {
+				for _, s := range ofType[*dns.RRSIG](r.Msg.Answer) {
 					sigAlgs[s.Algorithm] = true
 				}
 			}

@@ -180,10 +180,11 @@ func (p ParentServer) DSAbsenceProven() bool {
 	if !p.dsReply.OK() || m.Rcode != dns.RcodeSuccess || !m.Authoritative || len(p.DS) > 0 {
 		return false
 	}
-	return hasType(m.Ns, dns.TypeNSEC) || hasType(m.Ns, dns.TypeNSEC3)
+	return HasType(m.Ns, dns.TypeNSEC) || HasType(m.Ns, dns.TypeNSEC3)
 }
 
-func hasType(rrs []dns.RR, t uint16) bool {
+// HasType says whether rrs holds a record of type t.
+func HasType(rrs []dns.RR, t uint16) bool {
 	for _, rr := range rrs {
 		if rr.Header().Rrtype == t {
 			return true
@@ -373,7 +374,7 @@ func askParents(ctx context.Context, c *Client, parent Cut, zone string) []Paren
 			p.DSTTL = max(p.DSTTL, rr.Header().Ttl)
 		}
 		sort.Strings(p.DS)
-		for _, s := range sigsOf(dm.Answer) {
+		for _, s := range ofType[*dns.RRSIG](dm.Answer) {
 			if s.TypeCovered == dns.TypeDS {
 				p.DSOrigTTL = s.OrigTtl
 			}
@@ -465,7 +466,7 @@ func askChildren(ctx context.Context, c *Client, servers []NameServer, zone stri
 			ch.NS = dedupe(ch.NS)
 		}
 		if ch.dnskey.OK() {
-			ch.Keys = keysOf(rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY))
+			ch.Keys = ofType[*dns.DNSKEY](rrset(ch.dnskey.Msg.Answer, zone, dns.TypeDNSKEY))
 			for _, k := range ch.Keys {
 				ch.DNSKEY = append(ch.DNSKEY, KeyInfo{Tag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags, KSK: k.Flags&dns.SEP != 0})
 			}

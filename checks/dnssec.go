@@ -127,31 +127,13 @@ func rrset(rrs []dns.RR, owner string, t uint16) []dns.RR {
 	return out
 }
 
-func sigsOf(rrs []dns.RR) []*dns.RRSIG {
-	var out []*dns.RRSIG
+// ofType keeps the records of rrs that are a T (an *dns.RRSIG, a
+// *dns.DNSKEY, a *dns.DS...).
+func ofType[T dns.RR](rrs []dns.RR) []T {
+	var out []T
 	for _, rr := range rrs {
-		if s, ok := rr.(*dns.RRSIG); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func keysOf(rrs []dns.RR) []*dns.DNSKEY {
-	var out []*dns.DNSKEY
-	for _, rr := range rrs {
-		if k, ok := rr.(*dns.DNSKEY); ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-func dsOf(rrs []dns.RR) []*dns.DS {
-	var out []*dns.DS
-	for _, rr := range rrs {
-		if d, ok := rr.(*dns.DS); ok {
-			out = append(out, d)
+		if t, ok := rr.(T); ok {
+			out = append(out, t)
 		}
 	}
 	return out
@@ -162,7 +144,7 @@ func dsOf(rrs []dns.RR) []*dns.DS {
 // NSEC at zone without DS in its bitmap, an NSEC3 matching zone without
 // DS, or an opt-out NSEC3 covering it. It returns "" when proven.
 func denialOfDS(m *dns.Msg, zone string, parentKeys []*dns.DNSKEY, now time.Time) string {
-	sigs := sigsOf(m.Ns)
+	sigs := ofType[*dns.RRSIG](m.Ns)
 	for _, rr := range m.Ns {
 		switch x := rr.(type) {
 		case *dns.NSEC:

@@ -112,7 +112,7 @@ func ServedTTL(r Reply, owner string, t uint16) uint32 {
 	if ttl == 0 {
 		return 0
 	}
-	for _, s := range sigsOf(r.Msg.Answer) {
+	for _, s := range ofType[*dns.RRSIG](r.Msg.Answer) {
 		if s.TypeCovered == t && strings.EqualFold(s.Hdr.Name, owner) {
 			ttl = max(ttl, s.OrigTtl)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
 )
 
 // query sends one question to a lab server and insists on NOERROR; for an
@@ -88,21 +90,12 @@ func (l *Lab) waitSigned(ctx context.Context, r Role, zone string) error {
 			if err != nil {
 				return err
 			}
-			if !hasType(m.Answer, dns.TypeRRSIG) {
+			if !checks.HasType(m.Answer, dns.TypeRRSIG) {
 				return fmt.Errorf("lab: %s serves %s %s unsigned", r, zone, dns.TypeToString[t])
 			}
 		}
 		return nil
 	}))
-}
-
-func hasType(rrs []dns.RR, t uint16) bool {
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == t {
-			return true
-		}
-	}
-	return false
 }
 
 // LiveDS returns SHA-256 DS records for every KSK (SEP flag) that the
@@ -187,7 +180,7 @@ func (l *Lab) SetDS(ctx context.Context, zone string, ds []dns.RR) error {
 	}
 	want := map[string]bool{}
 	for _, rr := range ds {
-		want[rrData(rr)] = true
+		want[checks.RRData(rr)] = true
 	}
 	return poll(ctx, func() error {
 		m, err := l.query(ctx, RoleTLD, zone, dns.TypeDS, false)
@@ -197,7 +190,7 @@ func (l *Lab) SetDS(ctx context.Context, zone string, ds []dns.RR) error {
 		got := map[string]bool{}
 		for _, rr := range m.Answer {
 			if rr.Header().Rrtype == dns.TypeDS {
-				got[rrData(rr)] = true
+				got[checks.RRData(rr)] = true
 			}
 		}
 		if len(got) != len(want) {
@@ -210,10 +203,6 @@ func (l *Lab) SetDS(ctx context.Context, zone string, ds []dns.RR) error {
 		}
 		return nil
 	})
-}
-
-func rrData(rr dns.RR) string {
-	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
 
 // writeTrustAnchor writes the root's KSK as a DS in zone-file format: the
