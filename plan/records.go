@@ -200,8 +200,8 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 			lower = append(lower, providers.Replacement{Name: c.Name, Type: c.Type, TTL: lowerTo, From: set.Data, To: set.Data})
 			restore = append(restore, providers.Replacement{Name: c.Name, Type: c.Type, TTL: set.TTL, From: to, To: to, FromSets: moves[i].ToSets, ToSets: moves[i].ToSets})
 			maxTTL = max(maxTTL, set.TTL)
-			before = append(before, fmt.Sprintf("%s %s ttl %d", c.Name, c.Type, set.TTL))
-			after = append(after, fmt.Sprintf("%s %s ttl %d", c.Name, c.Type, lowerTo))
+			before = append(before, setTTL(c.Name, c.Type, set.TTL))
+			after = append(after, setTTL(c.Name, c.Type, lowerTo))
 		}
 	}
 	servers := o.Old.Servers
@@ -231,8 +231,8 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 	if spec.TTL.Restore {
 		var b, a []string
 		for _, r := range restore {
-			b = append(b, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, lowerTo))
-			a = append(a, fmt.Sprintf("%s %s ttl %d", r.Name, r.Type, r.TTL))
+			b = append(b, setTTL(r.Name, r.Type, lowerTo))
+			a = append(a, setTTL(r.Name, r.Type, r.TTL))
 		}
 		p.add(Step{ID: StepRestoreTTL, Action: ActionSetRecords, Done: len(restore) == 0,
 			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s", len(restore), spec.Provider),

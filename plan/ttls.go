@@ -144,7 +144,12 @@ func retireOld(o *Observed, spec *spec.Spec, w waitTTLs, handover bool, m spec.M
 }
 
 func ttlLine(provider string, s providers.RRset, ttl uint32) string {
-	return fmt.Sprintf("%s: %s %s ttl %d", provider, s.Name, s.Type, ttl)
+	return provider + ": " + setTTL(s.Name, s.Type, ttl)
+}
+
+// setTTL is how a step's before and after lines show an RRset's TTL.
+func setTTL(name, rrtype string, ttl uint32) string {
+	return fmt.Sprintf("%s %s ttl %d", name, rrtype, ttl)
 }
 
 // maxTTLLines bounds the before and after lines a set-ttl step keeps for
