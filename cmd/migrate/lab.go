@@ -31,102 +31,72 @@ loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 		_, err = cfg.Addrs()
 		return cfg, err
 	}
-	up := &cobra.Command{
-		Use:   "up",
-		Short: "Start the lab, or leave it be if it already runs",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+	// sub is a lab subcommand: its flags resolved to the lab's config,
+	// then run.
+	sub := func(use, short string, args cobra.PositionalArgs, run func(c *cobra.Command, cfg lab.Config, args []string) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := config(c)
 			if err != nil {
 				return err
 			}
-			t0 := time.Now()
-			l, err := lab.Up(c.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			v6 := "without the IPv6 parent server (another lab holds [::1]:53, or --ipv6=false)"
-			if l.IPv6 {
-				v6 = "with a parent server on " + lab.IPv6Addr
-			}
-			fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s), %s; `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir, v6)
-			return nil
-		},
+			return run(c, cfg, args)
+		}}
 	}
-	down := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the lab's servers and remove its addresses and files",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := config(c)
-			if err != nil {
-				return err
-			}
-			if err := lab.Down(c.Context(), cfg); err != nil {
-				return err
-			}
-			fmt.Fprintln(c.OutOrStdout(), "lab down")
-			return nil
-		},
-	}
-	env := &cobra.Command{
-		Use:   "env",
-		Short: "Print the lab's addresses, TSIG key names and files, and trust anchor as shell variables",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			l, err := openLab(c, config)
-			if err != nil {
-				return err
-			}
-			for _, e := range l.Env() {
-				fmt.Fprintf(c.OutOrStdout(), "export %s=%s\n", e.Name, shellQuote(e.Value))
-			}
-			return nil
-		},
-	}
-	brk := &cobra.Command{
-		Use:       "break FAULT",
-		Short:     "Put a fault into the running lab: " + strings.Join(lab.Faults, " or "),
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: lab.Faults,
-		RunE: func(c *cobra.Command, args []string) error {
-			l, err := openLab(c, config)
-			if err != nil {
-				return err
-			}
-			if err := l.Break(c.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "lab broken: %s (`migrate lab repair` undoes it)\n", args[0])
-			return nil
-		},
-	}
-	repair := &cobra.Command{
-		Use:   "repair",
-		Short: "Undo every fault: restart stopped servers, restore the DS, flush the resolvers",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			l, err := openLab(c, config)
-			if err != nil {
-				return err
-			}
-			if err := l.Repair(c.Context()); err != nil {
-				return err
-			}
-			fmt.Fprintln(c.OutOrStdout(), "lab repaired")
-			return nil
-		},
-	}
+	up := sub("up", "Start the lab, or leave it be if it already runs", cobra.NoArgs, func(c *cobra.Command, cfg lab.Config, _ []string) error {
+		t0 := time.Now()
+		l, err := lab.Up(c.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		v6 := "without the IPv6 parent server (another lab holds [::1]:53, or --ipv6=false)"
+		if l.IPv6 {
+			v6 = "with a parent server on " + lab.IPv6Addr
+		}
+		fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s), %s; `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir, v6)
+		return nil
+	})
+	down := sub("down", "Stop the lab's servers and remove its addresses and files", cobra.NoArgs, func(c *cobra.Command, cfg lab.Config, _ []string) error {
+		if err := lab.Down(c.Context(), cfg); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.OutOrStdout(), "lab down")
+		return nil
+	})
+	env := sub("env", "Print the lab's addresses, TSIG key names and files, and trust anchor as shell variables", cobra.NoArgs, func(c *cobra.Command, cfg lab.Config, _ []string) error {
+		l, err := lab.Open(cfg)
+		if err != nil {
+			return err
+		}
+		for _, e := range l.Env() {
+			fmt.Fprintf(c.OutOrStdout(), "export %s=%s\n", e.Name, shellQuote(e.Value))
+		}
+		return nil
+	})
+	brk := sub("break FAULT", "Put a fault into the running lab: "+strings.Join(lab.Faults, " or "), cobra.ExactArgs(1), func(c *cobra.Command, cfg lab.Config, args []string) error {
+		l, err := lab.Open(cfg)
+		if err != nil {
+			return err
+		}
+		if err := l.Break(c.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.OutOrStdout(), "lab broken: %s (`migrate lab repair` undoes it)\n", args[0])
+		return nil
+	})
+	brk.ValidArgs = lab.Faults
+	repair := sub("repair", "Undo every fault: restart stopped servers, restore the DS, flush the resolvers", cobra.NoArgs, func(c *cobra.Command, cfg lab.Config, _ []string) error {
+		l, err := lab.Open(cfg)
+		if err != nil {
+			return err
+		}
+		if err := l.Repair(c.Context()); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.OutOrStdout(), "lab repaired")
+		return nil
+	})
 	cmd.AddCommand(up, down, env, brk, repair)
 	return cmd
-}
-
-func openLab(c *cobra.Command, config func(*cobra.Command) (lab.Config, error)) (*lab.Lab, error) {
-	cfg, err := config(c)
-	if err != nil {
-		return nil, err
-	}
-	return lab.Open(cfg)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs quoting.
