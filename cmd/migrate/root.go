@@ -19,8 +19,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `migrate moves a live domain between DNS providers, or cuts records over,
 without an outage for anyone, validating resolvers included.
 
-  migrate check ZONE     diagnose the live delegation and DNSSEC chain of a zone
-  migrate lab up|down|env  run a real DNS hierarchy on loopback to try it all
+  migrate check ZONE              diagnose the live delegation and DNSSEC chain of a zone
+  migrate plan -f SPEC            read the spec and the live DNS, print the exact steps
+  migrate apply -f SPEC | PLAN    execute them, proving each step; resumes after a crash
+  migrate rollback -f SPEC        move the zone back, from wherever it is now
+  migrate propagation NAME TYPE   say whether a change has landed at the resolvers
+  migrate lab up|down|env         run a real DNS hierarchy on loopback to try it all
 
 Every flag can also be set in the environment as MIGRATE_<FLAG>, dashes as
 underscores (MIGRATE_TRUST_ANCHOR for --trust-anchor).`,
