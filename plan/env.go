@@ -28,39 +28,30 @@ func NewEnv(ctx context.Context, spec *spec.Spec, out io.Writer, timeout time.Du
 	}
 	env := Env{Checker: checks.New(opts), Hosts: map[string]providers.Host{}, Now: time.Now}
 	for name, p := range spec.Providers {
-		switch p.Type {
-		case "cloudflare":
-			h, err := providers.NewCloudflareHost(p.Token.Value(), providers.CloudflareOptions{Endpoint: p.Endpoint})
-			if err != nil {
-				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
-			}
-			env.Hosts[name] = h
-		case "route53":
-			h, err := providers.NewRoute53Host(ctx, providers.AWSOptions{Region: p.Region}, providers.Route53Zone{ID: p.HostedZoneID, Private: p.PrivateZone})
-			if err != nil {
-				return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
-			}
-			env.Hosts[name] = h
-		default:
-			env.Hosts[name] = providers.NewRFC2136Host(checks.WithPort(p.Server), tsig(p.TSIG))
+		t, ok := providers.LookupHost(p.Type)
+		if !ok {
+			return Env{}, fmt.Errorf("%s: providers.%s.type: %q is no type of DNS host", spec.File, name, p.Type)
 		}
-	}
-	switch spec.Registrar.Type {
-	case "rfc2136":
-		parent := spec.Registrar.Zone
-		if parent == "" {
-			parent = parentOf(spec.Zone)
-		}
-		env.Registrar = providers.NewRFC2136Registrar(checks.WithPort(spec.Registrar.Server), parent, tsig(spec.Registrar.TSIG))
-	case "manual":
-		env.Registrar = providers.NewManualRegistrar(out)
-	case "route53domains":
-		r, err := providers.NewRoute53DomainsRegistrar(ctx, providers.AWSOptions{})
+		h, err := t.New(ctx, providers.HostConfig{Server: checks.WithPort(p.Server), TSIG: tsig(p.TSIG), Token: p.Token.Value(),
+			Endpoint: p.Endpoint, Region: p.Region, HostedZoneID: p.HostedZoneID, PrivateZone: p.PrivateZone})
 		if err != nil {
-			return Env{}, fmt.Errorf("%s: registrar: %w", spec.File, err)
+			return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
 		}
-		env.Registrar = r
+		env.Hosts[name] = h
 	}
+	t, ok := providers.LookupRegistrar(spec.Registrar.Type)
+	if !ok {
+		return Env{}, fmt.Errorf("%s: registrar.type: %q is no type of registrar", spec.File, spec.Registrar.Type)
+	}
+	parent := spec.Registrar.Zone
+	if parent == "" {
+		parent = parentOf(spec.Zone)
+	}
+	r, err := t.New(ctx, providers.RegistrarConfig{Server: checks.WithPort(spec.Registrar.Server), TSIG: tsig(spec.Registrar.TSIG), Parent: parent, Out: out})
+	if err != nil {
+		return Env{}, fmt.Errorf("%s: registrar: %w", spec.File, err)
+	}
+	env.Registrar = r
 	return env, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/miekg/dns"
 	"github.com/spf13/viper"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
 )
 
 // Spec is a migration as the user declares it (see examples/).
@@ -106,15 +109,16 @@ type Side struct {
 
 // RegistrarSpec says who changes NS and DS at the parent.
 type RegistrarSpec struct {
-	Type   string   `mapstructure:"type"`   // rfc2136 or manual
+	Type   string   `mapstructure:"type"`   // a type of providers.RegistrarTypes
 	Server string   `mapstructure:"server"` // rfc2136: the parent's primary, host:port
 	Zone   string   `mapstructure:"zone"`   // the parent zone; empty: found by iteration
 	TSIG   TSIGSpec `mapstructure:"tsig"`
 }
 
-// ProviderSpec is a DNS host reached through libdns.
+// ProviderSpec is a DNS host. Which of its settings a type takes, and
+// which it requires, its entry in providers.HostTypes says.
 type ProviderSpec struct {
-	Type string `mapstructure:"type"` // rfc2136 or cloudflare
+	Type string `mapstructure:"type"` // a type of providers.HostTypes
 	// rfc2136
 	Server string   `mapstructure:"server"`
 	TSIG   TSIGSpec `mapstructure:"tsig"`
@@ -236,15 +240,12 @@ func (s *Spec) SecretFileWarnings() []string {
 func (s *Spec) LoadSecrets(env func(string) string) error {
 	var errs []error
 	bad := s.reporter(&errs)
-	if s.Registrar.Type == "rfc2136" {
+	if t, ok := providers.LookupRegistrar(s.Registrar.Type); ok && slices.Contains(t.Settings, providers.SetTSIG) {
 		s.Registrar.TSIG.load("registrar.tsig", env, bad)
 	}
 	for name, p := range s.Providers {
-		switch p.Type {
-		case "rfc2136":
-			p.TSIG.load("providers."+name+".tsig", env, bad)
-		case "cloudflare":
-			p.Token = loadSecret("providers."+name, "token_env", "token_file", p.TokenEnv, p.TokenFile, env, bad)
+		if t, ok := providers.LookupHost(p.Type); ok {
+			p.loadSecrets("providers."+name, t, env, bad)
 		}
 		s.Providers[name] = p
 	}
@@ -683,35 +684,7 @@ func (s *Spec) check(env func(string) string) error {
 	}
 	for _, name := range sortedKeys(s.Providers) {
 		p := s.Providers[name]
-		field := "providers." + name
-		switch p.Type {
-		case "rfc2136":
-			hostPort(field+".server", p.Server, true)
-			p.TSIG.load(field+".tsig", env, bad)
-			if p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
-				bad(field, "token_env, token_file and endpoint are for cloudflare, not rfc2136")
-			}
-			if p.Region != "" || p.PrivateZone || p.HostedZoneID != "" {
-				bad(field, "region, private_zone and hosted_zone_id are for route53, not rfc2136")
-			}
-		case "cloudflare":
-			if p.Server != "" || p.TSIG.Name != "" {
-				bad(field, "server and tsig are for rfc2136, not cloudflare")
-			}
-			p.Token = loadSecret(field, "token_env", "token_file", p.TokenEnv, p.TokenFile, env, bad)
-			if p.Endpoint != "" && !strings.HasPrefix(p.Endpoint, "http://") && !strings.HasPrefix(p.Endpoint, "https://") {
-				bad(field+".endpoint", "%q: want an http(s) URL", p.Endpoint)
-			}
-			if s.TTL.LowerTo < 60*time.Second {
-				bad("ttl.lower_to", "%s: Cloudflare (providers.%s) accepts TTLs from 60s", s.TTL.LowerTo, name)
-			}
-		case "route53":
-			if p.Server != "" || p.TSIG.Name != "" || p.TokenEnv != "" || p.TokenFile != "" || p.Endpoint != "" {
-				bad(field, "route53 takes only region, private_zone and hosted_zone_id; credentials come from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...), the endpoint from AWS_ENDPOINT_URL_ROUTE_53")
-			}
-		default:
-			bad(field+".type", "%q: want rfc2136, cloudflare or route53", p.Type)
-		}
+		s.checkProvider(name, &p, bad, hostPort, env)
 		s.Providers[name] = p
 	}
 	if s.TTL.LowerTo < time.Second || s.TTL.LowerTo > MaxTTL {
@@ -745,6 +718,83 @@ func (s *Spec) check(env func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// checkProvider checks one DNS host against its type in the registry:
+// the settings it takes (a setting of another type is named with the type
+// it is for), its address, its secrets, and the TTLs it accepts.
+func (s *Spec) checkProvider(name string, p *ProviderSpec, bad func(string, string, ...any), hostPort func(string, string, bool), env func(string) string) {
+	field := "providers." + name
+	t, ok := providers.LookupHost(p.Type)
+	if !ok {
+		bad(field+".type", "%q: want %s", p.Type, orList(providers.HostTypeNames()))
+		return
+	}
+	given := p.settings()
+	takes := func(set providers.Setting) bool { return slices.Contains(t.Settings, set) }
+	foreign := slices.ContainsFunc(given, func(set providers.Setting) bool { return !takes(set) })
+	switch {
+	case foreign && t.Only != "":
+		bad(field, "%s takes only %s; %s", t.Name, andList(t.Settings), t.Only)
+	case foreign:
+		for _, other := range providers.HostTypes() {
+			if other.Name != t.Name && slices.ContainsFunc(given, func(set providers.Setting) bool { return !takes(set) && slices.Contains(other.Settings, set) }) {
+				bad(field, "%s are for %s, not %s", andList(other.Settings), other.Name, t.Name)
+			}
+		}
+	}
+	if takes(providers.SetServer) {
+		hostPort(field+".server", p.Server, slices.Contains(t.Required, providers.SetServer))
+	}
+	p.loadSecrets(field, t, env, bad)
+	if takes(providers.SetEndpoint) && p.Endpoint != "" && !strings.HasPrefix(p.Endpoint, "http://") && !strings.HasPrefix(p.Endpoint, "https://") {
+		bad(field+".endpoint", "%q: want an http(s) URL", p.Endpoint)
+	}
+	if least := t.Capabilities.MinTTL; s.TTL.LowerTo < time.Duration(least)*time.Second {
+		bad("ttl.lower_to", "%s: %s (providers.%s) accepts TTLs from %ds", s.TTL.LowerTo, t.Display, name, least)
+	}
+}
+
+// loadSecrets reads the secrets a provider of type t takes: a TSIG key,
+// an API token.
+func (p *ProviderSpec) loadSecrets(field string, t providers.HostType, env func(string) string, bad func(string, string, ...any)) {
+	if slices.Contains(t.Settings, providers.SetTSIG) {
+		p.TSIG.load(field+".tsig", env, bad)
+	}
+	if slices.Contains(t.Settings, providers.SetTokenEnv) {
+		p.Token = loadSecret(field, "token_env", "token_file", p.TokenEnv, p.TokenFile, env, bad)
+	}
+}
+
+// settings lists the settings a provider's entry gives.
+func (p *ProviderSpec) settings() []providers.Setting {
+	var out []providers.Setting
+	for set, given := range map[providers.Setting]bool{
+		providers.SetServer: p.Server != "", providers.SetTSIG: p.TSIG.Name != "",
+		providers.SetTokenEnv: p.TokenEnv != "", providers.SetTokenFile: p.TokenFile != "", providers.SetEndpoint: p.Endpoint != "",
+		providers.SetRegion: p.Region != "", providers.SetPrivateZone: p.PrivateZone, providers.SetHostedZoneID: p.HostedZoneID != "",
+	} {
+		if given {
+			out = append(out, set)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// andList is "a, b and c"; orList "a, b or c".
+func andList[T ~string](items []T) string { return joinLast(items, " and ") }
+func orList[T ~string](items []T) string  { return joinLast(items, " or ") }
+
+func joinLast[T ~string](items []T, last string) string {
+	s := make([]string, len(items))
+	for i, it := range items {
+		s[i] = string(it)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + last + s[len(s)-1]
+}
+
 func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(string, string), hostPort func(string, string, bool), env func(string) string) {
 	switch s.DNSSEC {
 	case DNSSECInsecureWindow, DNSSECUnsigned:
@@ -771,13 +821,15 @@ func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(s
 	if s.From.Provider != "" && s.From.Provider == s.To.Provider {
 		bad("to.provider", "is the same provider as from.provider (%q)", s.From.Provider)
 	}
-	switch s.Registrar.Type {
-	case "rfc2136":
-		hostPort("registrar.server", s.Registrar.Server, true)
-		s.Registrar.TSIG.load("registrar.tsig", env, bad)
-	case "manual", "route53domains":
-	default:
-		bad("registrar.type", "%q: want rfc2136, route53domains or manual", s.Registrar.Type)
+	if t, ok := providers.LookupRegistrar(s.Registrar.Type); !ok {
+		bad("registrar.type", "%q: want %s", s.Registrar.Type, orList(providers.RegistrarTypeNames()))
+	} else {
+		if slices.Contains(t.Settings, providers.SetServer) {
+			hostPort("registrar.server", s.Registrar.Server, slices.Contains(t.Required, providers.SetServer))
+		}
+		if slices.Contains(t.Settings, providers.SetTSIG) {
+			s.Registrar.TSIG.load("registrar.tsig", env, bad)
+		}
 	}
 	if s.Registrar.Zone != "" {
 		absName("registrar.zone", s.Registrar.Zone)

@@ -294,6 +294,7 @@ func TestLoadCloudflare(t *testing.T) {
 		{"default lower_to 300s is accepted", cf, ""},
 		{"short lower_to", cf + "ttl: {lower_to: 30s}\n", "Cloudflare (providers.main) accepts TTLs from 60s"},
 		{"tsig on cloudflare", strings.Replace(cf, "token_env: CF_TOKEN", "token_env: CF_TOKEN, server: 192.0.2.1", 1) + "ttl: {lower_to: 60s}\n", "server and tsig are for rfc2136"},
+		{"route53 settings on cloudflare", strings.Replace(cf, "token_env: CF_TOKEN", "token_env: CF_TOKEN, region: eu-west-1", 1) + "ttl: {lower_to: 60s}\n", "region, private_zone and hosted_zone_id are for route53, not cloudflare"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

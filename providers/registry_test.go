@@ -1,0 +1,46 @@
+package providers
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// Every type is found by its name, builds a host or registrar, and takes
+// settings no other type's message would misname.
+func TestRegistry(t *testing.T) {
+	if got := HostTypeNames(); !slices.Equal(got, []string{"rfc2136", "cloudflare", "route53"}) {
+		t.Errorf("host types %v", got)
+	}
+	if got := RegistrarTypeNames(); !slices.Equal(got, []string{"rfc2136", "route53domains", "manual"}) {
+		t.Errorf("registrar types %v", got)
+	}
+	for _, ht := range HostTypes() {
+		got, ok := LookupHost(ht.Name)
+		if !ok || got.Name != ht.Name || got.New == nil || got.Display == "" || len(got.Settings) == 0 {
+			t.Errorf("host type %q: %+v", ht.Name, got)
+		}
+		for _, req := range ht.Required {
+			if !slices.Contains(ht.Settings, req) {
+				t.Errorf("host type %q requires %q, which it does not take", ht.Name, req)
+			}
+		}
+	}
+	if _, ok := LookupHost("bind"); ok {
+		t.Error("an unknown host type was found")
+	}
+	if cf, _ := LookupHost("cloudflare"); cf.Capabilities.MinTTL != 60 {
+		t.Errorf("Cloudflare's shortest TTL %d, want 60", cf.Capabilities.MinTTL)
+	}
+	if r53, _ := LookupHost("route53"); !r53.Capabilities.Weighted {
+		t.Error("Route 53 answers from weighted sets")
+	}
+	h, err := func() (Host, error) { ht, _ := LookupHost("rfc2136"); return ht.New(context.Background(), HostConfig{Server: "127.0.0.1:53"}) }()
+	if _, ok := h.(*RFC2136Host); err != nil || !ok {
+		t.Errorf("rfc2136 builds %T, %v", h, err)
+	}
+	rt, _ := LookupRegistrar("manual")
+	if r, err := rt.New(context.Background(), RegistrarConfig{}); err != nil || r.Capabilities().Automatic {
+		t.Errorf("manual registrar %+v, %v", r, err)
+	}
+}
