@@ -35,7 +35,10 @@ func TestRegistry(t *testing.T) {
 	if r53, _ := LookupHost("route53"); !r53.Capabilities.Weighted {
 		t.Error("Route 53 answers from weighted sets")
 	}
-	h, err := func() (Host, error) { ht, _ := LookupHost("rfc2136"); return ht.New(context.Background(), HostConfig{Server: "127.0.0.1:53"}) }()
+	h, err := func() (Host, error) {
+		ht, _ := LookupHost("rfc2136")
+		return ht.New(context.Background(), HostConfig{Server: "127.0.0.1:53"})
+	}()
 	if _, ok := h.(*RFC2136Host); err != nil || !ok {
 		t.Errorf("rfc2136 builds %T, %v", h, err)
 	}
