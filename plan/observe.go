@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -230,84 +229,6 @@ func parentNegTTL(ctx context.Context, c *checks.Checker, parent string, servers
 	return neg
 }
 
-func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, h *HostState) error {
-	host, ok := env.Hosts[side.Provider]
-	if !ok {
-		return fmt.Errorf("observe: provider %q has no host", side.Provider)
-	}
-	h.Provider, h.Nameservers = side.Provider, side.Nameservers
-	rrs, err := providers.Records(ctx, side.Provider, host, spec.Zone)
-	if err != nil {
-		return fmt.Errorf("observe: %w", err)
-	}
-	h.RRsets = providers.Group(rrs)
-	takeMarker(h, spec.Zone)
-	if r, ok := host.(providers.Router); ok {
-		if h.Routed, err = r.Routed(ctx, spec.Zone); err != nil {
-			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
-		}
-		for _, rn := range h.Routed {
-			h.MaxTTL = max(h.MaxTTL, rn.TTL)
-		}
-	}
-	if px, ok := host.(providers.Proxier); ok {
-		names, err := px.Proxied(ctx, spec.Zone)
-		if err != nil {
-			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
-		}
-		h.Proxied = slices.Sorted(maps.Keys(names))
-	}
-	h.Glue = map[string][]string{}
-	for _, set := range h.RRsets {
-		if set.Type != "SOA" {
-			h.MaxTTL = max(h.MaxTTL, set.TTL)
-		}
-		if set.Type == "NS" && set.Name == spec.Zone {
-			h.ApexNSTTL = set.TTL
-		}
-		if (set.Type == "A" || set.Type == "AAAA") && slices.Contains(side.Nameservers, set.Name) {
-			h.Glue[set.Name] = append(h.Glue[set.Name], set.Data...)
-		}
-	}
-	var servers []checks.NameServer
-	for _, n := range side.Nameservers {
-		servers = append(servers, checks.NameServer{Name: n})
-	}
-	answers := env.Checker.AskServers(ctx, servers, spec.Zone)
-	var keySets []string
-	for _, a := range answers {
-		if a.Server != "" {
-			h.Servers = append(h.Servers, a.Server)
-		}
-		if a.Answered {
-			h.Serials = append(h.Serials, a.Serial)
-			h.DNSKEYTTL = max(h.DNSKEYTTL, a.DNSKEYTTL)
-			h.ServedNSTTL = max(h.ServedNSTTL, a.NSTTL)
-			if h.ApexNS == nil && a.Authoritative {
-				h.ApexNS = a.NS
-			}
-			keySets = append(keySets, fmt.Sprint(a.DNSKEY))
-		}
-	}
-	// The KSKs every server serves.
-	if len(keySets) > 0 && len(slices.Compact(slices.Sorted(slices.Values(keySets)))) == 1 {
-		for _, a := range answers {
-			if !a.Answered {
-				continue
-			}
-			ksks := KSKs(a.Keys)
-			sort.Slice(ksks, func(i, j int) bool { return ksks[i].DS < ksks[j].DS })
-			for _, k := range ksks {
-				h.KSKDS = append(h.KSKDS, k.DS)
-				h.KSK = append(h.KSK, checks.RRData(k.Key))
-			}
-			break
-		}
-	}
-	h.hostAnswers = answers
-	return nil
-}
-
 // fingerprint covers what apply relies on: the delegation, the keys and
 // both hosts' records with their TTLs (not the SOA, whose serial moves
 // with every signature refresh).
@@ -362,54 +283,6 @@ func (o *Observed) Drift(now *Observed) error {
 		diffs = append(diffs, "a provider's records or TTLs changed")
 	}
 	return fmt.Errorf("saved plan is stale: the live state has drifted since %s (%s); run migrate plan again", o.Time.Format(time.RFC3339), strings.Join(diffs, "; "))
-}
-
-// preflight lists what makes the migration unsafe to start.
-func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string {
-	var out []string
-	for _, f := range o.Findings {
-		if f.Severity == checks.Critical {
-			out = append(out, fmt.Sprintf("the zone is broken now (%s: %s); a migration would not make it better", f.ID, f.Summary))
-		}
-	}
-	from, to := sorted(spec.From.Nameservers), sorted(spec.To.Nameservers)
-	if !slices.Equal(o.NS, from) && !slices.Equal(o.NS, to) {
-		out = append(out, fmt.Sprintf("the parent delegates to %v, which is neither from.nameservers %v nor to.nameservers %v", o.NS, from, to))
-	}
-	// The new servers: authoritative, with the new NS set at the apex.
-	for _, a := range o.New.hostAnswers {
-		switch {
-		case !a.Answered:
-			out = append(out, fmt.Sprintf("new server %s (%s) does not answer for %s: %s", a.Name, a.Server, spec.Zone, a.Error))
-		case !a.Authoritative:
-			out = append(out, fmt.Sprintf("new server %s (%s) is not authoritative for %s", a.Name, a.Server, spec.Zone))
-		case !slices.Equal(a.NS, to) && !slices.Equal(a.NS, from):
-			// from.nameservers: a handed-over host, which reclaim-ns mends.
-			out = append(out, fmt.Sprintf("new server %s (%s) serves apex NS %v, want to.nameservers %v", a.Name, a.Server, a.NS, to))
-		}
-	}
-	if len(o.New.Servers) == 0 {
-		out = append(out, "no address found for any of to.nameservers")
-	}
-	switch {
-	case spec.Signed():
-		if len(o.New.KSKDS) == 0 {
-			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
-		}
-		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
-			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
-		}
-		if c := env.Registrar.Capabilities(); !c.DS {
-			out = append(out, "dnssec is insecure-window but the registrar cannot change DS records")
-		}
-	default: // unsigned
-		if len(o.DS) > 0 {
-			out = append(out, fmt.Sprintf("dnssec is unsigned but the parent publishes DS %v; use insecure-window", o.DS))
-		}
-	}
-	out = append(out, parity(ctx, env, spec, o)...)
-	out = append(out, accessProblems(ctx, env, spec)...)
-	return out
 }
 
 // accessProblems proves every credential the move will use, each host's

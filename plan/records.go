@@ -419,3 +419,21 @@ func describeRoute(r providers.Route) string {
 
 // StepHealthCheck is the records cutover's first health gate.
 const StepHealthCheck = "health-check"
+
+// planRecords plans a records cutover; nothing to do when every change is
+// in place already.
+func planRecords(p *Plan, spec *spec.Spec, o *Observed) error {
+	buildRecords(p, spec, o)
+	p.Nothing = true
+	for _, st := range p.Steps {
+		for _, r := range st.Records {
+			if !slices.Equal(r.From, r.To) && st.ID != StepRestoreTTL {
+				p.Nothing = false
+			}
+		}
+	}
+	if p.Nothing {
+		p.Steps, p.TotalWait = nil, 0
+	}
+	return nil
+}

@@ -200,3 +200,66 @@ func (p *Plan) setADGrace() {
 	longest = max(longest, h.ServedNSTTL, h.DNSKEYTTL)
 	st.Gate.ADGrace = Duration(p.Spec.Margin.Add(time.Duration(longest) * time.Second))
 }
+
+// ttlSet are the TTL changes of a nameservers move: what lower-ttl lowers
+// (with its before and after lines, and how many RRsets a move taken over
+// lowered already), what restore-ttl puts back, and the largest TTL the
+// old host had before lowering.
+type ttlSet struct {
+	lower, restore           []TTLChange
+	lowered, already, oldMax uint32
+	before, after            []string
+}
+
+// ttlChanges is every RRset above lower_to (as the API says, as any
+// server serves it, or as a taken-over move's marker says it was), at
+// both hosts: lowered, then restored.
+func ttlChanges(o *Observed, zone string, to []string, lowerTo uint32, handover, reclaiming bool) ttlSet {
+	var c ttlSet
+	for _, h := range []HostState{o.Old, o.New} {
+		var sets, back []providers.RRset
+		var down, up []uint32
+		for _, s := range h.RRsets {
+			ttl := h.ttlOf(s)
+			if s.Type == "SOA" || ttl <= lowerTo {
+				continue
+			}
+			// reclaim-ns writes the new host's own apex NS at the lowered
+			// TTL: lower-ttl must not write the other host's names back.
+			if reclaiming && h.Provider == o.New.Provider && s.Type == "NS" && s.Name == zone {
+				s.TTL, s.Data = lowerTo, to
+				back = append(back, s)
+				up = append(up, ttl)
+				continue
+			}
+			// Lowered already by the move taken over: proven, waited out
+			// and restored; sent again only with others that are not.
+			if max(s.TTL, h.ServedAbove[s.Name+" "+s.Type]) <= lowerTo {
+				c.already++
+			}
+			sets = append(sets, s)
+			down = append(down, lowerTo)
+			c.before = append(c.before, ttlLine(h.Provider, s, ttl))
+			c.after = append(c.after, ttlLine(h.Provider, s, lowerTo))
+			c.lowered++
+			if h.Provider == o.Old.Provider {
+				c.oldMax = max(c.oldMax, ttl)
+			}
+			// The old host's apex NS, once handed over to the new
+			// servers, is not put back: it names the new servers now.
+			if handover && h.Provider == o.Old.Provider && s.Type == "NS" && s.Name == zone {
+				continue
+			}
+			s.TTL = lowerTo
+			back = append(back, s)
+			up = append(up, ttl)
+		}
+		if len(sets) > 0 {
+			c.lower = append(c.lower, TTLChange{Provider: h.Provider, RRsets: sets, TTLs: down})
+		}
+		if len(back) > 0 {
+			c.restore = append(c.restore, TTLChange{Provider: h.Provider, RRsets: back, TTLs: up})
+		}
+	}
+	return c
+}

@@ -1,0 +1,279 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
+)
+
+// planNameservers plans a move of the zone between DNS hosts: TTLs down
+// and waited out, the DS down (signed), the delegation switched, the new
+// DS up, TTLs back, each step with its gate and each wait with its
+// formula; nothing to do when the delegation (and DS) is in place.
+func planNameservers(p *Plan, spec *spec.Spec, o *Observed) error {
+	if problems := markerProblems(o, spec.Zone, o.PriorPlan, o.TakeOver); len(problems) > 0 {
+		return notSafe(problems)
+	}
+	signed := spec.Signed()
+	to := sorted(spec.To.Nameservers)
+	// In place: nothing to do, unless a move taken over left its marker
+	// and its lowered TTLs behind.
+	dsInPlace := slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0))
+	if dsInPlace && o.TakeOver == "" {
+		p.Nothing = true
+		return nil
+	}
+	m := spec.Margin
+	gateTimeout := Duration(spec.Verify.GateTimeout)
+	lowerTo := uint32(spec.TTL.LowerTo / time.Second)
+	secs := func(v uint32) time.Duration { return time.Duration(v) * time.Second }
+	wait := func(base time.Duration) Duration { return Duration(m.Add(base)) }
+	withMargin := func(base time.Duration, parts string) string {
+		return fmt.Sprintf("%s = %s, + margin %s = %s", parts, base, m, m.Add(base))
+	}
+	ttls := servedTTLs(o, spec.Zone, lowerTo)
+	if len(ttls.problems) > 0 {
+		return notSafe(ttls.problems)
+	}
+	handover := canHandOver(o, spec.Zone)
+	reclaiming := needsReclaim(o.New, spec.Zone, to)
+
+	tc := ttlChanges(o, spec.Zone, to, lowerTo, handover, reclaiming)
+	hostServers := append(slices.Clone(o.Old.Servers), o.New.Servers...)
+	if reclaim := reclaimStep(spec, o, to, lowerTo, gateTimeout); reclaim != nil {
+		p.add(*reclaim)
+	}
+	lowerSummary := fmt.Sprintf("lower %d RRsets to %ds at %s and %s", tc.lowered, lowerTo, o.Old.Provider, o.New.Provider)
+	if tc.already > 0 {
+		lowerSummary += fmt.Sprintf(" (%d of them lowered already by plan %s, taken over)", tc.already, o.TakeOver)
+	}
+	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: tc.lowered == tc.already, Summary: lowerSummary,
+		Before: capLines(tc.before), After: capLines(tc.after), TTLs: tc.lower,
+		Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
+		Rollback: "set the TTLs back (the before values)"})
+	if tc.oldMax > 0 {
+		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
+			Wait: wait(secs(tc.oldMax)), Formula: withMargin(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))})
+	} else {
+		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
+	}
+
+	if signed {
+		p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0 || dsInPlace,
+			Summary: "remove the DS at the registrar: the zone becomes insecure for the move",
+			Before:  o.DS, After: nil, DS: nil,
+			Gate:     &Gate{Check: GateDSGone, Servers: o.ParentServers, Timeout: gateTimeout},
+			Rollback: "publish the old DS again: " + strings.Join(o.DS, "; ")})
+		base := secs(ttls.ds) + secs(o.Old.DNSKEYTTL)
+		p.add(Step{ID: StepWaitDSGone, Action: ActionWait, Summary: "let validators forget the DS and the old DNSKEY it vouched for",
+			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("%s + old DNSKEY TTL as served at %s %ds", ttls.dsWords, o.Old.Provider, o.Old.DNSKEYTTL))})
+	}
+
+	glue := map[string][]string{}
+	for _, n := range to {
+		if addrs := o.New.Glue[n]; len(addrs) > 0 && strings.HasSuffix(n, "."+spec.Zone) {
+			glue[n] = addrs
+		}
+	}
+	p.add(Step{ID: StepSwitchNS, Action: ActionSetNS, Done: slices.Equal(o.NS, to),
+		Summary: fmt.Sprintf("delegate %s to %s at the registrar", spec.Zone, o.New.Provider),
+		Before:  o.NS, After: to, NS: to, Glue: glue,
+		Gate:     &Gate{Check: GateNSServed, Servers: o.ParentServers, Expect: to, Timeout: gateTimeout},
+		Rollback: "delegate to the old name servers again: " + strings.Join(o.NS, " ")})
+	if handover {
+		from := o.Old.ApexNS
+		p.add(Step{ID: StepHandoverNS, Action: ActionSetRecords, Provider: o.Old.Provider, Done: slices.Equal(from, to),
+			Summary: fmt.Sprintf("make %s's apex NS name %s's servers, so resolvers that refresh the delegation from the child follow", o.Old.Provider, o.New.Provider),
+			Before:  from, After: to,
+			Records:  []providers.Replacement{{Name: spec.Zone, Type: "NS", TTL: ttls.oldNS, From: from, To: to}},
+			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: gateTimeout},
+			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
+	}
+	nsBase := secs(max(o.NSTTL, ttls.oldNS))
+	nsWords := fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL as served after lowering %ds%s)", o.NSTTL, o.Old.Provider, ttls.oldNS, ttls.oldNSNote)
+	if signed {
+		nsBase += secs(o.Old.DNSKEYTTL)
+		nsWords += fmt.Sprintf(" + old DNSKEY TTL as served at %s %ds", o.Old.Provider, o.Old.DNSKEYTTL)
+	}
+	p.add(Step{ID: StepWaitNS, Action: ActionWait, Summary: fmt.Sprintf("let resolvers move to %s and forget %s's keys (%s keeps serving)", o.New.Provider, o.Old.Provider, o.Old.Provider),
+		Wait: wait(nsBase), Formula: withMargin(nsBase, nsWords)})
+
+	if signed {
+		p.add(Step{ID: StepAddDS, Action: ActionSetDS, Done: slices.Equal(o.DS, o.New.KSKDS),
+			Summary: fmt.Sprintf("publish the DS of %s's KSK at the registrar", o.New.Provider),
+			Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS, Keys: o.New.KSK,
+			Gate:     &Gate{Check: GateDSServed, Servers: o.ParentServers, Expect: o.New.KSKDS, Timeout: gateTimeout},
+			Rollback: "remove the DS again"})
+		// A resolver that fetched the zone's NS and DNSKEY while no DS was
+		// served keeps the zone insecure until they expire (Knot Resolver
+		// was seen to), so the TTLs go back up only after that.
+		base := secs(max(ttls.ds, o.NegTTL)) + secs(ttls.newNS) + secs(o.New.DNSKEYTTL)
+		p.add(Step{ID: StepWaitDS, Action: ActionWait, Summary: "let resolvers drop the cached absence of a DS and what they cached as insecure",
+			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("max(%s, negative-caching TTL of %s %ds) + %s apex NS TTL as served after lowering %ds + its DNSKEY TTL as served %ds", ttls.dsWords, o.Parent, o.NegTTL, o.New.Provider, ttls.newNS, o.New.DNSKEYTTL))})
+	}
+	p.RetireOld = retireOld(o, spec, ttls, handover, m)
+
+	if spec.TTL.Restore {
+		var b, a []string
+		for _, c := range tc.restore {
+			for i, s := range c.RRsets {
+				b = append(b, ttlLine(c.Provider, s, s.TTL))
+				a = append(a, ttlLine(c.Provider, s, c.TTLs[i]))
+			}
+		}
+		p.add(Step{ID: StepRestoreTTL, Action: ActionSetTTL, Done: len(tc.restore) == 0,
+			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s and %s", len(b), o.Old.Provider, o.New.Provider),
+			Before:  capLines(b), After: capLines(a), TTLs: tc.restore,
+			Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
+			Rollback: "none needed"})
+	}
+	status := "secure"
+	if !signed {
+		status = "insecure"
+	}
+	p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
+		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", spec.Zone, status, o.New.Provider),
+		Gate:    &Gate{Check: GateVerified, Servers: spec.Verify.Resolvers, Expect: to, Status: status, Timeout: gateTimeout}})
+	if spec.Marker {
+		addMarkerSteps(p, spec, gateTimeout)
+	}
+	p.setADGrace()
+	if st := p.Step(p.RetireOld.After); st != nil {
+		p.RetireOld.Earliest = st.Start + p.RetireOld.Delay
+	}
+	return nil
+}
+
+func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, h *HostState) error {
+	host, ok := env.Hosts[side.Provider]
+	if !ok {
+		return fmt.Errorf("observe: provider %q has no host", side.Provider)
+	}
+	h.Provider, h.Nameservers = side.Provider, side.Nameservers
+	rrs, err := providers.Records(ctx, side.Provider, host, spec.Zone)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	h.RRsets = providers.Group(rrs)
+	takeMarker(h, spec.Zone)
+	if r, ok := host.(providers.Router); ok {
+		if h.Routed, err = r.Routed(ctx, spec.Zone); err != nil {
+			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
+		}
+		for _, rn := range h.Routed {
+			h.MaxTTL = max(h.MaxTTL, rn.TTL)
+		}
+	}
+	if px, ok := host.(providers.Proxier); ok {
+		names, err := px.Proxied(ctx, spec.Zone)
+		if err != nil {
+			return fmt.Errorf("observe: provider %s: %w", side.Provider, err)
+		}
+		h.Proxied = slices.Sorted(maps.Keys(names))
+	}
+	h.Glue = map[string][]string{}
+	for _, set := range h.RRsets {
+		if set.Type != "SOA" {
+			h.MaxTTL = max(h.MaxTTL, set.TTL)
+		}
+		if set.Type == "NS" && set.Name == spec.Zone {
+			h.ApexNSTTL = set.TTL
+		}
+		if (set.Type == "A" || set.Type == "AAAA") && slices.Contains(side.Nameservers, set.Name) {
+			h.Glue[set.Name] = append(h.Glue[set.Name], set.Data...)
+		}
+	}
+	var servers []checks.NameServer
+	for _, n := range side.Nameservers {
+		servers = append(servers, checks.NameServer{Name: n})
+	}
+	answers := env.Checker.AskServers(ctx, servers, spec.Zone)
+	var keySets []string
+	for _, a := range answers {
+		if a.Server != "" {
+			h.Servers = append(h.Servers, a.Server)
+		}
+		if a.Answered {
+			h.Serials = append(h.Serials, a.Serial)
+			h.DNSKEYTTL = max(h.DNSKEYTTL, a.DNSKEYTTL)
+			h.ServedNSTTL = max(h.ServedNSTTL, a.NSTTL)
+			if h.ApexNS == nil && a.Authoritative {
+				h.ApexNS = a.NS
+			}
+			keySets = append(keySets, fmt.Sprint(a.DNSKEY))
+		}
+	}
+	// The KSKs every server serves.
+	if len(keySets) > 0 && len(slices.Compact(slices.Sorted(slices.Values(keySets)))) == 1 {
+		for _, a := range answers {
+			if !a.Answered {
+				continue
+			}
+			ksks := KSKs(a.Keys)
+			sort.Slice(ksks, func(i, j int) bool { return ksks[i].DS < ksks[j].DS })
+			for _, k := range ksks {
+				h.KSKDS = append(h.KSKDS, k.DS)
+				h.KSK = append(h.KSK, checks.RRData(k.Key))
+			}
+			break
+		}
+	}
+	h.hostAnswers = answers
+	return nil
+}
+
+// preflight lists what makes the migration unsafe to start.
+func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string {
+	var out []string
+	for _, f := range o.Findings {
+		if f.Severity == checks.Critical {
+			out = append(out, fmt.Sprintf("the zone is broken now (%s: %s); a migration would not make it better", f.ID, f.Summary))
+		}
+	}
+	from, to := sorted(spec.From.Nameservers), sorted(spec.To.Nameservers)
+	if !slices.Equal(o.NS, from) && !slices.Equal(o.NS, to) {
+		out = append(out, fmt.Sprintf("the parent delegates to %v, which is neither from.nameservers %v nor to.nameservers %v", o.NS, from, to))
+	}
+	// The new servers: authoritative, with the new NS set at the apex.
+	for _, a := range o.New.hostAnswers {
+		switch {
+		case !a.Answered:
+			out = append(out, fmt.Sprintf("new server %s (%s) does not answer for %s: %s", a.Name, a.Server, spec.Zone, a.Error))
+		case !a.Authoritative:
+			out = append(out, fmt.Sprintf("new server %s (%s) is not authoritative for %s", a.Name, a.Server, spec.Zone))
+		case !slices.Equal(a.NS, to) && !slices.Equal(a.NS, from):
+			// from.nameservers: a handed-over host, which reclaim-ns mends.
+			out = append(out, fmt.Sprintf("new server %s (%s) serves apex NS %v, want to.nameservers %v", a.Name, a.Server, a.NS, to))
+		}
+	}
+	if len(o.New.Servers) == 0 {
+		out = append(out, "no address found for any of to.nameservers")
+	}
+	switch {
+	case spec.Signed():
+		if len(o.New.KSKDS) == 0 {
+			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
+		}
+		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
+			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
+		}
+		if c := env.Registrar.Capabilities(); !c.DS {
+			out = append(out, "dnssec is insecure-window but the registrar cannot change DS records")
+		}
+	default: // unsigned
+		if len(o.DS) > 0 {
+			out = append(out, fmt.Sprintf("dnssec is unsigned but the parent publishes DS %v; use insecure-window", o.DS))
+		}
+	}
+	out = append(out, parity(ctx, env, spec, o)...)
+	out = append(out, accessProblems(ctx, env, spec)...)
+	return out
+}
