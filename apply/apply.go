@@ -150,47 +150,16 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		if saved != nil {
 			return nil, ws, errors.New("rollback takes the spec (-f), not a saved plan")
 		}
-		if spec.Cutover() {
-			// Back to the old values: names not moved yet are already there.
-			for i := range spec.Changes {
-				c := &spec.Changes[i]
-				c.From, c.To = c.To, c.From
-			}
-		} else {
-			spec.From, spec.To = spec.To, spec.From
-		}
-		ws.Dir += ".rollback"
-		ws.State += ".rollback"
-		if fp, err := plan.ReadPlan(forward.StatePath("plan.json")); err == nil {
-			prior = plan.PriorOf(fp)
-		}
+		ws, prior = reverse(spec, ws)
 	}
 	env, err := o.NewEnv(ctx, spec)
 	if err != nil {
 		return nil, ws, err
 	}
-	resume := "migrate apply -f " + spec.File + " --yes"
-	switch {
-	case o.Reverse:
-		resume = "migrate rollback -f " + spec.File + " --yes"
-	case o.PlanFile != "":
-		resume = "migrate apply " + o.PlanFile + " --yes"
-	}
-	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resume}
+	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resumeCmd(spec, o)}
 
 	if o.DryRun {
-		p, err := plan.Fresh(ctx, env, spec, saved, prior, o.TakeOver)
-		if err != nil {
-			return nil, ws, err
-		}
-		x.Plan, x.Clock, x.Journal = p, NewSimClock(time.Now()), MemoryJournal()
-		x.Watchdog = NewWatchdog(env.Checker, p)
-		x.Watchdog.Round(ctx, time.Now()) // one read-only round: the resolvers answer now
-		cl, err := x.Run(ctx)
-		if werr := writeChangeLogs(ws, "dry-run-changelog", cl); werr != nil && err == nil {
-			err = werr
-		}
-		return cl, ws, err
+		return dryRun(ctx, x, ws, spec, saved, prior, o.TakeOver)
 	}
 
 	if err := os.MkdirAll(ws.State, 0o700); err != nil {
@@ -202,28 +171,13 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	}
 	defer func() { _ = lock.Release() }()
 	p, j, err := resumable(ctx, env, ws, saved, o)
+	if err == nil && j == nil {
+		p, j, err = begin(ctx, env, ws, spec, saved, prior, o)
+	}
 	if err != nil {
 		return nil, ws, err
 	}
-	if j != nil {
-		defer j.Close()
-	} else {
-		// A new migration: nothing is written before it is planned,
-		// checked against drift and confirmed.
-		if p, err = plan.Fresh(ctx, env, spec, saved, prior, o.TakeOver); err != nil {
-			return nil, ws, err
-		}
-		if o.Confirm != nil && !o.Confirm(p) {
-			return nil, ws, ErrDeclined
-		}
-		if err := p.Save(ws.StatePath("plan.json")); err != nil {
-			return nil, ws, err
-		}
-		if j, err = OpenJournal(ws.StatePath("journal.jsonl")); err != nil {
-			return nil, ws, err
-		}
-		defer j.Close()
-	}
+	defer j.Close()
 	x.Plan, x.Clock, x.Journal = p, RealClock{}, j
 	if !o.NoWatch && len(spec.Verify.Resolvers) > 0 {
 		x.Watchdog = NewWatchdog(env.Checker, p)
@@ -240,6 +194,75 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 		}
 	}
 	return cl, ws, err
+}
+
+// reverse turns spec into its move back (from and to swapped, or each
+// change's values), in a workspace of its own, with what it takes from
+// the forward move's plan when this machine holds it.
+func reverse(spec *spec.Spec, forward Workspace) (Workspace, plan.Prior) {
+	if spec.Cutover() {
+		// Back to the old values: names not moved yet are already there.
+		for i := range spec.Changes {
+			c := &spec.Changes[i]
+			c.From, c.To = c.To, c.From
+		}
+	} else {
+		spec.From, spec.To = spec.To, spec.From
+	}
+	ws := Workspace{Dir: forward.Dir + ".rollback", State: forward.State + ".rollback"}
+	var prior plan.Prior
+	if fp, err := plan.ReadPlan(forward.StatePath("plan.json")); err == nil {
+		prior = plan.PriorOf(fp)
+	}
+	return ws, prior
+}
+
+// resumeCmd is the command that resumes this run.
+func resumeCmd(spec *spec.Spec, o ApplyOptions) string {
+	switch {
+	case o.Reverse:
+		return "migrate rollback -f " + spec.File + " --yes"
+	case o.PlanFile != "":
+		return "migrate apply " + o.PlanFile + " --yes"
+	}
+	return "migrate apply -f " + spec.File + " --yes"
+}
+
+// dryRun walks the plan on a simulated clock, changing nothing, and
+// writes the change log it would write.
+func dryRun(ctx context.Context, x *Executor, ws Workspace, spec *spec.Spec, saved *plan.Plan, prior plan.Prior, takeOver string) (*ChangeLog, Workspace, error) {
+	p, err := plan.Fresh(ctx, x.Env, spec, saved, prior, takeOver)
+	if err != nil {
+		return nil, ws, err
+	}
+	x.Plan, x.Clock, x.Journal = p, NewSimClock(time.Now()), MemoryJournal()
+	x.Watchdog = NewWatchdog(x.Env.Checker, p)
+	x.Watchdog.Round(ctx, time.Now()) // one read-only round: the resolvers answer now
+	cl, err := x.Run(ctx)
+	if werr := writeChangeLogs(ws, "dry-run-changelog", cl); werr != nil && err == nil {
+		err = werr
+	}
+	return cl, ws, err
+}
+
+// begin starts a new migration: nothing is written before it is planned,
+// checked against drift and confirmed; then its plan and an empty journal.
+func begin(ctx context.Context, env plan.Env, ws Workspace, spec *spec.Spec, saved *plan.Plan, prior plan.Prior, o ApplyOptions) (*plan.Plan, *Journal, error) {
+	p, err := plan.Fresh(ctx, env, spec, saved, prior, o.TakeOver)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Confirm != nil && !o.Confirm(p) {
+		return nil, nil, ErrDeclined
+	}
+	if err := p.Save(ws.StatePath("plan.json")); err != nil {
+		return nil, nil, err
+	}
+	j, err := OpenJournal(ws.StatePath("journal.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, j, nil
 }
 
 // toApply reads what o says to apply: a spec, planned now, or a saved
