@@ -1,4 +1,4 @@
-package checks_test
+package e2e
 
 import (
 	"bytes"

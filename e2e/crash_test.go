@@ -1,12 +1,14 @@
-package plan_test
+package e2e
 
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,16 +18,25 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
-// buildMigrate compiles the CLI for tests that must kill it.
-func buildMigrate(t *testing.T) string {
+// buildMigrate is the CLI, compiled once for the tests that run it as a
+// process (to kill it, or to measure it whole).
+func buildMigrate(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "migrate")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/migrate").CombinedOutput()
+	bin, err := migrateBinary()
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
+
+// migrateBinary compiles ../cmd/migrate into binDir, the first time only.
+var migrateBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "migrate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/migrate").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
 
 func readJournal(t *testing.T, path string) []apply.Entry {
 	t.Helper()

@@ -1,26 +1,21 @@
-package checks_test
+package e2e
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
-	"github.com/miekg/dns"
 )
 
-// The lab these tests share; other packages use other prefixes.
+// The lab the checks tests share; other tests start labs of their own,
+// each on its own prefix.
 var shared = labtest.New("127.61.0.0/24")
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	shared.Close()
-	os.Exit(code)
-}
 
 // checker returns a Checker aimed at the lab only: its root, its trust
 // anchor, its two resolvers.
