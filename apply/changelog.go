@@ -54,7 +54,10 @@ type StepLog struct {
 	Evidence    []checks.Evidence `json:"evidence,omitempty"`
 }
 
-// BuildChangeLog puts plan and journal together.
+// BuildChangeLog puts plan and journal together: one pass over the
+// journal, each event's mark on its step (started, done, proven, waited,
+// failed) side by side, so that the reader sees every transition's rule
+// in one place; hence its length.
 func BuildChangeLog(p *plan.Plan, entries []Entry, wd *WatchReport, dryRun bool) *ChangeLog {
 	cl := &ChangeLog{Zone: p.Spec.Zone, From: p.Spec.From.Provider, To: p.Spec.To.Provider, PlanID: p.ID, DryRun: dryRun, Watchdog: wd, Result: "stopped"}
 	if dryRun {

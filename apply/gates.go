@@ -104,6 +104,9 @@ const maxBadEvidence = 8
 // new TTL and unchanged data. The questions stream through the engine
 // keeping only counts, one proof per server and a few failures; those
 // proven in an earlier poll of the same gate (memo) are not asked again.
+// It is long because a server is proven one of two ways in one pass (by
+// zone transfer where the host hands one out, else question by question)
+// and both share the memo and the evidence kept.
 func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, memo *gateMemo) GateResult {
 	if memo == nil {
 		memo = newGateMemo()

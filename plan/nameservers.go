@@ -22,134 +22,183 @@ func planNameservers(p *Plan, spec *spec.Spec, o *Observed) error {
 	if problems := markerProblems(o, spec.Zone, o.PriorPlan, o.TakeOver); len(problems) > 0 {
 		return notSafe(problems)
 	}
-	signed := spec.Signed()
-	to := sorted(spec.To.Nameservers)
+	n := nsPlan{p: p, spec: spec, o: o, signed: spec.Signed(), to: sorted(spec.To.Nameservers),
+		gateTimeout: Duration(spec.Verify.GateTimeout), lowerTo: uint32(spec.TTL.LowerTo / time.Second)}
 	// In place: nothing to do, unless a move taken over left its marker
 	// and its lowered TTLs behind.
-	dsInPlace := slices.Equal(o.NS, to) && ((signed && slices.Equal(o.DS, o.New.KSKDS)) || (!signed && len(o.DS) == 0))
-	if dsInPlace && o.TakeOver == "" {
+	n.dsInPlace = slices.Equal(o.NS, n.to) && ((n.signed && slices.Equal(o.DS, o.New.KSKDS)) || (!n.signed && len(o.DS) == 0))
+	if n.dsInPlace && o.TakeOver == "" {
 		p.Nothing = true
 		return nil
 	}
-	m := spec.Margin
-	gateTimeout := Duration(spec.Verify.GateTimeout)
-	lowerTo := uint32(spec.TTL.LowerTo / time.Second)
-	secs := func(v uint32) time.Duration { return time.Duration(v) * time.Second }
-	wait := func(base time.Duration) Duration { return Duration(m.Add(base)) }
-	withMargin := func(base time.Duration, parts string) string {
-		return fmt.Sprintf("%s = %s, + margin %s = %s", parts, base, m, m.Add(base))
+	n.ttls = servedTTLs(o, spec.Zone, n.lowerTo)
+	if len(n.ttls.problems) > 0 {
+		return notSafe(n.ttls.problems)
 	}
-	ttls := servedTTLs(o, spec.Zone, lowerTo)
-	if len(ttls.problems) > 0 {
-		return notSafe(ttls.problems)
-	}
-	handover := canHandOver(o, spec.Zone)
-	reclaiming := needsReclaim(o.New, spec.Zone, to)
+	n.handover = canHandOver(o, spec.Zone)
+	n.tc = ttlChanges(o, spec.Zone, n.to, n.lowerTo, n.handover, needsReclaim(o.New, spec.Zone, n.to))
+	n.hostServers = append(slices.Clone(o.Old.Servers), o.New.Servers...)
 
-	tc := ttlChanges(o, spec.Zone, to, lowerTo, handover, reclaiming)
-	hostServers := append(slices.Clone(o.Old.Servers), o.New.Servers...)
-	if reclaim := reclaimStep(spec, o, to, lowerTo, gateTimeout); reclaim != nil {
+	if reclaim := reclaimStep(spec, o, n.to, n.lowerTo, n.gateTimeout); reclaim != nil {
 		p.add(*reclaim)
 	}
-	lowerSummary := fmt.Sprintf("lower %d RRsets to %ds at %s and %s", tc.lowered, lowerTo, o.Old.Provider, o.New.Provider)
-	if tc.already > 0 {
-		lowerSummary += fmt.Sprintf(" (%d of them lowered already by plan %s, taken over)", tc.already, o.TakeOver)
+	n.lower()
+	if n.signed {
+		n.removeDS()
 	}
-	p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: tc.lowered == tc.already, Summary: lowerSummary,
-		Before: capLines(tc.before), After: capLines(tc.after), TTLs: tc.lower,
-		Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
-		Rollback: "set the TTLs back (the before values)"})
-	if tc.oldMax > 0 {
-		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
-			Wait: wait(secs(tc.oldMax)), Formula: withMargin(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))})
-	} else {
-		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
+	n.switchNS()
+	if n.signed {
+		n.addDS()
 	}
-
-	if signed {
-		p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0 || dsInPlace,
-			Summary: "remove the DS at the registrar: the zone becomes insecure for the move",
-			Before:  o.DS, After: nil, DS: nil,
-			Gate:     &Gate{Check: GateDSGone, Servers: o.ParentServers, Timeout: gateTimeout},
-			Rollback: "publish the old DS again: " + strings.Join(o.DS, "; ")})
-		base := secs(ttls.ds) + secs(o.Old.DNSKEYTTL)
-		p.add(Step{ID: StepWaitDSGone, Action: ActionWait, Summary: "let validators forget the DS and the old DNSKEY it vouched for",
-			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("%s + old DNSKEY TTL as served at %s %ds", ttls.dsWords, o.Old.Provider, o.Old.DNSKEYTTL))})
-	}
-
-	glue := map[string][]string{}
-	for _, n := range to {
-		if addrs := o.New.Glue[n]; len(addrs) > 0 && strings.HasSuffix(n, "."+spec.Zone) {
-			glue[n] = addrs
-		}
-	}
-	p.add(Step{ID: StepSwitchNS, Action: ActionSetNS, Done: slices.Equal(o.NS, to),
-		Summary: fmt.Sprintf("delegate %s to %s at the registrar", spec.Zone, o.New.Provider),
-		Before:  o.NS, After: to, NS: to, Glue: glue,
-		Gate:     &Gate{Check: GateNSServed, Servers: o.ParentServers, Expect: to, Timeout: gateTimeout},
-		Rollback: "delegate to the old name servers again: " + strings.Join(o.NS, " ")})
-	if handover {
-		from := o.Old.ApexNS
-		p.add(Step{ID: StepHandoverNS, Action: ActionSetRecords, Provider: o.Old.Provider, Done: slices.Equal(from, to),
-			Summary: fmt.Sprintf("make %s's apex NS name %s's servers, so resolvers that refresh the delegation from the child follow", o.Old.Provider, o.New.Provider),
-			Before:  from, After: to,
-			Records:  []providers.Replacement{{Name: spec.Zone, Type: "NS", TTL: ttls.oldNS, From: from, To: to}},
-			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: gateTimeout},
-			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
-	}
-	nsBase := secs(max(o.NSTTL, ttls.oldNS))
-	nsWords := fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL as served after lowering %ds%s)", o.NSTTL, o.Old.Provider, ttls.oldNS, ttls.oldNSNote)
-	if signed {
-		nsBase += secs(o.Old.DNSKEYTTL)
-		nsWords += fmt.Sprintf(" + old DNSKEY TTL as served at %s %ds", o.Old.Provider, o.Old.DNSKEYTTL)
-	}
-	p.add(Step{ID: StepWaitNS, Action: ActionWait, Summary: fmt.Sprintf("let resolvers move to %s and forget %s's keys (%s keeps serving)", o.New.Provider, o.Old.Provider, o.Old.Provider),
-		Wait: wait(nsBase), Formula: withMargin(nsBase, nsWords)})
-
-	if signed {
-		p.add(Step{ID: StepAddDS, Action: ActionSetDS, Done: slices.Equal(o.DS, o.New.KSKDS),
-			Summary: fmt.Sprintf("publish the DS of %s's KSK at the registrar", o.New.Provider),
-			Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS, Keys: o.New.KSK,
-			Gate:     &Gate{Check: GateDSServed, Servers: o.ParentServers, Expect: o.New.KSKDS, Timeout: gateTimeout},
-			Rollback: "remove the DS again"})
-		// A resolver that fetched the zone's NS and DNSKEY while no DS was
-		// served keeps the zone insecure until they expire (Knot Resolver
-		// was seen to), so the TTLs go back up only after that.
-		base := secs(max(ttls.ds, o.NegTTL)) + secs(ttls.newNS) + secs(o.New.DNSKEYTTL)
-		p.add(Step{ID: StepWaitDS, Action: ActionWait, Summary: "let resolvers drop the cached absence of a DS and what they cached as insecure",
-			Wait: wait(base), Formula: withMargin(base, fmt.Sprintf("max(%s, negative-caching TTL of %s %ds) + %s apex NS TTL as served after lowering %ds + its DNSKEY TTL as served %ds", ttls.dsWords, o.Parent, o.NegTTL, o.New.Provider, ttls.newNS, o.New.DNSKEYTTL))})
-	}
-	p.RetireOld = retireOld(o, spec, ttls, handover, m)
-
+	p.RetireOld = retireOld(o, spec, n.ttls, n.handover, spec.Margin)
 	if spec.TTL.Restore {
-		var b, a []string
-		for _, c := range tc.restore {
-			for i, s := range c.RRsets {
-				b = append(b, ttlLine(c.Provider, s, s.TTL))
-				a = append(a, ttlLine(c.Provider, s, c.TTLs[i]))
-			}
-		}
-		p.add(Step{ID: StepRestoreTTL, Action: ActionSetTTL, Done: len(tc.restore) == 0,
-			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s and %s", len(b), o.Old.Provider, o.New.Provider),
-			Before:  capLines(b), After: capLines(a), TTLs: tc.restore,
-			Gate:     &Gate{Check: GateTTLServed, Servers: hostServers, Timeout: gateTimeout},
-			Rollback: "none needed"})
+		n.restore()
 	}
-	status := "secure"
-	if !signed {
-		status = "insecure"
-	}
-	p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
-		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", spec.Zone, status, o.New.Provider),
-		Gate:    &Gate{Check: GateVerified, Servers: spec.Verify.Resolvers, Expect: to, Status: status, Timeout: gateTimeout}})
+	n.verify()
 	if spec.Marker {
-		addMarkerSteps(p, spec, gateTimeout)
+		addMarkerSteps(p, spec, n.gateTimeout)
 	}
 	p.setADGrace()
 	if st := p.Step(p.RetireOld.After); st != nil {
 		p.RetireOld.Earliest = st.Start + p.RetireOld.Delay
 	}
 	return nil
+}
+
+// nsPlan is a nameservers move being planned: what every step reads.
+type nsPlan struct {
+	p           *Plan
+	spec        *spec.Spec
+	o           *Observed
+	signed      bool
+	to          []string
+	gateTimeout Duration
+	lowerTo     uint32
+	dsInPlace   bool
+	handover    bool
+	ttls        waitTTLs
+	tc          ttlSet
+	hostServers []string
+}
+
+func secs(v uint32) time.Duration { return time.Duration(v) * time.Second }
+
+// wait is base with the margin; formula says how it was reached.
+func (n *nsPlan) wait(base time.Duration) Duration { return Duration(n.spec.Margin.Add(base)) }
+
+func (n *nsPlan) formula(base time.Duration, parts string) string {
+	m := n.spec.Margin
+	return fmt.Sprintf("%s = %s, + margin %s = %s", parts, base, m, m.Add(base))
+}
+
+// lower: lower-ttl at both hosts, then wait-ttl, the old host's longest
+// TTL before lowering.
+func (n *nsPlan) lower() {
+	o, tc := n.o, n.tc
+	summary := fmt.Sprintf("lower %d RRsets to %ds at %s and %s", tc.lowered, n.lowerTo, o.Old.Provider, o.New.Provider)
+	if tc.already > 0 {
+		summary += fmt.Sprintf(" (%d of them lowered already by plan %s, taken over)", tc.already, o.TakeOver)
+	}
+	n.p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: tc.lowered == tc.already, Summary: summary,
+		Before: capLines(tc.before), After: capLines(tc.after), TTLs: tc.lower,
+		Gate:     &Gate{Check: GateTTLServed, Servers: n.hostServers, Timeout: n.gateTimeout},
+		Rollback: "set the TTLs back (the before values)"})
+	if tc.oldMax == 0 {
+		n.p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
+		return
+	}
+	n.p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
+		Wait: n.wait(secs(tc.oldMax)), Formula: n.formula(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))})
+}
+
+// removeDS: remove-ds, then wait-ds-gone, the DS TTL and the old DNSKEY's.
+func (n *nsPlan) removeDS() {
+	o, ttls := n.o, n.ttls
+	n.p.add(Step{ID: StepRemoveDS, Action: ActionSetDS, Done: len(o.DS) == 0 || n.dsInPlace,
+		Summary: "remove the DS at the registrar: the zone becomes insecure for the move",
+		Before:  o.DS, After: nil, DS: nil,
+		Gate:     &Gate{Check: GateDSGone, Servers: o.ParentServers, Timeout: n.gateTimeout},
+		Rollback: "publish the old DS again: " + strings.Join(o.DS, "; ")})
+	base := secs(ttls.ds) + secs(o.Old.DNSKEYTTL)
+	n.p.add(Step{ID: StepWaitDSGone, Action: ActionWait, Summary: "let validators forget the DS and the old DNSKEY it vouched for",
+		Wait: n.wait(base), Formula: n.formula(base, fmt.Sprintf("%s + old DNSKEY TTL as served at %s %ds", ttls.dsWords, o.Old.Provider, o.Old.DNSKEYTTL))})
+}
+
+// switchNS: switch-ns (with glue), handover-ns where the old host's API
+// lists its apex NS, then wait-ns.
+func (n *nsPlan) switchNS() {
+	o, ttls, to, zone := n.o, n.ttls, n.to, n.spec.Zone
+	glue := map[string][]string{}
+	for _, name := range to {
+		if addrs := o.New.Glue[name]; len(addrs) > 0 && strings.HasSuffix(name, "."+zone) {
+			glue[name] = addrs
+		}
+	}
+	n.p.add(Step{ID: StepSwitchNS, Action: ActionSetNS, Done: slices.Equal(o.NS, to),
+		Summary: fmt.Sprintf("delegate %s to %s at the registrar", zone, o.New.Provider),
+		Before:  o.NS, After: to, NS: to, Glue: glue,
+		Gate:     &Gate{Check: GateNSServed, Servers: o.ParentServers, Expect: to, Timeout: n.gateTimeout},
+		Rollback: "delegate to the old name servers again: " + strings.Join(o.NS, " ")})
+	if n.handover {
+		from := o.Old.ApexNS
+		n.p.add(Step{ID: StepHandoverNS, Action: ActionSetRecords, Provider: o.Old.Provider, Done: slices.Equal(from, to),
+			Summary: fmt.Sprintf("make %s's apex NS name %s's servers, so resolvers that refresh the delegation from the child follow", o.Old.Provider, o.New.Provider),
+			Before:  from, After: to,
+			Records:  []providers.Replacement{{Name: zone, Type: "NS", TTL: ttls.oldNS, From: from, To: to}},
+			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: n.gateTimeout},
+			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
+	}
+	base := secs(max(o.NSTTL, ttls.oldNS))
+	words := fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL as served after lowering %ds%s)", o.NSTTL, o.Old.Provider, ttls.oldNS, ttls.oldNSNote)
+	if n.signed {
+		base += secs(o.Old.DNSKEYTTL)
+		words += fmt.Sprintf(" + old DNSKEY TTL as served at %s %ds", o.Old.Provider, o.Old.DNSKEYTTL)
+	}
+	n.p.add(Step{ID: StepWaitNS, Action: ActionWait, Summary: fmt.Sprintf("let resolvers move to %s and forget %s's keys (%s keeps serving)", o.New.Provider, o.Old.Provider, o.Old.Provider),
+		Wait: n.wait(base), Formula: n.formula(base, words)})
+}
+
+// addDS: add-ds, the new KSK's DS, then wait-ds.
+func (n *nsPlan) addDS() {
+	o, ttls := n.o, n.ttls
+	n.p.add(Step{ID: StepAddDS, Action: ActionSetDS, Done: slices.Equal(o.DS, o.New.KSKDS),
+		Summary: fmt.Sprintf("publish the DS of %s's KSK at the registrar", o.New.Provider),
+		Before:  nil, After: o.New.KSKDS, DS: o.New.KSKDS, Keys: o.New.KSK,
+		Gate:     &Gate{Check: GateDSServed, Servers: o.ParentServers, Expect: o.New.KSKDS, Timeout: n.gateTimeout},
+		Rollback: "remove the DS again"})
+	// A resolver that fetched the zone's NS and DNSKEY while no DS was
+	// served keeps the zone insecure until they expire (Knot Resolver
+	// was seen to), so the TTLs go back up only after that.
+	base := secs(max(ttls.ds, o.NegTTL)) + secs(ttls.newNS) + secs(o.New.DNSKEYTTL)
+	n.p.add(Step{ID: StepWaitDS, Action: ActionWait, Summary: "let resolvers drop the cached absence of a DS and what they cached as insecure",
+		Wait: n.wait(base), Formula: n.formula(base, fmt.Sprintf("max(%s, negative-caching TTL of %s %ds) + %s apex NS TTL as served after lowering %ds + its DNSKEY TTL as served %ds", ttls.dsWords, o.Parent, o.NegTTL, o.New.Provider, ttls.newNS, o.New.DNSKEYTTL))})
+}
+
+// restore: restore-ttl at both hosts.
+func (n *nsPlan) restore() {
+	var b, a []string
+	for _, c := range n.tc.restore {
+		for i, s := range c.RRsets {
+			b = append(b, ttlLine(c.Provider, s, s.TTL))
+			a = append(a, ttlLine(c.Provider, s, c.TTLs[i]))
+		}
+	}
+	n.p.add(Step{ID: StepRestoreTTL, Action: ActionSetTTL, Done: len(n.tc.restore) == 0,
+		Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s and %s", len(b), n.o.Old.Provider, n.o.New.Provider),
+		Before:  capLines(b), After: capLines(a), TTLs: n.tc.restore,
+		Gate:     &Gate{Check: GateTTLServed, Servers: n.hostServers, Timeout: n.gateTimeout},
+		Rollback: "none needed"})
+}
+
+// verify: final-verify at every resolver.
+func (n *nsPlan) verify() {
+	status := "secure"
+	if !n.signed {
+		status = "insecure"
+	}
+	n.p.add(Step{ID: StepFinalVerify, Action: ActionVerify,
+		Summary: fmt.Sprintf("prove %s is %s, delegated to %s, and answered by every resolver", n.spec.Zone, status, n.o.New.Provider),
+		Gate:    &Gate{Check: GateVerified, Servers: n.spec.Verify.Resolvers, Expect: n.to, Status: status, Timeout: n.gateTimeout}})
 }
 
 func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, h *HostState) error {

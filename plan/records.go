@@ -153,7 +153,8 @@ func Normalize(name, rrtype string, vals []string) []string {
 // buildRecords plans a cutover in phases: lower the TTLs, check health,
 // then per phase change that share of the names, prove it at every
 // server, wait for every resolver, and hold while health holds; then
-// restore the TTLs.
+// restore the TTLs. It reads as the steps run, one after another; hence
+// its length.
 func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 	m := spec.Margin
 	gateTimeout := Duration(spec.Verify.GateTimeout)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/hosttest"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
 )
 
@@ -270,4 +271,10 @@ func TestCloudflareRateLimit(t *testing.T) {
 	if waited == 0 {
 		t.Error("the rate limit was never met")
 	}
+}
+
+// The Cloudflare host keeps the host contract, against the fake.
+func TestCloudflareHostContract(t *testing.T) {
+	f := providerstest.NewCloudflare(t, "tok", cfScopes, cfRecords...)
+	hosttest.Run(t, hosttest.Target{Name: "cf", Host: cfHost(t, f, "tok"), Zone: "example.com.", MinTTL: 60})
 }

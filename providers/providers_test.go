@@ -13,6 +13,7 @@ import (
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/hosttest"
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
 )
@@ -308,5 +309,16 @@ func TestTransferFromEveryServer(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), l.Addr(c.primary)) {
 			t.Errorf("%s: a wrong key's transfer: %v, want an error naming %s", c.host, err, l.Addr(c.primary))
 		}
+	}
+}
+
+// The rfc2136 host keeps the host contract at the lab's BIND (old) and
+// Knot (new), signed zones both.
+func TestRFC2136HostContract(t *testing.T) {
+	l := shared.Get(t)
+	for name, h := range hosts(l) {
+		t.Run(name, func(t *testing.T) {
+			hosttest.Run(t, hosttest.Target{Name: name, Host: h, Zone: lab.Zone})
+		})
 	}
 }

@@ -461,6 +461,13 @@ func (h *Route53Host) Replace(ctx context.Context, zone string, reps []Replaceme
 	}
 	var changes []r53types.Change
 	for _, rep := range reps {
+		// Every value must be data of its type: refused here, before any
+		// request, not by the API halfway through a step.
+		for _, v := range rep.To {
+			if _, err := dns.NewRR(fmt.Sprintf("%s 0 IN %s %s", dns.Fqdn(rep.Name), rep.Type, v)); err != nil {
+				return fmt.Errorf("route53: %s %s value %q: %w", rep.Name, rep.Type, v, err)
+			}
+		}
 		name := strings.ToLower(dns.Fqdn(rep.Name))
 		current := byName[name+" "+rep.Type]
 		if rn := routedOf(current); len(rn) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/providers/hosttest"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
 	"github.com/libdns/libdns"
 	"github.com/libdns/route53"
@@ -315,4 +316,10 @@ func TestLibdnsRoute53LosesValues(t *testing.T) {
 	if got := f.State("api.example.com.", "A"); len(got) != 1 || strings.Count(got[0], "192.0.2.") != 1 {
 		t.Fatalf("libdns/route53 kept %v: it may be safe for plain sets again", got)
 	}
+}
+
+// The Route 53 host keeps the host contract, against the fake.
+func TestRoute53HostContract(t *testing.T) {
+	providerstest.NewRoute53(t, r53Sets...)
+	hosttest.Run(t, hosttest.Target{Name: "r53", Host: r53Host(t, providers.Route53Zone{}), Zone: "example.com."})
 }

@@ -55,6 +55,7 @@ func TestRoute53FakeRefuses(t *testing.T) {
 		{"create what exists", []r53types.Change{{Action: r53types.ChangeActionCreate, ResourceRecordSet: set("a.example.com.", "A", 300, "192.0.2.1")}}, "but it already exists"},
 		{"alias with a TTL", []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: alias}}, "Expected exactly one of [AliasTarget"},
 		{"two CNAME values", []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: set("c.example.com.", "CNAME", 60, "x.example.net.", "y.example.net.")}}, "contains more than one value"},
+		{"an A value that is no address", []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: set("b.example.com.", "A", 60, "not-an-address")}}, "ARRDATAIllegalIPv4Address"},
 		{"weight above 255", []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: heavy}}, "outside 0 to 255"},
 	}
 	for _, tc := range cases {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // Route53 is a local fake of the Route 53 API (REST-XML), written from the
@@ -429,6 +431,12 @@ func (f *Route53) change(w http.ResponseWriter, r *http.Request, zoneID string) 
 			msgs = append(msgs, fmt.Sprintf("Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=%s]", c.Action, s.Name, s.Type, s.SetIdentifier))
 			continue
 		}
+		// Developer guide, "Supported DNS record types": each value must
+		// be data of its type (an A record's an IPv4 address...).
+		if bad := badValue(s); bad != "" {
+			msgs = append(msgs, bad)
+			continue
+		}
 		// RFC 1034 3.6.2, as Route 53 enforces it: one CNAME value.
 		if s.Type == "CNAME" && len(s.Values) > 1 {
 			msgs = append(msgs, fmt.Sprintf("Invalid Resource Record: FATAL problem: RRSet of type CNAME with DNS name %s contains more than one value", s.Name))
@@ -553,4 +561,21 @@ func (f *Route53) Put(sets ...Route53Set) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sets["Z0EXAMPLE"] = append(f.sets["Z0EXAMPLE"], sets...)
+}
+
+// badValue is Route 53's refusal of a value that is not data of its set's
+// type ("" when every value is).
+func badValue(s Route53Set) string {
+	for _, v := range s.vals() {
+		if _, err := dns.NewRR(fmt.Sprintf("%s 0 IN %s %s", s.Name, s.Type, v)); err != nil {
+			switch s.Type {
+			case "A":
+				return fmt.Sprintf("Invalid Resource Record: 'FATAL problem: ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address) encountered with '%s''", v)
+			case "AAAA":
+				return fmt.Sprintf("Invalid Resource Record: 'FATAL problem: AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address) encountered with '%s''", v)
+			}
+			return fmt.Sprintf("Invalid Resource Record: 'FATAL problem: %s value is not valid encountered with '%s''", s.Type, v)
+		}
+	}
+	return ""
 }
