@@ -104,8 +104,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 		if !errors.Is(err, ErrStopped) {
 			reason = "failed: " + err.Error()
 		}
-		spec := x.Plan.Spec
-		if spec.Cutover() && spec.AutoRollback() && !x.DryRun && !errors.Is(err, ErrStopped) {
+		if x.Plan.OnFailure == spec.RollbackAuto && !x.DryRun && !errors.Is(err, ErrStopped) {
 			if rerr := x.rollbackRecords(context.WithoutCancel(ctx)); rerr != nil {
 				reason += "; " + rerr.Error()
 			} else {
@@ -226,10 +225,10 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 // its interval, failing the step when one fails more often than allowed.
 // Other waits get a function that does nothing.
 func (x *Executor) holdChecks(st *plan.Step) func(context.Context) error {
-	if st.Action != plan.ActionHold || len(x.Plan.Spec.Health) == 0 {
+	if st.Action != plan.ActionHold || len(st.Health) == 0 {
 		return func(context.Context) error { return nil }
 	}
-	checks := x.Plan.Spec.Health
+	checks := st.Health
 	next := make([]time.Time, len(checks))
 	fails := make([]int, len(checks))
 	return func(ctx context.Context) error {
@@ -275,12 +274,13 @@ func (x *Executor) since() map[string]time.Time {
 func (x *Executor) rollbackRecords(ctx context.Context) error {
 	var moved []providers.Replacement
 	var undo []providers.Route
+	var provider string
 	for _, st := range x.Plan.Steps {
 		if (st.Action != plan.ActionSetRecords && st.Action != plan.ActionSetWeights) || st.ID == plan.StepRestoreTTL {
 			continue
 		}
 		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
-			moved, undo = st.Moved, st.Undo
+			moved, undo, provider = st.Moved, st.Undo, st.Provider
 		}
 	}
 	if len(moved) == 0 {
@@ -294,10 +294,10 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	}
 	x.log("rollback: putting back the old values of %s", strings.Join(names, ", "))
 	if len(undo) > 0 {
-		if err := x.setRoutes(ctx, x.Plan.Spec.Provider, undo); err != nil {
+		if err := x.setRoutes(ctx, provider, undo); err != nil {
 			return fmt.Errorf("rollback: %w", err)
 		}
-	} else if err := x.replace(ctx, back); err != nil {
+	} else if err := x.replace(ctx, provider, back); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
@@ -319,8 +319,7 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 // replace puts plain record sets in place at the records host, as
 // providers.Replace does (a host with weighted sets changes the TTL of a
 // weighted name set by set, and refuses to make it plain).
-func (x *Executor) replace(ctx context.Context, reps []providers.Replacement) error {
-	name := x.Plan.Spec.Provider
+func (x *Executor) replace(ctx context.Context, name string, reps []providers.Replacement) error {
 	host, ok := x.Env.Hosts[name]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", name)
@@ -650,16 +649,12 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 		}
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
 	case plan.ActionSetRecords:
-		provider := st.Provider
-		if provider == "" {
-			provider = x.Plan.Spec.Provider
-		}
 		if len(st.Routes) > 0 {
-			return x.setRoutes(ctx, provider, st.Routes)
+			return x.setRoutes(ctx, st.Provider, st.Routes)
 		}
-		return x.sendBatches(ctx, st, provider, provider, st.Records)
+		return x.sendBatches(ctx, st, st.Provider, st.Provider, st.Records)
 	case plan.ActionSetWeights:
-		return x.setRoutes(ctx, x.Plan.Spec.Provider, st.Routes)
+		return x.setRoutes(ctx, st.Provider, st.Routes)
 	case plan.ActionSetMarker:
 		return x.setMarker(ctx, st)
 	}

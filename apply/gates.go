@@ -58,7 +58,7 @@ func evalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, si
 		}
 		return gateAPI(ctx, env, p, proxied, true, res)
 	case plan.GateHealthy:
-		h := checkHealth(ctx, p.Spec.Health)
+		h := checkHealth(ctx, st.Health)
 		return GateResult{OK: h.OK, Summary: h.Summary}
 	}
 	return GateResult{Summary: "unknown gate " + string(g.Check)}

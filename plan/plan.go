@@ -217,6 +217,9 @@ type Step struct {
 
 	// Marker is what a marker step does at each host (marker.go).
 	Marker []MarkerChange `json:"marker,omitempty"`
+	// Health are the checks a hold runs at their intervals, and a healthy
+	// gate asks once.
+	Health []spec.HealthCheck `json:"health,omitempty"`
 
 	Rollback string `json:"rollback,omitempty"`
 	// Start is the earliest time the step can start, from the start of apply.
@@ -239,6 +242,9 @@ type Plan struct {
 	Nothing bool `json:"nothing_to_do,omitempty"`
 	// RetireOld says when the old host may be switched off (nameservers).
 	RetireOld *RetireOld `json:"retire_old,omitempty"`
+	// OnFailure is what apply does when a records cutover fails: auto puts
+	// the old values back at once, manual stops.
+	OnFailure spec.RollbackPolicy `json:"on_failure,omitempty"`
 	// Seal holds the SHA-256 of the plan's content and of each part, and
 	// its signature when MIGRATE_PLAN_KEY was set (seal.go).
 	Seal *Seal `json:"seal,omitempty"`

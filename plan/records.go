@@ -223,7 +223,7 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 		p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no changing RRset above lower_to"})
 	}
 	p.add(Step{ID: StepHealthCheck, Action: ActionVerify, Summary: fmt.Sprintf("%d health checks pass before the first phase", len(spec.Health)),
-		Gate: &Gate{Check: GateHealthy, Timeout: gateTimeout}})
+		Health: spec.Health, Gate: &Gate{Check: GateHealthy, Timeout: gateTimeout}})
 	if o.Weighted {
 		buildWeighted(p, spec, o, moves, servers)
 	} else {
@@ -235,7 +235,7 @@ func buildRecords(p *Plan, spec *spec.Spec, o *Observed) {
 			b = append(b, setTTL(r.Name, r.Type, lowerTo))
 			a = append(a, setTTL(r.Name, r.Type, r.TTL))
 		}
-		p.add(Step{ID: StepRestoreTTL, Action: ActionSetRecords, Done: len(restore) == 0,
+		p.add(Step{ID: StepRestoreTTL, Action: ActionSetRecords, Provider: spec.Provider, Done: len(restore) == 0,
 			Summary: fmt.Sprintf("restore %d RRsets to their TTLs at %s", len(restore), spec.Provider),
 			Before:  b, After: a, Records: restore,
 			Gate: &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout}})
@@ -263,7 +263,7 @@ func buildShares(p *Plan, spec *spec.Spec, moves []providers.Replacement, server
 			news = append(news, mv.Name+" "+mv.Type+" "+strings.Join(mv.To, ","))
 		}
 		id := fmt.Sprintf("phase-%d", k+1)
-		p.add(Step{ID: id, Action: ActionSetRecords, Summary: fmt.Sprintf("move %d%% of the names (%d more): %s", pct, len(batch), strings.Join(names, ", ")),
+		p.add(Step{ID: id, Action: ActionSetRecords, Provider: spec.Provider, Summary: fmt.Sprintf("move %d%% of the names (%d more): %s", pct, len(batch), strings.Join(names, ", ")),
 			Before: olds, After: news, Records: batch, Moved: moves[:upto],
 			Gate:     &Gate{Check: GateRecordsServed, Servers: servers, Timeout: gateTimeout},
 			Rollback: "put back the old values of every name moved so far"})
@@ -272,7 +272,7 @@ func buildShares(p *Plan, spec *spec.Spec, moves []providers.Replacement, server
 			Moved: moves[:upto], Formula: fmt.Sprintf("a resolver may show the old answer until the change plus the lowered TTL %s", base),
 			Gate: &Gate{Check: GatePropagated, Servers: spec.Verify.Resolvers, Timeout: Duration(max(time.Duration(gateTimeout), m.Add(base)))}})
 		p.add(Step{ID: "hold-" + id, Action: ActionHold, Summary: fmt.Sprintf("hold at %d%% for %s while the health checks pass", pct, spec.Hold),
-			Wait: Duration(spec.Hold), Formula: "hold from the spec"})
+			Wait: Duration(spec.Hold), Formula: "hold from the spec", Health: spec.Health})
 		done = upto
 	}
 }
@@ -304,7 +304,7 @@ func buildWeighted(p *Plan, spec *spec.Spec, o *Observed, moves []providers.Repl
 	}
 	for k, pct := range spec.Phases {
 		id := fmt.Sprintf("phase-%d", k+1)
-		step := Step{ID: id, Moved: moves, Records: moves, Undo: undo, Before: prev, Rollback: "put back the old values of every name, as the host had them"}
+		step := Step{ID: id, Provider: spec.Provider, Moved: moves, Records: moves, Undo: undo, Before: prev, Rollback: "put back the old values of every name, as the host had them"}
 		for _, mv := range moves {
 			if slices.Equal(mv.From, mv.To) {
 				continue // already moved
@@ -333,7 +333,7 @@ func buildWeighted(p *Plan, spec *spec.Spec, o *Observed, moves []providers.Repl
 		}
 		p.add(verify)
 		p.add(Step{ID: "hold-" + id, Action: ActionHold, Summary: fmt.Sprintf("hold at %d%% for %s while the health checks pass", pct, spec.Hold),
-			Wait: Duration(spec.Hold), Formula: "hold from the spec"})
+			Wait: Duration(spec.Hold), Formula: "hold from the spec", Health: spec.Health})
 	}
 }
 
@@ -425,6 +425,7 @@ const StepHealthCheck = "health-check"
 // in place already.
 func planRecords(p *Plan, spec *spec.Spec, o *Observed) error {
 	buildRecords(p, spec, o)
+	p.OnFailure = spec.Rollback
 	p.Nothing = true
 	for _, st := range p.Steps {
 		for _, r := range st.Records {

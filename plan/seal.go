@@ -196,7 +196,7 @@ func (p *Plan) CheckRebuild() error {
 	for _, f := range []struct {
 		name      string
 		saved, re any
-	}{{"total_wait", p.TotalWait, rebuilt.TotalWait}, {"nothing_to_do", p.Nothing, rebuilt.Nothing}, {"retire_old", p.RetireOld, rebuilt.RetireOld}} {
+	}{{"total_wait", p.TotalWait, rebuilt.TotalWait}, {"nothing_to_do", p.Nothing, rebuilt.Nothing}, {"retire_old", p.RetireOld, rebuilt.RetireOld}, {"on_failure", p.OnFailure, rebuilt.OnFailure}} {
 		if !sameJSON(f.saved, f.re) {
 			return fmt.Errorf("%w: %s is %s in the plan; its own spec and observation make %s", ErrPlanEdited, f.name, jsonText(f.saved), jsonText(f.re))
 		}

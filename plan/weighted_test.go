@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
@@ -68,5 +69,46 @@ func TestRollbackSwapsRecordValues(t *testing.T) {
 	}
 	if strings.Join(moved, "|") != "a.example.com. 198.51.100.1 -> 192.0.2.1" {
 		t.Errorf("rollback moves %v", moved)
+	}
+}
+
+// A records plan carries what apply needs without reading the spec: each
+// change step its host, each hold and the health gate the checks, the
+// plan what a failure does; an edited policy is refused.
+func TestRecordsStepsCarryWhatApplyNeeds(t *testing.T) {
+	s := testSpec("insecure-window")
+	s.Kind, s.Provider, s.Phases, s.Rollback = "records", "old", []int{50, 100}, "manual"
+	s.Health = []spec.HealthCheck{{Type: "http", URL: "http://127.0.0.1:9/", Interval: time.Second}}
+	s.Changes = []spec.RecordChange{{Name: "api.example.com.", Type: "A", From: spec.Values{"192.0.2.10"}, To: spec.Values{"198.51.100.10"}}}
+	o := observed(60, 300, 300, 300, 300, 60)
+	o.Old.RRsets = append(o.Old.RRsets, providers.RRset{Name: "api.example.com.", Type: "A", TTL: 3600, Data: []string{"192.0.2.10"}})
+	o.Fingerprint = o.fingerprint()
+	p, err := Build(s, o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OnFailure != spec.RollbackManual {
+		t.Errorf("on_failure %q, want manual", p.OnFailure)
+	}
+	holds := 0
+	for _, st := range p.Steps {
+		switch {
+		case st.Action == ActionSetRecords || st.Action == ActionSetWeights:
+			if st.Provider != "old" {
+				t.Errorf("%s names host %q, want old", st.ID, st.Provider)
+			}
+		case st.Action == ActionHold || st.ID == StepHealthCheck:
+			holds++
+			if len(st.Health) != 1 || st.Health[0].URL != "http://127.0.0.1:9/" {
+				t.Errorf("%s carries health checks %+v", st.ID, st.Health)
+			}
+		}
+	}
+	if holds < 2 {
+		t.Errorf("%d hold and health steps, want the health check and a hold at least", holds)
+	}
+	p.OnFailure = spec.RollbackAuto
+	if err := p.CheckRebuild(); err == nil || !strings.Contains(err.Error(), "on_failure") {
+		t.Errorf("an edited failure policy: %v", err)
 	}
 }
