@@ -98,9 +98,6 @@ func (s *Spec) Cutover() bool { return s.Kind == KindRecords }
 // insecure-window): the DS comes down before the move and back after.
 func (s *Spec) Signed() bool { return s.DNSSEC == DNSSECInsecureWindow }
 
-// AutoRollback says a failed cutover puts the old values back at once.
-func (s *Spec) AutoRollback() bool { return s.Rollback == RollbackAuto }
-
 // Side is where the zone is served from (from) or moves to (to).
 type Side struct {
 	Provider    string   `mapstructure:"provider"`
