@@ -116,6 +116,9 @@ type ApplyOptions struct {
 	// resumed from its journal if this state directory holds it, else
 	// planned anew from the live state and its marker (TakeOver).
 	TakeOver string
+	// Words words how to resume a stopped run and roll it back (the
+	// CLI's); nil leaves the commands out of the error and change log.
+	Words Words
 	// Test-only knobs.
 	WaitScale float64
 	Poll      time.Duration
@@ -156,7 +159,8 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	if err != nil {
 		return nil, ws, err
 	}
-	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, ResumeCmd: resumeCmd(spec, o)}
+	x := &Executor{Env: env, Out: o.Out, TTY: o.TTY, DryRun: o.DryRun, Poll: o.Poll, WaitScale: o.WaitScale, Words: o.Words,
+		Source: Source{SpecFile: spec.File, PlanFile: o.PlanFile, Reverse: o.Reverse}}
 
 	if o.DryRun {
 		return dryRun(ctx, x, ws, spec, saved, prior, o.TakeOver)
@@ -179,7 +183,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 	}
 	defer j.Close()
 	x.Plan, x.Clock, x.Journal = p, RealClock{}, j
-	if !o.NoWatch && len(spec.Verify.Resolvers) > 0 {
+	if !o.NoWatch && len(p.Target().Resolvers) > 0 {
 		x.Watchdog = NewWatchdog(env.Checker, p)
 	}
 	cl, err := x.Run(ctx)
@@ -200,32 +204,13 @@ func Apply(ctx context.Context, o ApplyOptions) (*ChangeLog, Workspace, error) {
 // change's values), in a workspace of its own, with what it takes from
 // the forward move's plan when this machine holds it.
 func reverse(spec *spec.Spec, forward Workspace) (Workspace, plan.Prior) {
-	if spec.Cutover() {
-		// Back to the old values: names not moved yet are already there.
-		for i := range spec.Changes {
-			c := &spec.Changes[i]
-			c.From, c.To = c.To, c.From
-		}
-	} else {
-		spec.From, spec.To = spec.To, spec.From
-	}
+	spec.Reverse()
 	ws := Workspace{Dir: forward.Dir + ".rollback", State: forward.State + ".rollback"}
 	var prior plan.Prior
 	if fp, err := plan.ReadPlan(forward.StatePath("plan.json")); err == nil {
 		prior = plan.PriorOf(fp)
 	}
 	return ws, prior
-}
-
-// resumeCmd is the command that resumes this run.
-func resumeCmd(spec *spec.Spec, o ApplyOptions) string {
-	switch {
-	case o.Reverse:
-		return "migrate rollback -f " + spec.File + " --yes"
-	case o.PlanFile != "":
-		return "migrate apply " + o.PlanFile + " --yes"
-	}
-	return "migrate apply -f " + spec.File + " --yes"
 }
 
 // dryRun walks the plan on a simulated clock, changing nothing, and
@@ -276,20 +261,14 @@ func toApply(o ApplyOptions) (*spec.Spec, *plan.Plan, error) {
 		s.Force = o.Force // a saved plan was planned with its own
 		return s, nil, nil
 	}
-	saved, err := plan.ReadPlan(o.PlanFile)
+	s, saved, err := plan.OpenSaved(o.PlanFile, o.Env)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := plan.CheckSaved(saved, o.Env); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", o.PlanFile, err)
-	}
-	if o.TakeOver != "" && o.TakeOver != saved.Observed.TakeOver {
+	if o.TakeOver != "" && o.TakeOver != saved.Target().TakeOver {
 		return nil, nil, fmt.Errorf("%s: --take-over %s: a saved plan takes over only what it was planned to (migrate plan --take-over %s --out FILE)", o.PlanFile, o.TakeOver, o.TakeOver)
 	}
-	if err := saved.Spec.LoadSecrets(o.Env); err != nil {
-		return nil, nil, err
-	}
-	return saved.Spec, saved, nil
+	return s, saved, nil
 }
 
 // onThisMachine is where this machine keeps the runs of a saved plan: its
@@ -353,34 +332,16 @@ func resumedPlan(ctx context.Context, env plan.Env, ws Workspace, saved *plan.Pl
 			return nil, fmt.Errorf("apply: %s: %w", ws.StatePath("plan.json"), err)
 		}
 	}
-	if o.TakeOver != "" && o.TakeOver != p.ID && o.TakeOver != p.Observed.TakeOver {
+	if o.TakeOver != "" && o.TakeOver != p.ID && o.TakeOver != p.Target().TakeOver {
 		return nil, fmt.Errorf("apply: --take-over %s, but %s holds the journal of plan %s, under way: resume it with `migrate apply %s`", o.TakeOver, ws.State, p.ID, ws.StatePath("plan.json"))
 	}
 	if saved != nil && saved.ID != p.ID {
 		return nil, fmt.Errorf("apply: plan %s is under way in %s; resume it with `migrate apply %s` before applying plan %s", p.ID, ws.State, ws.StatePath("plan.json"), saved.ID)
 	}
-	if err := p.Spec.LoadSecrets(o.Env); err != nil {
-		return nil, err
-	}
-	if err := plan.CheckAccess(ctx, env, p.Spec); err != nil {
+	if err := p.ProveAccess(ctx, env, o.Env); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// rollbackHint says how to undo what the journal shows done.
-func rollbackHint(p *plan.Plan, j *Journal) string {
-	var undo []string
-	for i := len(p.Steps) - 1; i >= 0; i-- {
-		st := p.Steps[i]
-		if _, ok := j.Last(st.ID, EvActionDone); ok && st.Rollback != "" && !st.Done {
-			undo = append(undo, st.ID+": "+st.Rollback)
-		}
-	}
-	if len(undo) == 0 {
-		return "nothing was changed by this run"
-	}
-	return "`migrate rollback -f " + p.Spec.File + " --yes` (plans the move back from the live state, keeping every wait). Done so far, newest first: " + strings.Join(undo, "; ")
 }
 
 func writeChangeLogs(ws Workspace, base string, cl *ChangeLog) error {

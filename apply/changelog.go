@@ -59,7 +59,8 @@ type StepLog struct {
 // failed) side by side, so that the reader sees every transition's rule
 // in one place; hence its length.
 func BuildChangeLog(p *plan.Plan, entries []Entry, wd *WatchReport, dryRun bool) *ChangeLog {
-	cl := &ChangeLog{Zone: p.Spec.Zone, From: p.Spec.From.Provider, To: p.Spec.To.Provider, PlanID: p.ID, DryRun: dryRun, Watchdog: wd, Result: "stopped"}
+	t := p.Target()
+	cl := &ChangeLog{Zone: t.Zone, From: t.From, To: t.To, PlanID: p.ID, DryRun: dryRun, Watchdog: wd, Result: "stopped"}
 	if dryRun {
 		cl.Result = "dry-run"
 	}

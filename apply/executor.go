@@ -38,9 +38,10 @@ type Executor struct {
 	// WaitScale shortens every wait: a test-only override to prove that
 	// the prober sees an outage when waits are too short. 0 means 1.
 	WaitScale float64
-	// ResumeCmd is shown when a run stops, with how to roll back what the
-	// journal shows done by then.
-	ResumeCmd string
+	// Source is what the run was given; Words, when set, words how to
+	// resume a stop and roll it back (the CLI's).
+	Source Source
+	Words  Words
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -90,10 +91,10 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 		err = x.journal(Entry{Event: EvFinished})
 		if x.DryRun {
 			x.log("dry run finished: nothing was changed")
-		} else if s := x.Plan.Spec; s.Cutover() {
-			x.log("finished: %d changes of %s are in place at %s", len(s.Changes), s.Zone, s.Provider)
+		} else if t := x.Plan.Target(); t.Cutover {
+			x.log("finished: %d changes of %s are in place at %s", t.Changes, t.Zone, t.Provider)
 		} else {
-			x.log("finished: %s is on %s", s.Zone, s.To.Provider)
+			x.log("finished: %s is on %s", t.Zone, t.To)
 		}
 	default:
 		var wd *ErrWatchdog
@@ -113,7 +114,7 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 			}
 		}
 		_ = x.journal(Entry{Event: EvStopped, Detail: reason})
-		err = fmt.Errorf("%w\n  to resume: %s\n  to roll back: %s", err, x.ResumeCmd, rollbackHint(x.Plan, x.Journal))
+		err = x.stop(err)
 	}
 	return x.ChangeLog(), err
 }
@@ -127,7 +128,8 @@ func (x *Executor) ChangeLog() *ChangeLog {
 	}
 	cl := BuildChangeLog(x.Plan, x.Journal.Entries, wd, x.DryRun)
 	if cl.Result != "completed" && !x.DryRun {
-		cl.Resume, cl.Rollback = x.ResumeCmd, rollbackHint(x.Plan, x.Journal)
+		s := x.stop(nil)
+		cl.Resume, cl.Rollback = s.Resume, s.Rollback
 	}
 	return cl
 }
@@ -300,10 +302,10 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 	} else if err := x.replace(ctx, provider, back); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
-	deadline := x.now().Add(time.Duration(x.Plan.Spec.Verify.GateTimeout))
+	deadline := x.now().Add(x.Plan.Target().GateTimeout)
 	for {
 		served, proxied := splitProxied(back)
-		r := gateAPI(ctx, x.Env, x.Plan, proxied, false, gateRecords(ctx, x.Env, served, x.Plan.Observed.Old.Servers, nil))
+		r := gateAPI(ctx, x.Env, x.Plan, proxied, false, gateRecords(ctx, x.Env, served, x.Plan.Target().Old.Servers, nil))
 		if r.OK {
 			return x.journal(Entry{Event: EvRolledBack, Detail: "old values back at every server: " + strings.Join(names, ", "), Evidence: r.Evidence})
 		}
@@ -324,7 +326,7 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 	if !ok {
 		return fmt.Errorf("no host for provider %q", name)
 	}
-	return providers.Replace(ctx, name, host, x.Plan.Spec.Zone, reps)
+	return providers.Replace(ctx, name, host, x.Plan.Target().Zone, reps)
 }
 
 // sendBatches sends a step's replacements at a host in the batches its
@@ -339,7 +341,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 	if !ok {
 		return fmt.Errorf("no host for provider %q", provider)
 	}
-	zone := x.Plan.Spec.Zone
+	zone := x.Plan.Target().Zone
 	batches := providers.Batches(host, reps)
 	changed := 0
 	for i, b := range batches {
@@ -403,7 +405,7 @@ func (x *Executor) setRoutes(ctx context.Context, name string, routes []provider
 		return fmt.Errorf("provider %s has no weighted record sets", name)
 	}
 	for _, r := range routes {
-		if err := providers.SetRoute(ctx, w, x.Plan.Spec.Zone, r); err != nil {
+		if err := providers.SetRoute(ctx, w, x.Plan.Target().Zone, r); err != nil {
 			return err
 		}
 	}
@@ -480,7 +482,7 @@ func (x *Executor) act(ctx context.Context, st *plan.Step) error {
 // timeout passes: a server that does not answer is retried, and then
 // reported as unreachable, before anything is sent.
 func (x *Executor) precondition(ctx context.Context, st *plan.Step) (bool, GateResult, error) {
-	timeout := x.Plan.Spec.Verify.GateTimeout
+	timeout := x.Plan.Target().GateTimeout
 	if st.Gate != nil {
 		timeout = time.Duration(st.Gate.Timeout)
 	}
@@ -593,8 +595,8 @@ func (x *Executor) gate(ctx context.Context, st *plan.Step) error {
 
 // do sends a step's change.
 func (x *Executor) do(ctx context.Context, st *plan.Step) error {
-	zone := x.Plan.Spec.Zone
-	o := x.Plan.Observed
+	t := x.Plan.Target()
+	zone := t.Zone
 	switch st.Action {
 	case plan.ActionSetTTL:
 		seen := map[string]int{}
@@ -631,11 +633,7 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 			}
 			ds = append(ds, s)
 		}
-		ttl := o.DSTTL
-		if ttl == 0 {
-			ttl = o.NSTTL
-		}
-		return x.Env.Registrar.SetDS(ctx, zone, ds, time.Duration(ttl)*time.Second)
+		return x.Env.Registrar.SetDS(ctx, zone, ds, t.DSTTL)
 	case plan.ActionSetNS:
 		glue := map[string][]netip.Addr{}
 		for n, addrs := range st.Glue {
@@ -647,7 +645,7 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 				glue[n] = append(glue[n], ip)
 			}
 		}
-		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, time.Duration(o.NSTTL)*time.Second)
+		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, t.NSTTL)
 	case plan.ActionSetRecords:
 		if len(st.Routes) > 0 {
 			return x.setRoutes(ctx, st.Provider, st.Routes)

@@ -129,10 +129,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 	var wants []want
 	total := 0
 	for ci, c := range st.TTLs {
-		servers := p.Observed.Old.Servers
-		if c.Provider == p.Observed.New.Provider {
-			servers = p.Observed.New.Servers
-		}
+		servers := p.Target().ServersOf(c.Provider)
 		// The answer for RRset i at servers[j] is number base+i*len(servers)+j.
 		base, ns := total, len(servers)
 		total += len(c.RRsets) * ns
@@ -146,7 +143,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		// A server transferred before that still serves the same serial
 		// has nothing new to judge: its RRsets still to prove stay so.
 		unchanged := make([]bool, ns)
-		for j, serial := range zoneSerials(ctx, env, p.Spec.Zone, servers, func(j int) bool {
+		for j, serial := range zoneSerials(ctx, env, p.Target().Zone, servers, func(j int) bool {
 			_, ok := memo.serial[serialKey(j)]
 			return open[j] && ok
 		}) {
@@ -158,7 +155,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 						left++
 					}
 				}
-				fail(plan.TransferEvidence(servers[j], p.Spec.Zone, fmt.Sprintf("still at serial %d, transferred before: %d RRsets yet to serve the new TTL", serial, left)))
+				fail(plan.TransferEvidence(servers[j], p.Target().Zone, fmt.Sprintf("still at serial %d, transferred before: %d RRsets yet to serve the new TTL", serial, left)))
 				bad += left - 1
 			}
 		}
@@ -166,7 +163,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		for i, set := range c.RRsets {
 			keys[plan.SetKey(set.Name, set.Type)] = i
 		}
-		ask := plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Spec.Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*plan.Served) {
+		ask := plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Target().Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*plan.Served) {
 			srv := servers[j]
 			memo.serial[serialKey(j)] = serial
 			for i, set := range c.RRsets {
@@ -177,7 +174,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 				g := got[i]
 				if g != nil && g.TTL == c.TTLs[i] && set.Serves(g.Data) {
 					memo.prove(k, srv, func() checks.Evidence {
-						return plan.TransferEvidence(srv, p.Spec.Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")
+						return plan.TransferEvidence(srv, p.Target().Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")
 					})
 					continue
 				}
@@ -243,24 +240,16 @@ func zoneSerials(ctx context.Context, env plan.Env, zone string, servers []strin
 	return out
 }
 
-func parentCut(p *plan.Plan) checks.Cut {
-	var servers []checks.NameServer
-	for _, ps := range p.Observed.ParentServers {
-		servers = append(servers, checks.NameServer{Name: ps, Addrs: []string{ps}})
-	}
-	return checks.Cut{Zone: p.Observed.Parent, Servers: servers}
-}
-
 // gateParent: every parent server shows the delegation change.
 func gateParent(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate) GateResult {
-	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
+	parents := env.Checker.AskParents(ctx, p.Target().ParentCut(), p.Target().Zone)
 	res := GateResult{OK: true}
 	var lines []string
 	// The DS-gone proof is the one validators check: a denial that
 	// matches the name, lists no DS and verifies with the parent's keys.
 	var parentKeys []*dns.DNSKEY
 	if g.Check == plan.GateDSGone {
-		keys, _, err := env.Checker.ParentKeys(ctx, p.Spec.Zone)
+		keys, _, err := env.Checker.ParentKeys(ctx, p.Target().Zone)
 		if err != nil {
 			return GateResult{Summary: "cannot validate the parent's denial of the DS: " + err.Error()}
 		}
@@ -275,7 +264,7 @@ func gateParent(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate) G
 		var ev checks.Evidence
 		switch g.Check {
 		case plan.GateDSGone:
-			why := ps.DSAbsenceProof(p.Spec.Zone, parentKeys, now)
+			why := ps.DSAbsenceProof(p.Target().Zone, parentKeys, now)
 			ok, ev = why == "", ps.DSEvidence()
 			if !ok {
 				ev.AddNote(why)
@@ -309,7 +298,7 @@ func gateParent(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate) G
 // so that a gate never passes over an address in silence.
 func skippedEvidence(p *plan.Plan) []checks.Evidence {
 	var out []checks.Evidence
-	for _, a := range p.Observed.Skipped {
+	for _, a := range p.Target().Skipped {
 		out = append(out, checks.Evidence{Server: a, Note: "not asked: this machine has no route to it (verify.ipv6: auto; set on to require it)"})
 	}
 	return out
@@ -324,7 +313,7 @@ func gateStartKey(step string) string { return "gate " + step }
 // answers (validating ones with AD when the zone is signed, for every
 // watched name; past g.ADGrace a missing AD alone passes with a warning).
 func gateVerified(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate, started time.Time) GateResult {
-	rep, err := env.Checker.Check(ctx, p.Spec.Zone)
+	rep, err := env.Checker.Check(ctx, p.Target().Zone)
 	if err != nil {
 		return GateResult{Summary: err.Error()}
 	}
@@ -344,7 +333,7 @@ func gateVerified(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate,
 	}
 	var ev []checks.Evidence
 	for _, r := range rep.Resolvers {
-		e := checks.Evidence{Server: r.Server, Question: p.Spec.Zone + " SOA", RCODE: r.RCODE, Error: r.Error}
+		e := checks.Evidence{Server: r.Server, Question: p.Target().Zone + " SOA", RCODE: r.RCODE, Error: r.Error}
 		if r.AD {
 			e.Flags = "ad"
 		}
@@ -365,7 +354,7 @@ func gateVerified(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate,
 	for _, c := range rep.ChildServers {
 		ev = append(ev, c.Evidence()[0])
 	}
-	ok := fmt.Sprintf("%s is %s; %d resolvers answer", p.Spec.Zone, rep.Status, len(rep.Resolvers))
+	ok := fmt.Sprintf("%s is %s; %d resolvers answer", p.Target().Zone, rep.Status, len(rep.Resolvers))
 	switch {
 	case len(problems) == 0 && len(unauth) == 0:
 		return GateResult{OK: true, Summary: ok, Evidence: ev}
@@ -392,7 +381,7 @@ func precondition(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step
 	if st.Action != plan.ActionSetNS && st.Action != plan.ActionSetDS {
 		return false, GateResult{OK: true}, nil
 	}
-	parents := env.Checker.AskParents(ctx, parentCut(p), p.Spec.Zone)
+	parents := env.Checker.AskParents(ctx, p.Target().ParentCut(), p.Target().Zone)
 	before, after := true, true
 	for _, ps := range parents {
 		got := ps.DS
@@ -433,19 +422,20 @@ func precondition(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step
 // when the move publishes a DS, serve the KSK that DS digests. It returns
 // what is wrong, by server, and the servers that did not answer.
 func newServersReady(ctx context.Context, env plan.Env, p *plan.Plan) (notReady, silent []string, ev []checks.Evidence) {
-	if p.Spec.Cutover() {
+	t := p.Target()
+	if t.Cutover {
 		return nil, nil, nil
 	}
 	var servers []checks.NameServer
-	for _, n := range p.Spec.To.Nameservers {
+	for _, n := range t.Nameservers {
 		servers = append(servers, checks.NameServer{Name: n})
 	}
 	var wantDS []string
 	if st := p.Step(plan.StepAddDS); st != nil {
 		wantDS = st.DS
 	}
-	to := sorted(p.Spec.To.Nameservers)
-	for _, a := range env.Checker.AskServers(ctx, servers, p.Spec.Zone) {
+	to := sorted(t.Nameservers)
+	for _, a := range env.Checker.AskServers(ctx, servers, p.Target().Zone) {
 		ev = append(ev, a.Evidence()...)
 		who := fmt.Sprintf("new server %s (%s)", a.Name, a.Server)
 		switch {
@@ -454,7 +444,7 @@ func newServersReady(ctx context.Context, env plan.Env, p *plan.Plan) (notReady,
 		case !a.Answered || len(wantDS) > 0 && !a.DNSKEYAnswered():
 			silent = append(silent, who)
 		case !a.Authoritative:
-			notReady = append(notReady, who+" does not answer authoritatively for "+p.Spec.Zone)
+			notReady = append(notReady, who+" does not answer authoritatively for "+p.Target().Zone)
 		case !slices.Equal(a.NS, to):
 			notReady = append(notReady, fmt.Sprintf("%s serves apex NS %v, want %v", who, a.NS, to))
 		default:
@@ -536,7 +526,7 @@ func gatePropagated(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.St
 		}
 		changes = append(changes, ch)
 	}
-	seen, err := env.Checker.Propagation(ctx, changes, p.Spec.Verify.Resolvers, time.Now())
+	seen, err := env.Checker.Propagation(ctx, changes, p.Target().Resolvers, time.Now())
 	if err != nil {
 		return GateResult{Summary: err.Error()}
 	}
@@ -606,7 +596,8 @@ func gateOldOrNew(ctx context.Context, env plan.Env, moves []providers.Replaceme
 // out, so the move is not done before those are gone.
 func notAuthenticated(ctx context.Context, env plan.Env, p *plan.Plan, rep *checks.Report, ev *[]checks.Evidence) []string {
 	var qs []checks.Question
-	names := append(watchNames(p), [2]string{p.Spec.Zone, "DNSKEY"})
+	t := p.Target()
+	names := append(t.Watched, [2]string{t.Zone, "DNSKEY"})
 	for _, r := range rep.Resolvers {
 		if !r.Validating {
 			continue
@@ -665,17 +656,17 @@ func gateAPI(ctx context.Context, env plan.Env, p *plan.Plan, proxied []provider
 	if len(proxied) == 0 {
 		return res
 	}
-	provider := p.Spec.Provider
+	provider := p.Target().Provider
 	host, ok := env.Hosts[provider]
 	px, isProxier := host.(providers.Proxier)
 	if !ok || !isProxier {
 		return GateResult{Fatal: true, Summary: fmt.Sprintf("provider %s cannot say which names it proxies", provider)}
 	}
-	rrs, err := providers.Records(ctx, provider, host, p.Spec.Zone)
+	rrs, err := providers.Records(ctx, provider, host, p.Target().Zone)
 	if err != nil {
 		return GateResult{Summary: err.Error()}
 	}
-	flags, err := px.Proxied(ctx, p.Spec.Zone)
+	flags, err := px.Proxied(ctx, p.Target().Zone)
 	if err != nil {
 		return GateResult{Summary: err.Error()}
 	}

@@ -57,7 +57,7 @@ func (x *Executor) setMarker(ctx context.Context, st *plan.Step) error {
 		if c.Remove {
 			rep.From, rep.To = []string{text}, nil
 		}
-		if err := providers.Replace(ctx, c.Provider, host, x.Plan.Spec.Zone, []providers.Replacement{rep}); err != nil {
+		if err := providers.Replace(ctx, c.Provider, host, x.Plan.Target().Zone, []providers.Replacement{rep}); err != nil {
 			return fmt.Errorf("marker at %s: %w", c.Provider, err)
 		}
 	}
@@ -67,7 +67,7 @@ func (x *Executor) setMarker(ctx context.Context, st *plan.Step) error {
 // gateMarker: every server of both hosts serves a marker naming this plan
 // (present), or none (absent).
 func gateMarker(ctx context.Context, env plan.Env, p *plan.Plan, g *plan.Gate) GateResult {
-	name := plan.MarkerName(p.Spec.Zone)
+	name := plan.MarkerName(p.Target().Zone)
 	qs := make([]checks.Question, len(g.Servers))
 	for i, s := range g.Servers {
 		qs[i] = checks.Question{Server: s, Name: name, Type: dns.TypeTXT, Plain: true}

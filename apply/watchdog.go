@@ -37,29 +37,14 @@ type Watchdog struct {
 	report  WatchReport
 }
 
-// watchNames picks what users would ask for: the apex SOA, and the apex
-// A, MX and TXT and a www A where the zone has them, as "name TYPE".
-func watchNames(p *plan.Plan) [][2]string {
-	zone := p.Spec.Zone
-	picks := [][2]string{{zone, "SOA"}}
-	for _, want := range [][2]string{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
-		for _, s := range p.Observed.Old.RRsets {
-			if s.Name == want[0] && s.Type == want[1] {
-				picks = append(picks, want)
-				break
-			}
-		}
-	}
-	return picks
-}
-
-// NewWatchdog watches the names watchNames picks at every resolver.
+// NewWatchdog watches the plan's watched names at every resolver.
 func NewWatchdog(c *checks.Checker, p *plan.Plan) *Watchdog {
 	w := &Watchdog{checker: c.Fork()} // its own budget: never behind a gate's questions
-	w.report.Resolvers = p.Spec.Verify.Resolvers
-	for _, pk := range watchNames(p) {
+	t := p.Target()
+	w.report.Resolvers = t.Resolvers
+	for _, pk := range t.Watched {
 		w.report.Names = append(w.report.Names, pk[0]+" "+pk[1])
-		for _, r := range p.Spec.Verify.Resolvers {
+		for _, r := range t.Resolvers {
 			w.qs = append(w.qs, checks.Question{Server: checks.WithPort(r), Name: pk[0], Type: dns.StringToType[pk[1]], RD: true})
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/apply"
 	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/cmd/migrate/hint"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/providers"
@@ -69,7 +70,7 @@ func TestRollbackMidway(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}
-	_, _, err = apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv})
+	_, _, err = apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv, Words: hint.Stop})
 	if err == nil || !strings.Contains(err.Error(), "migrate rollback -f") {
 		t.Fatalf("stopped forward move: %v", err)
 	}

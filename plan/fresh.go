@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -25,6 +26,34 @@ func CheckSaved(saved *Plan, env func(string) string) error {
 		return err
 	}
 	return saved.CheckRebuild()
+}
+
+// OpenSaved reads a saved plan to apply: checked as CheckSaved does, with
+// the secrets of its spec's providers read from vars. It returns the
+// plan's spec too: the hosts and registrar apply builds are the ones it
+// was planned with.
+func OpenSaved(path string, vars func(string) string) (*spec.Spec, *Plan, error) {
+	saved, err := ReadPlan(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckSaved(saved, vars); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := saved.Spec.LoadSecrets(vars); err != nil {
+		return nil, nil, err
+	}
+	return saved.Spec, saved, nil
+}
+
+// ProveAccess reads the secrets of the plan's providers from vars and
+// proves that env reaches each of them (CheckAccess): a resumed run's
+// credentials are proven before it sends anything.
+func (p *Plan) ProveAccess(ctx context.Context, env Env, vars func(string) string) error {
+	if err := p.Spec.LoadSecrets(vars); err != nil {
+		return err
+	}
+	return CheckAccess(ctx, env, p.Spec)
 }
 
 // Prior is what a rollback takes from the forward move's plan (PriorOf):

@@ -1018,3 +1018,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Reverse turns the spec into its move back: from and to swapped (the
+// providers of a move of name servers, the values of each change of a
+// records cutover; names not moved yet already hold their old values).
+func (s *Spec) Reverse() {
+	if s.Cutover() {
+		for i := range s.Changes {
+			c := &s.Changes[i]
+			c.From, c.To = c.To, c.From
+		}
+		return
+	}
+	s.From, s.To = s.To, s.From
+}

@@ -367,3 +367,18 @@ func TestSecretFileReadableByOthersWarned(t *testing.T) {
 		t.Errorf("warnings: %q", w)
 	}
 }
+
+// Reverse is the move back: a move of name servers swaps its providers,
+// a records cutover each change's values.
+func TestReverse(t *testing.T) {
+	ns := &Spec{Kind: KindNameservers, From: Side{Provider: "old"}, To: Side{Provider: "new"}}
+	ns.Reverse()
+	if ns.From.Provider != "new" || ns.To.Provider != "old" {
+		t.Errorf("nameservers reversed: from %q to %q", ns.From.Provider, ns.To.Provider)
+	}
+	rec := &Spec{Kind: KindRecords, Provider: "cf", Changes: []RecordChange{{Name: "www", From: []string{"a"}, To: []string{"b"}}}}
+	rec.Reverse()
+	if c := rec.Changes[0]; rec.Provider != "cf" || len(c.From) != 1 || c.From[0] != "b" || c.To[0] != "a" {
+		t.Errorf("records reversed: provider %q change %+v", rec.Provider, c)
+	}
+}

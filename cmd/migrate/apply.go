@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/apply"
+	"github.com/dnsmigrate/dnsmigrate/cmd/migrate/hint"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/spf13/cobra"
@@ -58,7 +59,7 @@ func runApply(cmd *cobra.Command, args []string, reverse bool) error {
 			return err
 		}
 		o := apply.ApplyOptions{SpecFile: v.GetString("file"), Env: os.Getenv, DryRun: v.GetBool("dry-run"), Reverse: reverse, Force: v.GetBool("force"), TakeOver: v.GetString("take-over"),
-			Out: cmd.OutOrStdout(), TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
+			Out: cmd.OutOrStdout(), Words: hint.Stop, TTY: isTerminal(os.Stdout) && cmd.OutOrStdout() == os.Stdout, WaitScale: v.GetFloat64("unsafe-test-wait-scale")}
 		switch {
 		case len(args) == 1 && o.SpecFile != "":
 			return errors.New("give either -f SPEC or a saved PLAN, not both")

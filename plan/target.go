@@ -1,0 +1,96 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+)
+
+// Target is what a whole plan acts on, beside its steps: the zone, its
+// parent's servers, each host's servers, the resolvers that verify, the
+// gates' timeout. Apply reads the steps and this, never the spec or the
+// observation: Target is taken from both when the plan is made, and is
+// as sealed as they are (it is derived from the sealed parts, so it adds
+// nothing to the plan file and leaves its id as it was).
+type Target struct {
+	Zone string
+	// Kind says whether the plan moves the zone's name servers or cuts
+	// records over at one host.
+	Cutover bool
+	// From and To are the providers a move of name servers leaves and
+	// reaches (empty for a records cutover); Nameservers are To's names.
+	From, To    string
+	Nameservers []string
+	// Provider is the host of a records cutover, and Changes the number
+	// of names it changes.
+	Provider string
+	Changes  int
+	// Parent is the parent zone and ParentServers its servers' addresses.
+	Parent        string
+	ParentServers []string
+	// Old and New are each host's provider and server addresses.
+	Old, New Host
+	// Skipped are server addresses not asked (no route from here).
+	Skipped []string
+	// Resolvers verify the move; GateTimeout bounds a gate without one.
+	Resolvers   []string
+	GateTimeout time.Duration
+	// DSTTL and NSTTL are the TTLs a registrar step asks for: the
+	// parent's DS TTL (its NS TTL while it serves no DS) and NS TTL.
+	DSTTL, NSTTL time.Duration
+	// TakeOver is the plan whose move this one takes over, if any.
+	TakeOver string
+	// Watched are the names a watchdog asks, as {name, TYPE}: the apex SOA,
+	// and the apex A, MX and TXT and a www A where the zone has them.
+	Watched [][2]string
+}
+
+// Host is one DNS host as a plan's gates ask it.
+type Host struct {
+	Provider string
+	Servers  []string
+}
+
+// ServersOf returns the server addresses of provider's host.
+func (t Target) ServersOf(provider string) []string {
+	if provider == t.New.Provider {
+		return t.New.Servers
+	}
+	return t.Old.Servers
+}
+
+// ParentCut is the parent's delegation as the checker asks it.
+func (t Target) ParentCut() checks.Cut {
+	var servers []checks.NameServer
+	for _, ps := range t.ParentServers {
+		servers = append(servers, checks.NameServer{Name: ps, Addrs: []string{ps}})
+	}
+	return checks.Cut{Zone: t.Parent, Servers: servers}
+}
+
+// Target returns what the plan acts on (see Target).
+func (p *Plan) Target() Target {
+	s, o := p.Spec, p.Observed
+	t := Target{Zone: s.Zone, Cutover: s.Cutover(), From: s.From.Provider, To: s.To.Provider, Nameservers: s.To.Nameservers,
+		Provider: s.Provider, Changes: len(s.Changes), Resolvers: s.Verify.Resolvers, GateTimeout: s.Verify.GateTimeout}
+	if o == nil {
+		return t
+	}
+	t.Parent, t.ParentServers, t.Skipped, t.TakeOver = o.Parent, o.ParentServers, o.Skipped, o.TakeOver
+	t.DSTTL, t.NSTTL = time.Duration(o.DSTTL)*time.Second, time.Duration(o.NSTTL)*time.Second
+	if o.DSTTL == 0 {
+		t.DSTTL = t.NSTTL
+	}
+	t.Old = Host{Provider: o.Old.Provider, Servers: o.Old.Servers}
+	t.New = Host{Provider: o.New.Provider, Servers: o.New.Servers}
+	t.Watched = [][2]string{{s.Zone, "SOA"}}
+	for _, want := range [][2]string{{s.Zone, "A"}, {"www." + s.Zone, "A"}, {s.Zone, "MX"}, {s.Zone, "TXT"}} {
+		for _, rr := range o.Old.RRsets {
+			if rr.Name == want[0] && rr.Type == want[1] {
+				t.Watched = append(t.Watched, want)
+				break
+			}
+		}
+	}
+	return t
+}
