@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/providers/hosttest"
-	"github.com/libdns/libdns"
-	"github.com/miekg/dns"
+	"github.com/dnsmigrate/dnsmigrate/providers/registrartest"
 )
 
 var shared = labtest.New("127.64.0.0/24")
@@ -154,14 +156,20 @@ func ttls(t *testing.T, ctx context.Context, name string, h providers.Host) map[
 
 func ask(t *testing.T, l *lab.Lab, r lab.Role, name string, qtype uint16) *dns.Msg {
 	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	m.RecursionDesired = false
-	resp, _, err := (&dns.Client{Net: "tcp"}).Exchange(m, l.Addr(r))
+	resp, err := exchange(l, r, name, qtype)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// exchange asks the lab's server r over TCP, without recursion.
+func exchange(l *lab.Lab, r lab.Role, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = false
+	resp, _, err := (&dns.Client{Net: "tcp"}).Exchange(m, l.Addr(r))
+	return resp, err
 }
 
 func TestRFC2136Registrar(t *testing.T) {
@@ -229,6 +237,50 @@ func TestRFC2136Registrar(t *testing.T) {
 	if err := bad.SetDS(ctx, lab.Zone, nil, 10*time.Second); err == nil || !strings.Contains(err.Error(), l.Addr(lab.RoleTLD)) {
 		t.Errorf("wrong key: %v", err)
 	}
+}
+
+// The registrar contract against the lab's parent server (BIND): what it
+// publishes is read from it; a wrong key is refused with the server named.
+func TestRFC2136RegistrarContract(t *testing.T) {
+	l := shared.Get(t)
+	ctx := context.Background()
+	liveDS, err := l.LiveDS(ctx, lab.RoleOld1, lab.Zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := providers.NewRFC2136Registrar(l.Addr(lab.RoleTLD), lab.TLD, key(l, lab.KeyRegistrar))
+	t.Cleanup(func() {
+		oldGlue := map[string][]netip.Addr{lab.OldNS[0]: {l.Addrs[lab.RoleOld1]}, lab.OldNS[1]: {l.Addrs[lab.RoleOld2]}}
+		if err := reg.SetNS(ctx, lab.Zone, lab.OldNS[:], oldGlue, 10*time.Second); err != nil {
+			t.Error(err)
+		}
+		if err := l.SetDS(ctx, lab.Zone, liveDS); err != nil {
+			t.Error(err)
+		}
+	})
+	registrartest.Run(t, registrartest.Target{Name: "rfc2136", Registrar: reg, Zone: lab.Zone,
+		Delegation: func(context.Context) (ns, ds []string, err error) {
+			nsm, err := exchange(l, lab.RoleTLD, lab.Zone, dns.TypeNS)
+			if err != nil {
+				return nil, nil, err
+			}
+			dsm, err := exchange(l, lab.RoleTLD, lab.Zone, dns.TypeDS)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, rr := range nsm.Ns {
+				if n, ok := rr.(*dns.NS); ok {
+					ns = append(ns, strings.ToLower(n.Ns))
+				}
+			}
+			for _, rr := range dsm.Answer {
+				if d, ok := rr.(*dns.DS); ok {
+					ds = append(ds, d.Digest)
+				}
+			}
+			return ns, ds, nil
+		},
+		Refusing: providers.NewRFC2136Registrar(l.Addr(lab.RoleTLD), lab.TLD, key(l, lab.KeyOld)), Where: l.Addr(lab.RoleTLD)})
 }
 
 func TestManualRegistrar(t *testing.T) {

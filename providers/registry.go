@@ -80,7 +80,9 @@ type RegistrarConfig struct {
 type RegistrarType struct {
 	Name               string
 	Settings, Required []Setting
-	New                func(ctx context.Context, c RegistrarConfig) (Registrar, error)
+	// Capabilities are what every registrar of the type reports.
+	Capabilities Capabilities
+	New          func(ctx context.Context, c RegistrarConfig) (Registrar, error)
 }
 
 // HostTypes lists every type of DNS host, in the order messages list them.
@@ -119,14 +121,15 @@ func LookupHost(name string) (HostType, bool) {
 func RegistrarTypes() []RegistrarType {
 	return []RegistrarType{
 		{Name: "rfc2136", Settings: []Setting{SetServer, SetTSIG, SetZone}, Required: []Setting{SetServer, SetTSIG},
+			Capabilities: Capabilities{DS: true, Glue: true, Automatic: true},
 			New: func(_ context.Context, c RegistrarConfig) (Registrar, error) {
 				return NewRFC2136Registrar(c.Server, c.Parent, c.TSIG), nil
 			}},
-		{Name: "route53domains", Settings: []Setting{SetZone},
+		{Name: "route53domains", Settings: []Setting{SetZone}, Capabilities: Capabilities{DS: true, Glue: true, Automatic: true},
 			New: func(ctx context.Context, _ RegistrarConfig) (Registrar, error) {
 				return NewRoute53DomainsRegistrar(ctx, AWSOptions{})
 			}},
-		{Name: "manual", Settings: []Setting{SetZone},
+		{Name: "manual", Settings: []Setting{SetZone}, Capabilities: Capabilities{DS: true, Glue: true},
 			New: func(_ context.Context, c RegistrarConfig) (Registrar, error) {
 				return NewManualRegistrar(c.Out), nil
 			}},

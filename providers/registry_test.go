@@ -46,4 +46,18 @@ func TestRegistry(t *testing.T) {
 	if r, err := rt.New(context.Background(), RegistrarConfig{}); err != nil || r.Capabilities().Automatic {
 		t.Errorf("manual registrar %+v, %v", r, err)
 	}
+	// Each registrar built reports the capabilities its entry declares.
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, rt := range RegistrarTypes() {
+		r, err := rt.New(context.Background(), RegistrarConfig{Server: "127.0.0.1:53", Parent: "lab."})
+		if err != nil {
+			t.Errorf("registrar type %q: %v", rt.Name, err)
+			continue
+		}
+		if r.Capabilities() != rt.Capabilities || !rt.Capabilities.DS {
+			t.Errorf("registrar type %q declares %+v, its registrar reports %+v", rt.Name, rt.Capabilities, r.Capabilities())
+		}
+	}
 }

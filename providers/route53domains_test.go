@@ -11,7 +11,7 @@ import (
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
-	"github.com/miekg/dns"
+	"github.com/dnsmigrate/dnsmigrate/providers/registrartest"
 )
 
 func domainsRegistrar(t *testing.T, endpoint string) *providers.Route53DomainsRegistrar {
@@ -23,13 +23,25 @@ func domainsRegistrar(t *testing.T, endpoint string) *providers.Route53DomainsRe
 	return r.WithPolling(5*time.Millisecond, 5*time.Second)
 }
 
-func newKSK(t *testing.T) providers.DelegationSigner {
-	t.Helper()
-	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600}, Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
-	if _, err := k.Generate(256); err != nil {
+func newKSK(t *testing.T) providers.DelegationSigner { return registrartest.NewKSK(t, "example.com.") }
+
+// The registrar contract, against the fake; a wrong access key is refused
+// as Route 53 Domains refuses it.
+func TestRoute53DomainsContract(t *testing.T) {
+	f := providerstest.NewDomains(t, newKSK(t).Key)
+	wrongKey, err := providers.NewRoute53DomainsRegistrar(context.Background(), providers.AWSOptions{AccessKeyID: "AKIAWRONGKEY", SecretAccessKey: "secret", Endpoint: f.URL, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return providers.DelegationSigner{DS: k.ToDS(dns.SHA256), Key: k}
+	registrartest.Run(t, registrartest.Target{Name: "route53domains", Registrar: domainsRegistrar(t, f.URL), Zone: "example.com.",
+		Delegation: func(context.Context) ([]string, []string, error) {
+			var ds []string
+			for _, k := range f.Keys() {
+				ds = append(ds, k[strings.LastIndex(k, " ")+1:])
+			}
+			return f.Nameservers(), ds, nil
+		},
+		Refusing: wrongKey, Where: "route53domains"})
 }
 
 // Name servers with glue within the API's limit (one IPv4 and one IPv6

@@ -104,6 +104,18 @@ func (f *Domains) Keys() []string {
 	return out
 }
 
+// Nameservers are the domain's name servers, fully qualified.
+func (f *Domains) Nameservers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, n := range f.ns {
+		name, _ := n["Name"].(string)
+		out = append(out, strings.ToLower(dns.Fqdn(name)))
+	}
+	return out
+}
+
 // Calls lists the operations called, in order.
 func (f *Domains) Calls() []string {
 	f.mu.Lock()
