@@ -282,7 +282,7 @@ func (x *Executor) rollbackRecords(ctx context.Context) error {
 			continue
 		}
 		if _, ok := x.Journal.Last(st.ID, EvActionStart); ok {
-			moved, undo, provider = st.Moved, st.Undo, st.Provider
+			moved, undo, provider = st.Moved, st.Undo, x.Plan.Target().HostOf(&st)
 		}
 	}
 	if len(moved) == 0 {
@@ -648,11 +648,11 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 		return x.Env.Registrar.SetNS(ctx, zone, st.NS, glue, t.NSTTL)
 	case plan.ActionSetRecords:
 		if len(st.Routes) > 0 {
-			return x.setRoutes(ctx, st.Provider, st.Routes)
+			return x.setRoutes(ctx, t.HostOf(st), st.Routes)
 		}
-		return x.sendBatches(ctx, st, st.Provider, st.Provider, st.Records)
+		return x.sendBatches(ctx, st, t.HostOf(st), t.HostOf(st), st.Records)
 	case plan.ActionSetWeights:
-		return x.setRoutes(ctx, st.Provider, st.Routes)
+		return x.setRoutes(ctx, t.HostOf(st), st.Routes)
 	case plan.ActionSetMarker:
 		return x.setMarker(ctx, st)
 	}

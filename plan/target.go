@@ -59,6 +59,15 @@ func (t Target) ServersOf(provider string) []string {
 	return t.Old.Servers
 }
 
+// HostOf is the host a step changes: the one it names or, for a step of
+// a records plan made before steps named their host, the records host.
+func (t Target) HostOf(st *Step) string {
+	if st.Provider == "" {
+		return t.Provider
+	}
+	return st.Provider
+}
+
 // ParentCut is the parent's delegation as the checker asks it.
 func (t Target) ParentCut() checks.Cut {
 	var servers []checks.NameServer

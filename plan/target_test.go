@@ -35,6 +35,12 @@ func TestTarget(t *testing.T) {
 	if !slices.Equal(got.Watched, want) {
 		t.Errorf("watched %v, want %v", got.Watched, want)
 	}
+	if st := (Step{Provider: "old"}); got.HostOf(&st) != "old" {
+		t.Errorf("a step's own host: %q", got.HostOf(&st))
+	}
+	if st, rec := (Step{}), (Target{Provider: "cf"}); rec.HostOf(&st) != "cf" {
+		t.Errorf("a step naming no host, in a records plan: %q", rec.HostOf(&st))
+	}
 	// No DS at the parent: a DS added later takes the NS TTL.
 	o.DS, o.DSTTL = nil, 0
 	if p.Target().DSTTL != 7200*time.Second {
