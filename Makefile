@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/migrate
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian packages the lab and its tests need.
-DEBS    := bind9 bind9-dnsutils knot knot-dnsutils knot-resolver pdns-recursor unbound dnsviz iproute2 dnsperf
+DEBS    := bind9 bind9-dnsutils knot knot-dnsutils knot-resolver pdns-server pdns-backend-sqlite3 sqlite3 pdns-recursor unbound dnsviz iproute2 dnsperf
 
 .PHONY: all build deps test race vet fmt bench fuzz demo clean
 

@@ -58,6 +58,10 @@ type Config struct {
 	NegativeTTL time.Duration
 	// StartTimeout bounds how long Up waits for the servers.
 	StartTimeout time.Duration
+	// DelegateTo is the provider the zone is delegated to, with its DS, when
+	// the lab starts: DelegateOld (the default), DelegateNew or
+	// DelegatePDNS.
+	DelegateTo string
 	// IPv6 asks for the parent secondary on [::1]:53 (RoleTLD6). Only one
 	// lab on a machine can have it: a lab that finds it taken runs
 	// without it (Lab.IPv6 says which).
@@ -90,10 +94,35 @@ func (c Config) WithDefaults() Config {
 	if c.NegativeTTL == 0 {
 		c.NegativeTTL = 5 * time.Second
 	}
+	if c.DelegateTo == "" {
+		c.DelegateTo = DelegateOld
+	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 45 * time.Second
 	}
 	return c
+}
+
+// The providers a lab can start with the zone delegated to.
+const (
+	DelegateOld  = "old"  // BIND 9
+	DelegateNew  = "new"  // Knot DNS
+	DelegatePDNS = "pdns" // PowerDNS
+)
+
+// Delegations lists them.
+var Delegations = []string{DelegateOld, DelegateNew, DelegatePDNS}
+
+// delegated is the zone's name servers and the role whose KSK the DS is
+// made from, for a DelegateTo.
+func delegated(to string) (ns [2]string, signer Role) {
+	switch to {
+	case DelegateNew:
+		return NewNS, RoleNew1
+	case DelegatePDNS:
+		return PDNSNS, RolePDNS1
+	}
+	return OldNS, RoleOld1
 }
 
 // Role names one server of the lab.
@@ -112,6 +141,8 @@ const (
 	RoleOld2       Role = "old2"          // .12 BIND 9 secondary of example.lab.
 	RoleNew1       Role = "new1"          // .21 Knot DNS primary of example.lab. (provider NEW)
 	RoleNew2       Role = "new2"          // .22 Knot DNS secondary of example.lab.
+	RolePDNS1      Role = "pdns1"         // .31 PowerDNS Authoritative with the HTTP API (provider PDNS)
+	RolePDNS2      Role = "pdns2"         // .32 PowerDNS Authoritative on the same database
 	RoleValidating Role = "validating"    // .53 Unbound, validating
 	RolePlain      Role = "plain"         // .54 Unbound, not validating
 	RoleSticky     Role = "sticky"        // .55 Unbound, keeps every answer an hour whatever its TTL
@@ -135,7 +166,7 @@ var roles = []struct {
 	host byte
 }{
 	{RoleRoot, 1}, {RoleTLD, 2}, {RoleTLD2, 3}, {RoleTLD6, 4}, {RoleOld1, 11}, {RoleOld2, 12},
-	{RoleNew1, 21}, {RoleNew2, 22}, {RoleValidating, 53}, {RolePlain, 54}, {RoleSticky, 55},
+	{RoleNew1, 21}, {RoleNew2, 22}, {RolePDNS1, 31}, {RolePDNS2, 32}, {RoleValidating, 53}, {RolePlain, 54}, {RoleSticky, 55},
 	{RoleBINDRes, 56}, {RoleKresd, 57}, {RoleRecursor, 58},
 }
 

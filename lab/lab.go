@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -41,6 +42,8 @@ const (
 	KeyRegistrar = "registrar-key" // updates of lab. (the registrar's API)
 	KeyOld       = "old-key"       // updates of example.lab. at OLD
 	KeyNew       = "new-key"       // updates of example.lab. at NEW
+	KeyPDNS      = "pdns-key"      // updates and transfers of example.lab. at PDNS
+	KeyPDNSAPI   = "pdns-api-key"  // the PowerDNS HTTP API's key (X-API-Key)
 	KeyXfer      = "xfer-key"      // zone transfers within a provider
 	KeyRNDC      = "rndc-key"      // rndc to the BIND servers
 )
@@ -122,7 +125,10 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 			return nil, err
 		}
 	}
-	for _, bin := range []string{"named", "knotd", "unbound", "kresd", "pdns_recursor", "rndc", "unbound-control", "rec_control", "ip"} {
+	if !slices.Contains(Delegations, cfg.DelegateTo) {
+		return nil, fmt.Errorf("lab: delegate to %q: want one of %s", cfg.DelegateTo, strings.Join(Delegations, ", "))
+	}
+	for _, bin := range []string{"named", "knotd", "pdns_server", "pdnsutil", "sqlite3", "unbound", "kresd", "pdns_recursor", "rndc", "unbound-control", "rec_control", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("lab: %s is not installed (run `make deps`): %w", bin, err)
 		}
@@ -153,7 +159,7 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(c.Dir, "keys"), 0o700); err != nil {
 		return fmt.Errorf("lab: create %s: %w", c.Dir, err)
 	}
-	for _, name := range []string{KeyAdmin, KeyRegistrar, KeyOld, KeyNew, KeyXfer, KeyRNDC} {
+	for _, name := range []string{KeyAdmin, KeyRegistrar, KeyOld, KeyNew, KeyPDNS, KeyPDNSAPI, KeyXfer, KeyRNDC} {
 		if err := l.newKey(name); err != nil {
 			return err
 		}
@@ -185,10 +191,18 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := l.setupPDNS(ctx); err != nil {
+		return err
+	}
+	for _, r := range []Role{RolePDNS1, RolePDNS2} {
+		if err := l.startPDNS(ctx, r); err != nil {
+			return err
+		}
+	}
 	for _, s := range []struct {
 		role Role
 		zone string
-	}{{RoleRoot, "."}, {RoleTLD, TLD}, {RoleOld1, Zone}, {RoleNew1, Zone}} {
+	}{{RoleRoot, "."}, {RoleTLD, TLD}, {RoleOld1, Zone}, {RoleNew1, Zone}, {RolePDNS1, Zone}, {RolePDNS2, Zone}} {
 		if err := l.waitSigned(ctx, s.role, s.zone); err != nil {
 			return err
 		}
@@ -202,7 +216,7 @@ func (l *Lab) bootstrap(ctx context.Context) error {
 	if err := l.Update(ctx, RoleRoot, ".", KeyAdmin, TLD, dns.TypeDS, tldDS); err != nil {
 		return err
 	}
-	if err := l.publishOldDS(ctx); err != nil {
+	if err := l.publishDS(ctx); err != nil {
 		return err
 	}
 	if err := l.writeTrustAnchor(ctx); err != nil {
@@ -329,7 +343,7 @@ func (l *Lab) zones(r Role) []zoneDef {
 	case RoleRoot:
 		return []zoneDef{primary(".", "lab", KeyAdmin, "", rootZone(c, a, l.IPv6))}
 	case RoleTLD:
-		z := primary(TLD, "lab-nsec3", KeyRegistrar, RoleTLD2, tldZone(c, a, l.IPv6))
+		z := primary(TLD, "lab-nsec3", KeyRegistrar, RoleTLD2, tldZone(c, a, l.IPv6, c.DelegateTo))
 		if l.IPv6 {
 			z.AlsoNotify += "; " + a[RoleTLD6].String()
 		}
@@ -358,6 +372,8 @@ func (l *Lab) zones(r Role) []zoneDef {
 		}
 	case RoleNew2:
 		return []zoneDef{secondary(Zone, RoleNew1), secondary(UnsignedZone, RoleNew1)}
+	case RolePDNS1, RolePDNS2:
+		return l.pdnsZones()
 	}
 	return nil
 }

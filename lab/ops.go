@@ -377,6 +377,11 @@ func (l *Lab) Env() []EnvVar {
 		{"LAB_OLD_NS", strings.Join(OldNS[:], ",")},
 		{"LAB_NEW_SERVERS", join(RoleNew1, RoleNew2)},
 		{"LAB_NEW_NS", strings.Join(NewNS[:], ",")},
+		{"LAB_PDNS_SERVERS", join(RolePDNS1, RolePDNS2)},
+		{"LAB_PDNS_NS", strings.Join(PDNSNS[:], ",")},
+		{"LAB_PDNS_API", l.PDNSAPI()},
+		{"LAB_PDNS_API_KEY_FILE", l.Keys[KeyPDNSAPI].File},
+		{"LAB_DELEGATED_TO", l.Config.DelegateTo},
 		{"LAB_RESOLVER_VALIDATING", l.Addr(RoleValidating)},
 		{"LAB_RESOLVER_PLAIN", l.Addr(RolePlain)},
 		{"LAB_RESOLVER_STICKY", l.Addr(RoleSticky)},
@@ -404,7 +409,7 @@ func (l *Lab) Env() []EnvVar {
 		EnvVar{"MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", l.Keys[KeyOld].File},
 		EnvVar{"MIGRATE_PROVIDERS_NEW_SERVER", l.Addr(RoleNew1)},
 		EnvVar{"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", l.Keys[KeyNew].File})
-	for _, k := range []struct{ prefix, name string }{{"REGISTRAR", KeyRegistrar}, {"OLD", KeyOld}, {"NEW", KeyNew}} {
+	for _, k := range []struct{ prefix, name string }{{"REGISTRAR", KeyRegistrar}, {"OLD", KeyOld}, {"NEW", KeyNew}, {"PDNS", KeyPDNS}} {
 		key := l.Keys[k.name]
 		out = append(out,
 			EnvVar{"LAB_" + k.prefix + "_TSIG_NAME", key.Name},
@@ -453,8 +458,8 @@ func (l *Lab) inject(ctx context.Context, fault string) error {
 	return fmt.Errorf("lab: unknown fault %q (want one of %s)", fault, strings.Join(Faults, ", "))
 }
 
-// Repair starts any stopped server, puts back the DS made from OLD's live
-// KSK, waits until secondaries catch up and flushes the resolvers.
+// Repair starts any stopped server, puts back the DS made from the live
+// KSK of the provider the lab started delegated to (OLD by default), waits until secondaries catch up and flushes the resolvers.
 func (l *Lab) Repair(ctx context.Context) error {
 	for _, r := range l.active() {
 		if err := l.Start(ctx, r); err != nil {
@@ -464,7 +469,7 @@ func (l *Lab) Repair(ctx context.Context) error {
 	if err := l.save(); err != nil {
 		return err
 	}
-	if err := l.publishOldDS(ctx); err != nil {
+	if err := l.publishDS(ctx); err != nil {
 		return err
 	}
 	if err := l.WaitInSync(ctx); err != nil {
@@ -473,10 +478,11 @@ func (l *Lab) Repair(ctx context.Context) error {
 	return l.FlushResolvers(ctx)
 }
 
-// publishOldDS sets the registry's DS for example.lab. to the DS of OLD's
-// live KSK: the lab's healthy state.
-func (l *Lab) publishOldDS(ctx context.Context) error {
-	ds, err := l.LiveDS(ctx, RoleOld1, Zone)
+// publishDS sets the registry's DS for example.lab. to the DS of the live
+// KSK of the provider the zone is delegated to: the lab's healthy state.
+func (l *Lab) publishDS(ctx context.Context) error {
+	_, signer := delegated(l.Config.DelegateTo)
+	ds, err := l.LiveDS(ctx, signer, Zone)
 	if err != nil {
 		return err
 	}

@@ -88,12 +88,17 @@ func (p Proc) stop(ctx context.Context) error {
 	return nil
 }
 
-// run executes a short helper command (rndc, unbound-control, ip) and
-// returns its combined output in the error.
-func run(ctx context.Context, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+// runInput runs a command with input on its stdin, as run does.
+func runInput(ctx context.Context, input string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("lab: %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
 }
+
+// run executes a short helper command (rndc, unbound-control, ip) and
+// returns its combined output in the error.
+func run(ctx context.Context, args ...string) (string, error) { return runInput(ctx, "", args...) }

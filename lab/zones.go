@@ -46,8 +46,9 @@ func rootZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
 // tldZone is the registry's zone. The OLD provider's servers are named inside
 // the child (so the delegation needs glue); the NEW provider's are host
 // records of the registry, as a DNS host's own names would be.
-func tldZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
+func tldZone(c Config, a map[Role]netip.Addr, ipv6 bool, delegateTo string) string {
 	d := seconds(c.DelegationTTL)
+	ns, _ := delegated(delegateTo)
 	records := []string{
 		soa(TLD, "ns1.nic."+TLD, 1, seconds(c.NegativeTTL)),
 		TLD + " NS ns1.nic." + TLD,
@@ -56,12 +57,18 @@ func tldZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
 		"ns2.nic." + TLD + " A " + a[RoleTLD2].String(),
 		fmt.Sprintf("%s %d NS %s", UnsignedZone, d, OldNS[0]),
 		fmt.Sprintf("%s %d NS %s", UnsignedZone, d, OldNS[1]),
-		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[0]),
-		fmt.Sprintf("%s %d NS %s", Zone, d, OldNS[1]),
-		fmt.Sprintf("%s %d A %s", OldNS[0], d, a[RoleOld1]),
-		fmt.Sprintf("%s %d A %s", OldNS[1], d, a[RoleOld2]),
+		fmt.Sprintf("%s %d NS %s", Zone, d, ns[0]),
+		fmt.Sprintf("%s %d NS %s", Zone, d, ns[1]),
 		fmt.Sprintf("%s A %s", NewNS[0], a[RoleNew1]),
 		fmt.Sprintf("%s A %s", NewNS[1], a[RoleNew2]),
+		fmt.Sprintf("%s A %s", PDNSNS[0], a[RolePDNS1]),
+		fmt.Sprintf("%s A %s", PDNSNS[1], a[RolePDNS2]),
+	}
+	if delegateTo == DelegateOld {
+		// OLD's names are inside the zone: the delegation carries glue.
+		records = append(records,
+			fmt.Sprintf("%s %d A %s", OldNS[0], d, a[RoleOld1]),
+			fmt.Sprintf("%s %d A %s", OldNS[1], d, a[RoleOld2]))
 	}
 	if ipv6 {
 		records = append(records, TLD+" NS ns3.nic."+TLD, "ns3.nic."+TLD+" AAAA ::1")
@@ -73,6 +80,8 @@ func tldZone(c Config, a map[Role]netip.Addr, ipv6 bool) string {
 var (
 	OldNS = [2]string{"ns1." + Zone, "ns2." + Zone}
 	NewNS = [2]string{"ns1.newdns." + TLD, "ns2.newdns." + TLD}
+	// PDNSNS are the PowerDNS provider's, host records of the registry.
+	PDNSNS = [2]string{"ns1.pdns." + TLD, "ns2.pdns." + TLD}
 )
 
 // childZone is a customer zone as one provider serves it: the same records

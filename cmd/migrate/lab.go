@@ -12,10 +12,11 @@ import (
 func newLabCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
-		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, six resolvers) on loopback",
+		Short: "Run a real DNS hierarchy (BIND 9, Knot DNS, PowerDNS, six resolvers) on loopback",
 		Long: `lab runs a signed root and TLD, provider OLD (two BIND 9 servers), provider
-NEW (two Knot DNS servers), four validating resolvers (Unbound, BIND 9, Knot
-Resolver, PowerDNS Recursor) and two non-validating Unbound resolvers, on
+NEW (two Knot DNS servers), provider PDNS (two PowerDNS Authoritative servers on
+one database, with the HTTP API), four validating resolvers (Unbound, BIND 9,
+Knot Resolver, PowerDNS Recursor) and two non-validating Unbound resolvers, on
 loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 (to add the addresses to lo) and the Debian packages that 'make deps' installs.`,
 	}
@@ -27,7 +28,7 @@ loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 		if err != nil {
 			return lab.Config{}, err
 		}
-		cfg := lab.Config{Prefix: v.GetString("prefix"), Dir: v.GetString("dir"), IPv6: v.GetBool("ipv6")}.WithDefaults()
+		cfg := lab.Config{Prefix: v.GetString("prefix"), Dir: v.GetString("dir"), IPv6: v.GetBool("ipv6"), DelegateTo: v.GetString("delegate-to")}.WithDefaults()
 		_, err = cfg.Addrs()
 		return cfg, err
 	}
@@ -55,6 +56,7 @@ loopback addresses of one /24 (default ` + lab.DefaultPrefix + `). It needs root
 		fmt.Fprintf(c.OutOrStdout(), "lab up in %s (%s), %s; `migrate lab env` prints its addresses\n", time.Since(t0).Round(time.Millisecond), l.Config.Dir, v6)
 		return nil
 	})
+	up.Flags().String("delegate-to", lab.DelegateOld, "the provider the zone starts delegated to, with its DS: "+strings.Join(lab.Delegations, ", "))
 	down := sub("down", "Stop the lab's servers and remove its addresses and files", cobra.NoArgs, func(c *cobra.Command, cfg lab.Config, _ []string) error {
 		if err := lab.Down(c.Context(), cfg); err != nil {
 			return err
