@@ -1,7 +1,8 @@
 // Package lab runs a complete DNS hierarchy of real servers on loopback
 // addresses: a signed root (BIND 9), a signed TLD that plays the registrar
 // (BIND 9, RFC 2136 + TSIG), provider OLD (two BIND 9 servers), provider NEW
-// (two Knot DNS servers), four validating resolvers of four implementations
+// (two Knot DNS servers), provider PDNS (two PowerDNS Authoritative servers
+// on one database, with the HTTP API), four validating resolvers of four implementations
 // (Unbound, BIND 9, Knot Resolver, PowerDNS Recursor) trusting the lab root's
 // key, and two non-validating Unbound resolvers.
 //

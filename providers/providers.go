@@ -255,6 +255,17 @@ type Proxier interface {
 	Proxied(ctx context.Context, zone string) (map[string]bool, error)
 }
 
+// KeyImporter is an optional interface for a host that publishes another
+// signer's DNSKEYs beside its own (RFC 8901, model 2: each signer serves
+// the other's ZSK), as DNSKEY data ("257 3 13 ...").
+type KeyImporter interface {
+	// DNSKEYs lists the host's own keys and the foreign ones it holds.
+	DNSKEYs(ctx context.Context, zone string) (own, foreign []string, err error)
+	// SetForeignDNSKEYs makes the foreign keys exactly keys (none:
+	// removed), leaving the host's own alone.
+	SetForeignDNSKEYs(ctx context.Context, zone string, keys []string, ttl uint32) error
+}
+
 // Weighter is an optional interface for a host that answers a name with
 // weighted record sets (Route 53): a cutover phase then moves a share of
 // the traffic instead of a share of the names.

@@ -25,6 +25,7 @@ const (
 	SetPrivateZone  Setting = "private_zone"
 	SetHostedZoneID Setting = "hosted_zone_id"
 	SetZone         Setting = "zone"
+	SetServerID     Setting = "server_id"
 )
 
 // HostCapabilities say what a type of DNS host can do.
@@ -51,6 +52,7 @@ type HostConfig struct {
 	Region       string
 	HostedZoneID string
 	PrivateZone  bool
+	ServerID     string
 }
 
 // HostType is one type of DNS host.
@@ -103,6 +105,11 @@ func HostTypes() []HostType {
 			Capabilities: HostCapabilities{Weighted: true, AtomicReplace: true},
 			New: func(ctx context.Context, c HostConfig) (Host, error) {
 				return NewRoute53Host(ctx, AWSOptions{Region: c.Region}, Route53Zone{ID: c.HostedZoneID, Private: c.PrivateZone})
+			}},
+		{Name: "powerdns", Display: "PowerDNS", Settings: []Setting{SetEndpoint, SetTokenEnv, SetTokenFile, SetServerID}, Required: []Setting{SetEndpoint},
+			Capabilities: HostCapabilities{AtomicReplace: true, ForeignDNSKEY: true, CDS: true},
+			New: func(_ context.Context, c HostConfig) (Host, error) {
+				return NewPowerDNSHost(PowerDNSOptions{Endpoint: c.Endpoint, ServerID: c.ServerID, APIKey: c.Token})
 			}},
 	}
 }

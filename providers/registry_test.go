@@ -9,7 +9,7 @@ import (
 // Every type is found by its name, builds a host or registrar, and takes
 // settings no other type's message would misname.
 func TestRegistry(t *testing.T) {
-	if got := HostTypeNames(); !slices.Equal(got, []string{"rfc2136", "cloudflare", "route53"}) {
+	if got := HostTypeNames(); !slices.Equal(got, []string{"rfc2136", "cloudflare", "route53", "powerdns"}) {
 		t.Errorf("host types %v", got)
 	}
 	if got := RegistrarTypeNames(); !slices.Equal(got, []string{"rfc2136", "route53domains", "manual"}) {
@@ -32,8 +32,11 @@ func TestRegistry(t *testing.T) {
 	if cf, _ := LookupHost("cloudflare"); cf.Capabilities.MinTTL != 60 {
 		t.Errorf("Cloudflare's shortest TTL %d, want 60", cf.Capabilities.MinTTL)
 	}
-	if r53, _ := LookupHost("route53"); !r53.Capabilities.Weighted {
-		t.Error("Route 53 answers from weighted sets")
+	if r53, _ := LookupHost("route53"); !r53.Capabilities.Weighted || r53.Capabilities.ForeignDNSKEY {
+		t.Error("Route 53 answers from weighted sets, and cannot publish another signer's DNSKEY")
+	}
+	if pdns, _ := LookupHost("powerdns"); !pdns.Capabilities.ForeignDNSKEY || !pdns.Capabilities.CDS || !slices.Contains(pdns.Required, SetEndpoint) {
+		t.Errorf("PowerDNS: %+v, required %v", pdns.Capabilities, pdns.Required)
 	}
 	h, err := func() (Host, error) {
 		ht, _ := LookupHost("rfc2136")

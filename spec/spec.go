@@ -121,9 +121,13 @@ type ProviderSpec struct {
 	TSIG   TSIGSpec `mapstructure:"tsig"`
 	// cloudflare: an API token with Zone.DNS edit rights, from the
 	// environment or a file; Endpoint replaces the API's address.
+	// powerdns: the API key (token_env or token_file), the API's base URL
+	// (endpoint, required) and the server's id in it (server_id, default
+	// localhost).
 	TokenEnv  string `mapstructure:"token_env"`
 	TokenFile string `mapstructure:"token_file"`
 	Endpoint  string `mapstructure:"endpoint"`
+	ServerID  string `mapstructure:"server_id"`
 	Token     Secret `mapstructure:"-"`
 	// route53: credentials come from the AWS SDK's standard chain
 	// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, roles).
@@ -742,6 +746,9 @@ func (s *Spec) checkProvider(name string, p *ProviderSpec, bad func(string, stri
 		hostPort(field+".server", p.Server, slices.Contains(t.Required, providers.SetServer))
 	}
 	p.loadSecrets(field, t, env, bad)
+	if slices.Contains(t.Required, providers.SetEndpoint) && p.Endpoint == "" {
+		bad(field+".endpoint", "required: the base URL of %s's API", t.Display)
+	}
 	if takes(providers.SetEndpoint) && p.Endpoint != "" && !strings.HasPrefix(p.Endpoint, "http://") && !strings.HasPrefix(p.Endpoint, "https://") {
 		bad(field+".endpoint", "%q: want an http(s) URL", p.Endpoint)
 	}
@@ -766,7 +773,7 @@ func (p *ProviderSpec) settings() []providers.Setting {
 	var out []providers.Setting
 	for set, given := range map[providers.Setting]bool{
 		providers.SetServer: p.Server != "", providers.SetTSIG: p.TSIG.Name != "",
-		providers.SetTokenEnv: p.TokenEnv != "", providers.SetTokenFile: p.TokenFile != "", providers.SetEndpoint: p.Endpoint != "",
+		providers.SetTokenEnv: p.TokenEnv != "", providers.SetTokenFile: p.TokenFile != "", providers.SetEndpoint: p.Endpoint != "", providers.SetServerID: p.ServerID != "",
 		providers.SetRegion: p.Region != "", providers.SetPrivateZone: p.PrivateZone, providers.SetHostedZoneID: p.HostedZoneID != "",
 	} {
 		if given {
