@@ -23,6 +23,10 @@ type analysis struct {
 	zone string
 
 	resolverReplies []resolverReplies
+	// signers are the groups of servers serving the same KSKs, and multi
+	// says they serve the zone together (multisigner.go).
+	signers []signer
+	multi   bool
 	// expired collects RRsets seen with only expired signatures.
 	expired []Evidence
 }
@@ -295,7 +299,21 @@ func (a *analysis) childFindings() {
 	if len(ok) == 0 {
 		return
 	}
-	// Serials and DNSKEY sets must agree across the servers.
+	a.signers = signersOf(a.zone, ok)
+	a.multi = multiSigner(a.signers)
+	if a.multi {
+		a.multiSignerFindings(a.signers)
+	}
+	// Serials and DNSKEY sets must agree across the servers; when several
+	// signers serve the zone, across each signer's servers (each signer
+	// has its own serials and its own DNSKEY set).
+	groups := [][]ChildServer{ok}
+	if a.multi {
+		groups = nil
+		for _, s := range a.signers {
+			groups = append(groups, s.servers)
+		}
+	}
 	for _, d := range []struct {
 		id, summary, fix string
 		key              func(ChildServer) string
@@ -309,14 +327,16 @@ func (a *analysis) childFindings() {
 			"Every server must serve one DNSKEY set: check transfers; with several signers, each must publish the others' keys.",
 			func(c ChildServer) string { return fmt.Sprint(c.DNSKEY) }, func(c ChildServer) Reply { return c.dnskey }, dns.TypeDNSKEY},
 	} {
-		seen := map[string]bool{}
-		var ev []Evidence
-		for _, c := range ok {
-			seen[d.key(c)] = true
-			ev = append(ev, EvidenceOf(d.reply(c), d.rrtype))
-		}
-		if len(seen) > 1 {
-			a.add(Finding{ID: d.id, Severity: Warning, Summary: fmt.Sprintf(d.summary, a.zone), Fix: d.fix, Evidence: ev})
+		for _, g := range groups {
+			seen := map[string]bool{}
+			var ev []Evidence
+			for _, c := range g {
+				seen[d.key(c)] = true
+				ev = append(ev, EvidenceOf(d.reply(c), d.rrtype))
+			}
+			if len(seen) > 1 {
+				a.add(Finding{ID: d.id, Severity: Warning, Summary: fmt.Sprintf(d.summary, a.zone), Fix: d.fix, Evidence: ev})
+			}
 		}
 	}
 	var parentNS []string
@@ -465,7 +485,9 @@ func (a *analysis) validateZone(parentKeys []*dns.DNSKEY) Status {
 			Fix:      "Remove the DS at the registrar, or make every server serve the signed zone.",
 			Evidence: append([]Evidence{dsEv}, orphan...)})
 	}
-	if len(mismatch) > 0 {
+	if len(mismatch) > 0 && a.multi {
+		bad(a.dsIncomplete(dsEv, mismatch))
+	} else if len(mismatch) > 0 {
 		fix := fmt.Sprintf("Replace the DS at the registrar with one made from the zone's live KSK (%s), or remove the DS until it can be.", kskList(answered))
 		if len(mismatch) < len(answered) {
 			// Some servers match: following a fix made from every key seen

@@ -75,6 +75,11 @@ const (
 	DSStale             = "ds-stale"              // a DS matches no served DNSKEY, beside one that does
 	DSAlgorithmUnsigned = "ds-algorithm-unsigned" // a DS algorithm with no RRSIG in the zone
 	GlueMismatch        = "glue-mismatch"         // the parent's glue differs from the zone's own address record
+	// Several signers (RFC 8901):
+	MultiSigner                  = "multi-signer"                    // info: the zone is served by several signers, each server's DNSKEY set its signer's
+	MultiSignerIncomplete        = "multi-signer-incomplete"         // a signer's ZSK is missing from another signer's DNSKEY set
+	MultiSignerAlgorithmMismatch = "multi-signer-algorithm-mismatch" // the signers use different algorithms
+	DSIncomplete                 = "ds-incomplete"                   // a signer's KSK has no DS while its servers are delegated to
 )
 
 // Finding is one thing wrong (or worth knowing) about the zone.

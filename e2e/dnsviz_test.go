@@ -52,8 +52,9 @@ except ImportError:
 `
 
 // dnsvizStatus probes zone in the lab with DNSViz, starting from the lab
-// root only, and returns its verdict on the delegation, lower-cased.
-func dnsvizStatus(t *testing.T, l *lab.Lab, zone string) string {
+// root only, and returns its verdict on the delegation, lower-cased;
+// grokArgs are added to `dnsviz grok`'s.
+func dnsvizStatus(t *testing.T, l *lab.Lab, zone string, grokArgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "sitecustomize.py"), []byte(dnsvizShim), 0o644))
@@ -73,7 +74,7 @@ func dnsvizStatus(t *testing.T, l *lab.Lab, zone string) string {
 		}
 	}
 	run("probe", "-A", "-a", ".", "-x", ".:ns.root.="+l.Addrs[lab.RoleRoot].String(), "-o", probe, zone)
-	run("grok", "-P", "-t", anchor, "-r", probe, "-o", grok)
+	run(append([]string{"grok", "-P", "-t", anchor, "-r", probe, "-o", grok}, grokArgs...)...)
 	b, err := os.ReadFile(grok)
 	must(t, err)
 	var out map[string]struct {
