@@ -655,6 +655,8 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 		return x.setRoutes(ctx, t.HostOf(st), st.Routes)
 	case plan.ActionSetMarker:
 		return x.setMarker(ctx, st)
+	case plan.ActionSetDNSKEY:
+		return x.setDNSKEYs(ctx, st)
 	}
 	return fmt.Errorf("unknown action %q", st.Action)
 }

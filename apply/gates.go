@@ -36,6 +36,8 @@ func evalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, si
 		return gateMarker(ctx, env, p, g)
 	case plan.GateDSGone, plan.GateNSServed, plan.GateDSServed:
 		return gateParent(ctx, env, p, g)
+	case plan.GateDNSKEYServed:
+		return gateDNSKEY(ctx, env, p, st)
 	case plan.GateVerified:
 		return gateVerified(ctx, env, p, g, since[gateStartKey(st.ID)])
 	case plan.GateRecordsServed:
@@ -430,9 +432,15 @@ func newServersReady(ctx context.Context, env plan.Env, p *plan.Plan) (notReady,
 	for _, n := range t.Nameservers {
 		servers = append(servers, checks.NameServer{Name: n})
 	}
+	// The DS the move adds (beside those already published, in a
+	// multi-signer move) must digest a KSK the new servers serve.
 	var wantDS []string
 	if st := p.Step(plan.StepAddDS); st != nil {
-		wantDS = st.DS
+		for _, d := range st.DS {
+			if !slices.Contains(st.Before, d) {
+				wantDS = append(wantDS, d)
+			}
+		}
 	}
 	to := sorted(t.Nameservers)
 	for _, a := range env.Checker.AskServers(ctx, servers, p.Target().Zone) {

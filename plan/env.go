@@ -33,7 +33,7 @@ func NewEnv(ctx context.Context, spec *spec.Spec, out io.Writer, timeout time.Du
 			return Env{}, fmt.Errorf("%s: providers.%s.type: %q is no type of DNS host", spec.File, name, p.Type)
 		}
 		h, err := t.New(ctx, providers.HostConfig{Server: checks.WithPort(p.Server), TSIG: tsig(p.TSIG), Token: p.Token.Value(),
-			Endpoint: p.Endpoint, ServerID: p.ServerID, Region: p.Region, HostedZoneID: p.HostedZoneID, PrivateZone: p.PrivateZone})
+			Endpoint: p.Endpoint, ServerID: p.ServerID, DNSKEYImport: p.DNSKEYImport, Region: p.Region, HostedZoneID: p.HostedZoneID, PrivateZone: p.PrivateZone})
 		if err != nil {
 			return Env{}, fmt.Errorf("%s: providers.%s: %w", spec.File, name, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
@@ -43,12 +45,15 @@ func planNameservers(p *Plan, spec *spec.Spec, o *Observed) error {
 		p.add(*reclaim)
 	}
 	n.lower()
-	if n.signed {
+	switch {
+	case spec.MultiSigner():
+		n.multiSigner()
+	case n.signed:
 		n.removeDS()
-	}
-	n.switchNS()
-	if n.signed {
+		n.switchNS()
 		n.addDS()
+	default:
+		n.switchNS()
 	}
 	p.RetireOld = retireOld(o, spec, n.ttls, n.handover, spec.Margin)
 	if spec.TTL.Restore {
@@ -147,6 +152,9 @@ func (n *nsPlan) switchNS() {
 			Records:  []providers.Replacement{{Name: zone, Type: "NS", TTL: ttls.oldNS, From: from, To: to}},
 			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: n.gateTimeout},
 			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
+	}
+	if n.spec.MultiSigner() {
+		return // its wait-ns is the multi-signer plan's
 	}
 	base := secs(max(o.NSTTL, ttls.oldNS))
 	words := fmt.Sprintf("max(parent NS TTL %ds, %s apex NS TTL as served after lowering %ds%s)", o.NSTTL, o.Old.Provider, ttls.oldNS, ttls.oldNSNote)
@@ -272,6 +280,12 @@ func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, 
 				h.KSKDS = append(h.KSKDS, k.DS)
 				h.KSK = append(h.KSK, checks.RRData(k.Key))
 			}
+			for _, k := range a.Keys {
+				if k.Flags&dns.SEP == 0 {
+					h.ZSK = append(h.ZSK, checks.RRData(k))
+				}
+			}
+			slices.Sort(h.ZSK)
 			break
 		}
 	}
@@ -307,6 +321,14 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 		out = append(out, "no address found for any of to.nameservers")
 	}
 	switch {
+	case spec.MultiSigner():
+		out = append(out, multiSignerProblems(env, o)...)
+		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
+			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
+		}
+		if c := env.Registrar.Capabilities(); !c.DS {
+			out = append(out, "dnssec is multi-signer but the registrar cannot change DS records")
+		}
 	case spec.Signed():
 		if len(o.New.KSKDS) == 0 {
 			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")

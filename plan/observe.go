@@ -79,6 +79,9 @@ type HostState struct {
 	ServedAbove map[string]uint32 `json:"served_above_api,omitempty"`
 	// KSKDS are SHA-256 DS records of the KSKs that every server serves.
 	KSKDS []string `json:"ksk_ds,omitempty"`
+	// ZSK are the other keys (no SEP flag) every server serves, as data:
+	// a multi-signer move publishes them at the other host.
+	ZSK []string `json:"zsk,omitempty"`
 	// KSK are the DNSKEY records of those KSKs, as data, in KSKDS's order.
 	KSK     []string            `json:"ksk,omitempty"`
 	Serials []uint32            `json:"serials"`

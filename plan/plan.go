@@ -27,6 +27,12 @@ const (
 	StepWaitDS      = "wait-ds"
 	StepRestoreTTL  = "restore-ttl"
 	StepFinalVerify = "final-verify"
+	// dnssec: multi-signer (multisigner.go)
+	StepImportZSK      = "import-zsk"       // each host publishes the other's ZSK
+	StepWaitDNSKEY     = "wait-dnskey"      // caches drop the DNSKEY sets without the other's ZSK
+	StepRemoveOldDS    = "remove-old-ds"    // the parent keeps only the new KSK's DS
+	StepRemoveOldZSK   = "remove-old-zsk"   // each host stops publishing the other's ZSK
+	StepWaitDNSKEYGone = "wait-dnskey-gone" // caches drop the DNSKEY sets with it
 )
 
 // Action is what a step does. Everything apply does is described by its
@@ -41,6 +47,8 @@ const (
 	ActionSetDS  Action = "set-ds"  // DS at the registrar (none: remove)
 	ActionSetNS  Action = "set-ns"  // NS and glue at the registrar
 	ActionVerify Action = "verify"  // prove the end state
+	// ActionSetDNSKEY adds and removes another signer's DNSKEYs at hosts.
+	ActionSetDNSKEY Action = "set-dnskey"
 	// kind: records
 	ActionSetRecords Action = "set-records" // replace RRsets at the DNS host
 	ActionHold       Action = "hold"        // stay, running the health checks
@@ -58,6 +66,9 @@ const (
 	GateNSServed  Check = "ns-served"  // every parent server delegates to exactly the NS set
 	GateDSServed  Check = "ds-served"  // every parent server serves exactly the DS set
 	GateVerified  Check = "verified"   // the zone validates as expected and resolvers answer (with AD when signed)
+	// GateDNSKEYServed: every server of each host serves the keys the step
+	// adds there and none it removes.
+	GateDNSKEYServed Check = "dnskey-served"
 	// kind: records
 	GateRecordsServed Check = "records-served" // every server of the host serves the new data
 	GatePropagated    Check = "propagated"     // every resolver answers the new data (stale, unexpected or error fails at once)
@@ -215,6 +226,9 @@ type Step struct {
 	Formula string   `json:"formula,omitempty"`
 	Gate    *Gate    `json:"gate,omitempty"`
 
+	// DNSKEYs are what a set-dnskey step changes at each host.
+	DNSKEYs []KeyChange `json:"dnskeys,omitempty"`
+
 	// Marker is what a marker step does at each host (marker.go).
 	Marker []MarkerChange `json:"marker,omitempty"`
 	// Health are the checks a hold runs at their intervals, and a healthy
@@ -224,6 +238,15 @@ type Step struct {
 	Rollback string `json:"rollback,omitempty"`
 	// Start is the earliest time the step can start, from the start of apply.
 	Start Duration `json:"earliest_start"`
+}
+
+// KeyChange is another signer's DNSKEYs added to (and removed from) one
+// host's DNSKEY set, as DNSKEY data, with the TTL the host gives them.
+type KeyChange struct {
+	Provider string   `json:"provider"`
+	Add      []string `json:"add,omitempty"`
+	Remove   []string `json:"remove,omitempty"`
+	TTL      uint32   `json:"ttl"`
 }
 
 // Plan is the only input of apply: self-contained, versioned, and

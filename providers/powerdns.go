@@ -222,6 +222,32 @@ func (h *PowerDNSHost) SetForeignDNSKEYs(ctx context.Context, zone string, keys 
 	return nil
 }
 
+// ImportsDNSKEYs: PowerDNS serves and signs the DNSKEYs of the zone's
+// records beside its own when it runs with direct-dnskey=yes (the API
+// accepts them without it, and they are never served: the import step's
+// gate, which asks every server, finds that).
+func (h *PowerDNSHost) ImportsDNSKEYs() bool { return true }
+
+// ChangeDNSKEYs adds and removes foreign keys in one PATCH of the apex
+// DNSKEY RRset.
+func (h *PowerDNSHost) ChangeDNSKEYs(ctx context.Context, zone string, add, remove []string, ttl uint32) error {
+	_, foreign, err := h.DNSKEYs(ctx, zone)
+	if err != nil {
+		return err
+	}
+	gone := map[string]bool{}
+	for _, k := range remove {
+		gone[normalDNSKEY(k)] = true
+	}
+	var keys []string
+	for _, k := range append(foreign, add...) {
+		if k = normalDNSKEY(k); !gone[k] && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return h.SetForeignDNSKEYs(ctx, zone, keys, ttl)
+}
+
 // normalDNSKEY is DNSKEY data as miekg/dns prints it (one base64 run), so
 // that keys from the API, the zone and a server compare as text.
 func normalDNSKEY(data string) string {

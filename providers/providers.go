@@ -257,13 +257,21 @@ type Proxier interface {
 
 // KeyImporter is an optional interface for a host that publishes another
 // signer's DNSKEYs beside its own (RFC 8901, model 2: each signer serves
-// the other's ZSK), as DNSKEY data ("257 3 13 ...").
+// the other's ZSK), keys as DNSKEY data ("256 3 13 ...").
 type KeyImporter interface {
-	// DNSKEYs lists the host's own keys and the foreign ones it holds.
-	DNSKEYs(ctx context.Context, zone string) (own, foreign []string, err error)
-	// SetForeignDNSKEYs makes the foreign keys exactly keys (none:
-	// removed), leaving the host's own alone.
-	SetForeignDNSKEYs(ctx context.Context, zone string, keys []string, ttl uint32) error
+	// ImportsDNSKEYs says whether the host keeps (and signs) a DNSKEY it
+	// is given: PowerDNS with direct-dnskey, Knot with incremental key
+	// management do; BIND 9.18 under dnssec-policy does not.
+	ImportsDNSKEYs() bool
+	// ChangeDNSKEYs adds the keys add and removes the keys remove, with
+	// ttl, leaving every other key (the host's own first) as it is.
+	ChangeDNSKEYs(ctx context.Context, zone string, add, remove []string, ttl uint32) error
+}
+
+// ImportsDNSKEYs reports whether host can publish another signer's keys.
+func ImportsDNSKEYs(host Host) bool {
+	k, ok := host.(KeyImporter)
+	return ok && k.ImportsDNSKEYs()
 }
 
 // Weighter is an optional interface for a host that answers a name with

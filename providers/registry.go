@@ -26,6 +26,7 @@ const (
 	SetHostedZoneID Setting = "hosted_zone_id"
 	SetZone         Setting = "zone"
 	SetServerID     Setting = "server_id"
+	SetDNSKEYImport Setting = "dnskey_import"
 )
 
 // HostCapabilities say what a type of DNS host can do.
@@ -53,6 +54,7 @@ type HostConfig struct {
 	HostedZoneID string
 	PrivateZone  bool
 	ServerID     string
+	DNSKEYImport bool
 }
 
 // HostType is one type of DNS host.
@@ -90,10 +92,10 @@ type RegistrarType struct {
 // HostTypes lists every type of DNS host, in the order messages list them.
 func HostTypes() []HostType {
 	return []HostType{
-		{Name: "rfc2136", Display: "RFC 2136", Settings: []Setting{SetServer, SetTSIG}, Required: []Setting{SetServer, SetTSIG},
+		{Name: "rfc2136", Display: "RFC 2136", Settings: []Setting{SetServer, SetTSIG, SetDNSKEYImport}, Required: []Setting{SetServer, SetTSIG},
 			Capabilities: HostCapabilities{AtomicReplace: true},
 			New: func(_ context.Context, c HostConfig) (Host, error) {
-				return NewRFC2136Host(c.Server, c.TSIG), nil
+				return NewRFC2136Host(c.Server, c.TSIG).WithDNSKEYImport(c.DNSKEYImport), nil
 			}},
 		{Name: "cloudflare", Display: "Cloudflare", Settings: []Setting{SetTokenEnv, SetTokenFile, SetEndpoint},
 			Capabilities: HostCapabilities{MinTTL: 60, AtomicReplace: true},

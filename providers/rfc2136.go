@@ -24,11 +24,29 @@ type TSIG struct {
 // safer TTL change (see SetTTLs).
 type RFC2136Host struct {
 	*rfc2136.Provider
+	// importsKeys: the server keeps a DNSKEY added by an update (the
+	// spec's dnskey_import, for Knot with dnskey-management incremental).
+	importsKeys bool
 }
 
 // NewRFC2136Host returns a DNS host at server (host:port).
 func NewRFC2136Host(server string, key TSIG) *RFC2136Host {
-	return &RFC2136Host{&rfc2136.Provider{KeyName: key.Name, KeyAlg: key.Algorithm, Key: key.Secret, Server: server}}
+	return &RFC2136Host{Provider: &rfc2136.Provider{KeyName: key.Name, KeyAlg: key.Algorithm, Key: key.Secret, Server: server}}
+}
+
+// WithDNSKEYImport says the server keeps a DNSKEY added by an update.
+func (h *RFC2136Host) WithDNSKEYImport(on bool) *RFC2136Host {
+	h.importsKeys = on
+	return h
+}
+
+// ImportsDNSKEYs is what the spec declares of the server (WithDNSKEYImport).
+func (h *RFC2136Host) ImportsDNSKEYs() bool { return h.importsKeys }
+
+// ChangeDNSKEYs adds and removes apex DNSKEYs by their exact data in one
+// update; the server's own keys are not named, so not touched.
+func (h *RFC2136Host) ChangeDNSKEYs(ctx context.Context, zone string, add, remove []string, ttl uint32) error {
+	return h.update(ctx, dns.Fqdn(zone), []Replacement{{Name: dns.Fqdn(zone), Type: "DNSKEY", TTL: ttl, From: remove, To: add}})
 }
 
 // Batches splits replacements into RFC 2136 messages under the TCP limit,

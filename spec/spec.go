@@ -79,6 +79,10 @@ type DNSSECMethod string
 const (
 	DNSSECInsecureWindow DNSSECMethod = "insecure-window" // remove the DS, move, publish the new host's
 	DNSSECUnsigned       DNSSECMethod = "unsigned"        // the zone is not signed, nor will be
+	// DNSSECMultiSigner keeps the zone secure throughout (RFC 8901 model
+	// 2): each host publishes the other's ZSK, the parent a DS for each
+	// KSK while both serve.
+	DNSSECMultiSigner DNSSECMethod = "multi-signer"
 )
 
 // RollbackPolicy says what a records cutover does when a gate fails.
@@ -94,9 +98,16 @@ const (
 // rather than moving the zone.
 func (s *Spec) Cutover() bool { return s.Kind == KindRecords }
 
-// Signed says a nameservers move keeps the zone signed (dnssec:
-// insecure-window): the DS comes down before the move and back after.
-func (s *Spec) Signed() bool { return s.DNSSEC == DNSSECInsecureWindow }
+// Signed says a nameservers move keeps the zone signed on both hosts
+// (dnssec: insecure-window, the DS down before the move and back after;
+// or multi-signer, secure throughout).
+func (s *Spec) Signed() bool {
+	return s.DNSSEC == DNSSECInsecureWindow || s.DNSSEC == DNSSECMultiSigner
+}
+
+// MultiSigner says the move keeps the zone secure throughout (dnssec:
+// multi-signer).
+func (s *Spec) MultiSigner() bool { return s.DNSSEC == DNSSECMultiSigner }
 
 // Side is where the zone is served from (from) or moves to (to).
 type Side struct {
@@ -119,6 +130,10 @@ type ProviderSpec struct {
 	// rfc2136
 	Server string   `mapstructure:"server"`
 	TSIG   TSIGSpec `mapstructure:"tsig"`
+	// DNSKEYImport declares that the server keeps (and signs) a DNSKEY
+	// added by an update, as Knot does with dnskey-management: incremental
+	// and BIND 9.18 does not: dnssec: multi-signer needs it.
+	DNSKEYImport bool `mapstructure:"dnskey_import"`
 	// cloudflare: an API token with Zone.DNS edit rights, from the
 	// environment or a file; Endpoint replaces the API's address.
 	// powerdns: the API key (token_env or token_file), the API's base URL
@@ -738,7 +753,12 @@ func (s *Spec) checkProvider(name string, p *ProviderSpec, bad func(string, stri
 	case foreign:
 		for _, other := range providers.HostTypes() {
 			if other.Name != t.Name && slices.ContainsFunc(given, func(set providers.Setting) bool { return !takes(set) && slices.Contains(other.Settings, set) }) {
-				bad(field, "%s are for %s, not %s", andList(other.Settings), other.Name, t.Name)
+				// The other type's settings, but dnskey_import (a
+				// declaration, not a way to reach the host) only if given.
+				theirs := slices.DeleteFunc(slices.Clone(other.Settings), func(set providers.Setting) bool {
+					return set == providers.SetDNSKEYImport && !slices.Contains(given, set)
+				})
+				bad(field, "%s are for %s, not %s", andList(theirs), other.Name, t.Name)
 			}
 		}
 	}
@@ -773,7 +793,7 @@ func (p *ProviderSpec) settings() []providers.Setting {
 	var out []providers.Setting
 	for set, given := range map[providers.Setting]bool{
 		providers.SetServer: p.Server != "", providers.SetTSIG: p.TSIG.Name != "",
-		providers.SetTokenEnv: p.TokenEnv != "", providers.SetTokenFile: p.TokenFile != "", providers.SetEndpoint: p.Endpoint != "", providers.SetServerID: p.ServerID != "",
+		providers.SetTokenEnv: p.TokenEnv != "", providers.SetTokenFile: p.TokenFile != "", providers.SetEndpoint: p.Endpoint != "", providers.SetServerID: p.ServerID != "", providers.SetDNSKEYImport: p.DNSKEYImport,
 		providers.SetRegion: p.Region != "", providers.SetPrivateZone: p.PrivateZone, providers.SetHostedZoneID: p.HostedZoneID != "",
 	} {
 		if given {
@@ -801,9 +821,9 @@ func joinLast[T ~string](items []T, last string) string {
 
 func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(string, string), hostPort func(string, string, bool), env func(string) string) {
 	switch s.DNSSEC {
-	case DNSSECInsecureWindow, DNSSECUnsigned:
+	case DNSSECInsecureWindow, DNSSECMultiSigner, DNSSECUnsigned:
 	default:
-		bad("dnssec", "%q: want insecure-window (the zone is signed on both sides) or unsigned", s.DNSSEC)
+		bad("dnssec", "%q: want insecure-window (signed on both sides; insecure while the DS is down), multi-signer (signed on both sides, secure throughout: each host must import the other's ZSK) or unsigned", s.DNSSEC)
 	}
 	for _, side := range []struct {
 		name string

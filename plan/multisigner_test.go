@@ -1,0 +1,101 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/providers"
+)
+
+// multiSignerObserved is the planner tests' live state with a ZSK at each
+// host.
+func multiSignerObserved() *Observed {
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	o.Old.ZSK, o.New.ZSK = []string{"256 3 13 OLDZSK"}, []string{"256 3 13 NEWZSK"}
+	o.Old.KSK, o.New.KSK = []string{"257 3 13 OLDKSK"}, []string{"257 3 13 NEWKSK"}
+	return o
+}
+
+// A multi-signer move: the steps in RFC 8901's order, each wait from its
+// formula, the DS sets and imported keys as the steps send them.
+func TestMultiSignerPlan(t *testing.T) {
+	p, err := Build(testSpec("multi-signer"), multiSignerObserved(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, st := range p.Steps {
+		ids = append(ids, st.ID)
+	}
+	want := []string{StepLowerTTL, StepWaitTTL, StepImportZSK, StepWaitDNSKEY, StepAddDS, StepWaitDS, StepSwitchNS, StepWaitNS,
+		StepRemoveOldDS, StepWaitDSGone, StepRemoveOldZSK, StepWaitDNSKEYGone, StepRestoreTTL, StepFinalVerify}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("steps %v\nwant  %v", ids, want)
+	}
+	for _, w := range []struct {
+		step string
+		wait time.Duration
+	}{
+		// Old max TTL 86400 lowered to 300; DNSKEY 3600; DS 86400;
+		// max(parent NS 172800, old apex NS after lowering 300) + the
+		// largest TTL old serves after lowering (its DNSKEY, 3600).
+		// Each + 10%.
+		{StepWaitTTL, 95040 * time.Second}, {StepWaitDNSKEY, 3960 * time.Second}, {StepWaitDS, 95040 * time.Second},
+		{StepWaitNS, 194040 * time.Second}, {StepWaitDSGone, 95040 * time.Second}, {StepWaitDNSKEYGone, 3960 * time.Second},
+	} {
+		if got := time.Duration(p.Step(w.step).Wait); got != w.wait {
+			t.Errorf("%s waits %s, want %s (%s)", w.step, got, w.wait, p.Step(w.step).Formula)
+		}
+	}
+	imp := p.Step(StepImportZSK).DNSKEYs
+	if len(imp) != 2 || imp[0].Provider != "old" || !slices.Equal(imp[0].Add, []string{"256 3 13 NEWZSK"}) || imp[1].Provider != "new" || !slices.Equal(imp[1].Add, []string{"256 3 13 OLDZSK"}) {
+		t.Errorf("import-zsk sends %+v", imp)
+	}
+	rm := p.Step(StepRemoveOldZSK).DNSKEYs
+	if len(rm) != 2 || !slices.Equal(rm[0].Remove, []string{"256 3 13 OLDZSK"}) || rm[0].Provider != "new" || len(rm[0].Add) > 0 {
+		t.Errorf("remove-old-zsk sends %+v", rm)
+	}
+	if ds := p.Step(StepAddDS).DS; !slices.Equal(ds, []string{"11111 13 2 AAAA", "22222 13 2 BBBB"}) || len(p.Step(StepAddDS).Keys) != 2 {
+		t.Errorf("add-ds publishes %v with keys %v", ds, p.Step(StepAddDS).Keys)
+	}
+	if ds := p.Step(StepRemoveOldDS).DS; !slices.Equal(ds, []string{"22222 13 2 BBBB"}) {
+		t.Errorf("remove-old-ds leaves %v", ds)
+	}
+	if st := p.Step(StepFinalVerify); st.Gate.Status != "secure" {
+		t.Errorf("final-verify expects %q", st.Gate.Status)
+	}
+	if p.Step(StepRemoveDS) != nil {
+		t.Error("a multi-signer move never takes the DS down")
+	}
+}
+
+// A multi-signer move is refused, saying why, when a host cannot publish
+// another signer's key or the hosts sign with different algorithms.
+func TestMultiSignerProblems(t *testing.T) {
+	knot := providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{}).WithDNSKEYImport(true)
+	bind := providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{})
+	for _, tc := range []struct {
+		name     string
+		old, new providers.Host
+		edit     func(o *Observed)
+		want     string
+	}{
+		{"both import", knot, knot, nil, ""},
+		{"the old host cannot", bind, knot, nil, "provider old cannot publish another signer's DNSKEY"},
+		{"different algorithms", knot, knot, func(o *Observed) { o.New.ZSK, o.New.KSK = []string{"256 3 15 X"}, []string{"257 3 15 Y"} }, "old signs with algorithm [13] and new with [15]"},
+		{"no ZSK", knot, knot, func(o *Observed) { o.New.ZSK = nil }, "the servers of new do not all serve one DNSKEY set with a KSK and a ZSK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := multiSignerObserved()
+			if tc.edit != nil {
+				tc.edit(o)
+			}
+			got := strings.Join(multiSignerProblems(Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, o), "; ")
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("problems %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
