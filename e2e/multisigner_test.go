@@ -78,7 +78,9 @@ func TestMultiSignerKnotToPowerDNS(t *testing.T) {
 	p.requireAD()
 	start := time.Now()
 	cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond,
-		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) { return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second) }})
+		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
+			return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+		}})
 	wall := time.Since(start)
 	if err != nil {
 		stop()

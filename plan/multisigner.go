@@ -27,8 +27,8 @@ func (n *nsPlan) multiSigner() {
 	n.p.add(Step{ID: StepImportZSK, Action: ActionSetDNSKEY, Done: imported(o.Old, newKeys) && imported(o.New, oldKeys),
 		Summary: fmt.Sprintf("publish %s's ZSK at %s and %s's at %s, so that either host's DNSKEY set validates both hosts' answers", o.New.Provider, o.Old.Provider, o.Old.Provider, o.New.Provider),
 		Before:  keyLines(o.Old.Provider, o.Old.ZSK, o.New.Provider, o.New.ZSK), After: keyLines(o.Old.Provider, union(o.Old.ZSK, newKeys), o.New.Provider, union(o.New.ZSK, oldKeys)),
-		DNSKEYs: []KeyChange{{Provider: o.Old.Provider, Add: newKeys, TTL: o.Old.DNSKEYTTL}, {Provider: o.New.Provider, Add: oldKeys, TTL: o.New.DNSKEYTTL}},
-		Gate:    &Gate{Check: GateDNSKEYServed, Servers: n.hostServers, Timeout: n.gateTimeout},
+		DNSKEYs:  []KeyChange{{Provider: o.Old.Provider, Add: newKeys, TTL: o.Old.DNSKEYTTL}, {Provider: o.New.Provider, Add: oldKeys, TTL: o.New.DNSKEYTTL}},
+		Gate:     &Gate{Check: GateDNSKEYServed, Servers: n.hostServers, Timeout: n.gateTimeout},
 		Rollback: "remove the imported ZSKs again (migrate rollback does it)"})
 	n.p.add(Step{ID: StepWaitDNSKEY, Action: ActionWait, Summary: "let caches drop the DNSKEY sets that lack the other host's ZSK",
 		Wait: n.wait(secs(dnskeyTTL)), Formula: n.formula(secs(dnskeyTTL), fmt.Sprintf("largest DNSKEY TTL served before the change: max(%s %ds, %s %ds)", o.Old.Provider, o.Old.DNSKEYTTL, o.New.Provider, o.New.DNSKEYTTL))})
@@ -62,8 +62,8 @@ func (n *nsPlan) multiSigner() {
 	n.p.add(Step{ID: StepRemoveOldZSK, Action: ActionSetDNSKEY,
 		Summary: fmt.Sprintf("stop publishing %s's ZSK at %s, and %s's at %s", o.Old.Provider, o.New.Provider, o.New.Provider, o.Old.Provider),
 		Before:  keyLines(o.Old.Provider, union(o.Old.ZSK, newKeys), o.New.Provider, union(o.New.ZSK, oldKeys)), After: keyLines(o.Old.Provider, o.Old.ZSK, o.New.Provider, o.New.ZSK),
-		DNSKEYs: []KeyChange{{Provider: o.New.Provider, Remove: oldKeys, TTL: o.New.DNSKEYTTL}, {Provider: o.Old.Provider, Remove: newKeys, TTL: o.Old.DNSKEYTTL}},
-		Gate:    &Gate{Check: GateDNSKEYServed, Servers: n.hostServers, Timeout: n.gateTimeout},
+		DNSKEYs:  []KeyChange{{Provider: o.New.Provider, Remove: oldKeys, TTL: o.New.DNSKEYTTL}, {Provider: o.Old.Provider, Remove: newKeys, TTL: o.Old.DNSKEYTTL}},
+		Gate:     &Gate{Check: GateDNSKEYServed, Servers: n.hostServers, Timeout: n.gateTimeout},
 		Rollback: "publish the other host's ZSK again"})
 	n.p.add(Step{ID: StepWaitDNSKEYGone, Action: ActionWait, Summary: "let caches drop the DNSKEY sets that still hold the other host's ZSK",
 		Wait: n.wait(secs(dnskeyTTL)), Formula: n.formula(secs(dnskeyTTL), fmt.Sprintf("largest DNSKEY TTL served: max(%s %ds, %s %ds)", o.Old.Provider, o.Old.DNSKEYTTL, o.New.Provider, o.New.DNSKEYTTL))})
