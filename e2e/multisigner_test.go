@@ -21,16 +21,21 @@ import (
 )
 
 // writeMultiSignerSpec writes the spec of a keep-secure move of the lab
-// zone from Knot (provider NEW, which keeps a DNSKEY added by RFC 2136) to
-// PowerDNS (through its HTTP API).
-func writeMultiSignerSpec(t testing.TB, l *lab.Lab) string {
+// zone between Knot (provider NEW, which keeps a DNSKEY added by RFC 2136)
+// and PowerDNS (through its HTTP API): from knot to pdns, or back.
+func writeMultiSignerSpec(t testing.TB, l *lab.Lab, toKnot bool) string {
 	t.Helper()
+	from, to := "knot", "pdns"
+	fromNS, toNS := lab.NewNS, lab.PDNSNS
+	if toKnot {
+		from, to, fromNS, toNS = to, from, toNS, fromNS
+	}
 	text := fmt.Sprintf(`version: 1
 zone: %s
 kind: nameservers
 dnssec: multi-signer
-from: {provider: knot, nameservers: [%s, %s]}
-to:   {provider: pdns, nameservers: [%s, %s]}
+from: {provider: %s, nameservers: [%s, %s]}
+to:   {provider: %s, nameservers: [%s, %s]}
 registrar:
   type: rfc2136
   server: %s
@@ -46,7 +51,7 @@ verify:
   resolvers: [%s]
   gate_timeout: 2m
 output: {dir: &out %s, state_dir: *out}
-`, lab.Zone, lab.NewNS[0], lab.NewNS[1], lab.PDNSNS[0], lab.PDNSNS[1],
+`, lab.Zone, from, fromNS[0], fromNS[1], to, toNS[0], toNS[1],
 		l.Addr(lab.RoleTLD), l.Keys[lab.KeyRegistrar].Name, l.Keys[lab.KeyRegistrar].File,
 		l.Addr(lab.RoleNew1), l.Keys[lab.KeyNew].Name, l.Keys[lab.KeyNew].File,
 		l.PDNSAPI(), l.Keys[lab.KeyPDNSAPI].File,
@@ -57,72 +62,109 @@ output: {dir: &out %s, state_dir: *out}
 	return p
 }
 
-// Knot -> PowerDNS with dnssec: multi-signer while a prober asks every
-// honest resolver every 100 ms: every answer of every validating resolver
-// carries AD from before the first step to after the last, with no error;
-// the parent ends with exactly PowerDNS's DS; Knot is then switched off
-// with the prober still seeing AD.
-func TestMultiSignerKnotToPowerDNS(t *testing.T) {
+// A keep-secure move while a prober asks every honest resolver every 100
+// ms: every answer of every validating resolver carries AD from before
+// the first step to after the last, with no error; the parent ends with
+// exactly the new host's DS and the new host publishes only its own
+// keys; the old host is then switched off with the prober still seeing
+// AD. Both ways: Knot -> PowerDNS and PowerDNS -> Knot.
+func TestMultiSignerMove(t *testing.T) {
+	labtest.Require(t)
+	for _, tc := range []struct {
+		name, prefix string
+		toKnot       bool
+	}{{"knot to powerdns", "127.86.0.0/24", false}, {"powerdns to knot", "127.87.0.0/24", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l, cl, p, err := moveMultiSigner(t, tc.prefix, tc.toKnot, 1, 20*time.Second)
+			if err != nil {
+				t.Fatalf("apply: %v\nprober: %s", err, p)
+			}
+			if p.failures() != 0 {
+				t.Errorf("a validating resolver lost AD or an answer failed during the keep-secure move: %s", p)
+			}
+			var steps []string
+			for _, s := range cl.Steps {
+				steps = append(steps, s.ID)
+			}
+			for _, want := range []string{plan.StepImportZSK, plan.StepAddDS, plan.StepSwitchNS, plan.StepRemoveOldDS, plan.StepRemoveOldZSK} {
+				if !slices.Contains(steps, want) {
+					t.Errorf("change log lacks %s: %v", want, steps)
+				}
+			}
+			ctx := context.Background()
+			newRole, newNS := lab.RolePDNS1, lab.PDNSNS
+			if tc.toKnot {
+				newRole, newNS = lab.RoleNew1, lab.NewNS
+			}
+			ds, err := l.LiveDS(ctx, newRole, lab.Zone)
+			must(t, err)
+			a, _ := checks.LoadAnchors(l.TrustAnchor)
+			rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
+			must(t, err)
+			for _, ps := range rep.ParentServers {
+				if !slices.Equal(ps.NS, newNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(ds[0])) {
+					t.Errorf("parent %s after the move: NS %v DS %v, want %v and the new host's DS only", ps.Server, ps.NS, ps.DS, newNS)
+				}
+			}
+			reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(newRole), Name: lab.Zone, Type: dns.TypeDNSKEY})
+			if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
+				t.Errorf("the new host serves %d DNSKEYs after the move, want its own KSK and ZSK: %v", len(keys), keys)
+			}
+		})
+	}
+}
+
+// The same move with every wait cut to nothing, Knot switched off at the
+// end and 40 s more probed: validating resolvers fail (all four
+// implementations answered SERVFAIL, the plain resolver never did: the
+// failures are validation failures, which the waits prevent).
+func TestMultiSignerTooShortWaitsFail(t *testing.T) {
 	labtest.Require(t)
 	t.Parallel()
+	_, _, p, err := moveMultiSigner(t, "127.88.0.0/24", false, 0.0001, 40*time.Second)
+	t.Logf("apply with waits cut: %v; prober: %s", err, p)
+	if p.failures() == 0 {
+		t.Errorf("no failure seen with waits cut short: the prober cannot see what the waits prevent (%s)", p)
+	}
+}
+
+// moveMultiSigner starts a lab delegated to the move's old host, applies
+// the keep-secure move with its waits scaled while a prober requires AD,
+// switches the old host off at its retire time and probes for after more.
+func moveMultiSigner(t *testing.T, prefix string, toKnot bool, scale float64, after time.Duration) (*lab.Lab, *apply.ChangeLog, *prober, error) {
+	t.Helper()
 	ctx := context.Background()
-	cfg := lab.Config{Prefix: "127.86.0.0/24", DelegateTo: lab.DelegateNew}
+	cfg := lab.Config{Prefix: prefix, DelegateTo: lab.DelegateNew}
+	oldRoles := []lab.Role{lab.RoleNew1, lab.RoleNew2}
+	if toKnot {
+		cfg.DelegateTo, oldRoles = lab.DelegatePDNS, []lab.Role{lab.RolePDNS1, lab.RolePDNS2}
+	}
 	_ = lab.Down(ctx, cfg)
 	l, err := lab.Up(ctx, cfg)
 	must(t, err)
 	t.Cleanup(func() { _ = l.Down(context.Background()) })
-	specFile := writeMultiSignerSpec(t, l)
+	specFile := writeMultiSignerSpec(t, l, toKnot)
 
 	p, stop := watchResolvers(l)
 	time.Sleep(300 * time.Millisecond)
 	p.requireAD()
 	start := time.Now()
-	cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond,
+	cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, WaitScale: scale,
 		NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 			return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
 		}})
 	wall := time.Since(start)
-	if err != nil {
-		stop()
-		t.Fatalf("apply: %v\nprober: %s", err, p)
-	}
-	if cl.RetireOld != nil {
-		if d := time.Until(time.Time(*cl.RetireOld)); d > 0 {
+	if cl != nil && cl.RetireOld != nil {
+		if d := time.Until(time.Time(*cl.RetireOld)); d > 0 && scale == 1 {
 			time.Sleep(d)
 		}
 	}
-	for _, r := range []lab.Role{lab.RoleNew1, lab.RoleNew2} {
+	for _, r := range oldRoles {
 		must(t, l.Stop(ctx, r))
 	}
-	time.Sleep(5 * time.Second)
+	time.Sleep(after)
 	stop()
 	t.Logf("multi-signer move in %s; prober: %s", wall.Round(time.Second), p)
-	if p.failures() != 0 {
-		t.Errorf("a validating resolver lost AD or an answer failed during the keep-secure move: %s", p)
-	}
-	var steps []string
-	for _, s := range cl.Steps {
-		steps = append(steps, s.ID)
-	}
-	for _, want := range []string{plan.StepImportZSK, plan.StepAddDS, plan.StepSwitchNS, plan.StepRemoveOldDS, plan.StepRemoveOldZSK} {
-		if !slices.Contains(steps, want) {
-			t.Errorf("change log lacks %s: %v", want, steps)
-		}
-	}
-	pdnsDS, err := l.LiveDS(ctx, lab.RolePDNS1, lab.Zone)
-	must(t, err)
-	a, _ := checks.LoadAnchors(l.TrustAnchor)
-	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
-	must(t, err)
-	for _, ps := range rep.ParentServers {
-		if !slices.Equal(ps.NS, lab.PDNSNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(pdnsDS[0])) {
-			t.Errorf("parent %s after the move: NS %v DS %v, want %v and PowerDNS's DS only", ps.Server, ps.NS, ps.DS, lab.PDNSNS)
-		}
-	}
-	// PowerDNS no longer publishes Knot's ZSK.
-	reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(lab.RolePDNS1), Name: lab.Zone, Type: dns.TypeDNSKEY})
-	keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY)
-	if len(keys) != 2 {
-		t.Errorf("PowerDNS serves %d DNSKEYs after the move, want its own KSK and ZSK: %v", len(keys), keys)
-	}
+	return l, cl, p, err
 }

@@ -408,7 +408,9 @@ func (l *Lab) Env() []EnvVar {
 		EnvVar{"MIGRATE_PROVIDERS_OLD_SERVER", l.Addr(RoleOld1)},
 		EnvVar{"MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", l.Keys[KeyOld].File},
 		EnvVar{"MIGRATE_PROVIDERS_NEW_SERVER", l.Addr(RoleNew1)},
-		EnvVar{"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", l.Keys[KeyNew].File})
+		EnvVar{"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", l.Keys[KeyNew].File},
+		EnvVar{"MIGRATE_PROVIDERS_PDNS_ENDPOINT", l.PDNSAPI()},
+		EnvVar{"MIGRATE_PROVIDERS_PDNS_TOKEN_FILE", l.Keys[KeyPDNSAPI].File})
 	for _, k := range []struct{ prefix, name string }{{"REGISTRAR", KeyRegistrar}, {"OLD", KeyOld}, {"NEW", KeyNew}, {"PDNS", KeyPDNS}} {
 		key := l.Keys[k.name]
 		out = append(out,

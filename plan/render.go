@@ -124,6 +124,10 @@ func (g *Gate) Words() string {
 		return "every parent server delegates to " + strings.Join(g.Expect, " ")
 	case GateDSServed:
 		return "every parent server serves exactly DS " + strings.Join(g.Expect, "; ")
+	case GateDNSKEYServed:
+		return "every server of each host serves, in its DNSKEY set, every key the step adds there and none it removes"
+	case GateRecordsServed:
+		return "every server serves the new data"
 	case GateVerified:
 		if g.Status == "secure" {
 			return fmt.Sprintf("the zone is secure at every server, every resolver answers, and every validating one answers each watched name and the DNSKEY with AD (one still without AD %s after the gate began is named in a warning)", g.ADGrace)

@@ -38,6 +38,7 @@ func TestExamplesLoad(t *testing.T) {
 	overrides := map[string][]string{
 		"lab-nameservers.yaml": {"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_OLD_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", "MIGRATE_VERIFY_TRUST_ANCHOR"},
 		"nameservers.yaml":     {"MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE"},
+		"lab-multisigner.yaml": {"MIGRATE_REGISTRAR_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_NEW_TSIG_SECRET_FILE", "MIGRATE_PROVIDERS_PDNS_TOKEN_FILE", "MIGRATE_VERIFY_TRUST_ANCHOR"},
 		"records.yaml":         nil,
 		"records-route53.yaml": nil,
 	}
