@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -144,6 +145,25 @@ type ChildServer struct {
 	Keys []*dns.DNSKEY `json:"-"`
 
 	soa, ns, dnskey Reply
+}
+
+// SigningKeys are the keys of the server's DNSKEY set that sign its SOA
+// and NS answers (its own ZSKs, in a zone several signers serve).
+func (c ChildServer) SigningKeys() []*dns.DNSKEY {
+	var out []*dns.DNSKEY
+	for _, r := range []Reply{c.soa, c.ns} {
+		if !r.OK() {
+			continue
+		}
+		for _, sig := range ofType[*dns.RRSIG](r.Msg.Answer) {
+			for _, k := range c.Keys {
+				if k.KeyTag() == sig.KeyTag && k.Algorithm == sig.Algorithm && !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // DNSKEYAnswered reports whether the server answered the DNSKEY question.

@@ -74,17 +74,8 @@ func signersOf(zone string, servers []ChildServer) []signer {
 		}
 		s := &out[i]
 		s.servers = append(s.servers, c)
-		for _, r := range []Reply{c.soa, c.ns} {
-			if !r.OK() {
-				continue
-			}
-			for _, sig := range ofType[*dns.RRSIG](r.Msg.Answer) {
-				for _, k := range keys {
-					if k.KeyTag() == sig.KeyTag && k.Algorithm == sig.Algorithm {
-						s.signing[rrData(k)] = k
-					}
-				}
-			}
+		for _, k := range c.SigningKeys() {
+			s.signing[rrData(k)] = k
 		}
 	}
 	return out

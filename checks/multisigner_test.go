@@ -48,7 +48,7 @@ func (s testSigner) server(t *testing.T, addr string, extra ...testKey) ChildSer
 		info = append(info, KeyInfo{Tag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags, KSK: k.Flags&dns.SEP != 0})
 	}
 	soa := mustRR(t, "example.test. 20 IN SOA ns1.example.test. h.example.test. 1 30 10 3600 5")
-	return ChildServer{Server: addr, Answered: true, Authoritative: true, Serial: 1, DNSKEY: info,
+	return ChildServer{Server: addr, Answered: true, Authoritative: true, Serial: 1, DNSKEY: info, Keys: ofType[*dns.DNSKEY](keys),
 		soa: reply(dns.TypeSOA, []dns.RR{soa}, s.zsk), dnskey: reply(dns.TypeDNSKEY, keys, s.ksk)}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // dnssec: multi-signer (RFC 8901, model 2). The zone stays secure for the
@@ -67,6 +68,38 @@ func (n *nsPlan) multiSigner() {
 		Rollback: "publish the other host's ZSK again"})
 	n.p.add(Step{ID: StepWaitDNSKEYGone, Action: ActionWait, Summary: "let caches drop the DNSKEY sets that still hold the other host's ZSK",
 		Wait: n.wait(secs(dnskeyTTL)), Formula: n.formula(secs(dnskeyTTL), fmt.Sprintf("largest DNSKEY TTL served: max(%s %ds, %s %ds)", o.Old.Provider, o.Old.DNSKEYTTL, o.New.Provider, o.New.DNSKEYTTL))})
+}
+
+// chooseMethod decides what dnssec: auto means for this move, and why.
+func chooseMethod(env Env, s *spec.Spec, o *Observed) {
+	if s.DNSSEC != spec.DNSSECAuto {
+		return
+	}
+	problems := multiSignerProblems(env, o)
+	switch {
+	case len(o.DS) == 0 && len(o.Old.KSKDS) == 0:
+		o.DNSSEC, o.DNSSECWhy = spec.DNSSECUnsigned, "the zone is not signed: no DS at the parent, no KSK at "+o.Old.Provider
+	case len(problems) == 0:
+		o.DNSSEC, o.DNSSECWhy = spec.DNSSECMultiSigner, fmt.Sprintf("both hosts can publish the other's key and sign with algorithm %s: the zone stays secure throughout", strings.Join(algorithms(o.Old), ","))
+	default:
+		o.DNSSEC, o.DNSSECWhy = spec.DNSSECInsecureWindow, "multi-signer is not possible: "+strings.Join(problems, "; ")
+	}
+}
+
+// method is the DNSSEC method the move uses: the spec's, or what auto
+// chose.
+func method(s *spec.Spec, o *Observed) spec.DNSSECMethod {
+	if s.DNSSEC == spec.DNSSECAuto {
+		return o.DNSSEC
+	}
+	return s.DNSSEC
+}
+
+// keeps says what a move's DNSSEC method keeps: the zone signed on both
+// hosts, and secure throughout (multi-signer).
+func keeps(s *spec.Spec, o *Observed) (signed, secure bool) {
+	m := method(s, o)
+	return m == spec.DNSSECInsecureWindow || m == spec.DNSSECMultiSigner, m == spec.DNSSECMultiSigner
 }
 
 // multiSignerProblems says why a multi-signer move cannot be planned: a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
 )
 
 // multiSignerObserved is the planner tests' live state with a ZSK at each
@@ -95,6 +96,52 @@ func TestMultiSignerProblems(t *testing.T) {
 			got := strings.Join(multiSignerProblems(Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, o), "; ")
 			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 				t.Errorf("problems %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// dnssec: auto chooses multi-signer when both hosts can, else
+// insecure-window (unsigned for an unsigned zone), says why, and plans
+// what it chose.
+func TestDNSSECAuto(t *testing.T) {
+	knot := providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{}).WithDNSKEYImport(true)
+	bind := providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{})
+	for _, tc := range []struct {
+		name     string
+		old, new providers.Host
+		unsigned bool
+		want     spec.DNSSECMethod
+		why      string
+		step     string // a step only that method has
+	}{
+		{"both import", knot, knot, false, spec.DNSSECMultiSigner, "both hosts can publish the other's key and sign with algorithm 13", StepImportZSK},
+		{"the old host cannot", bind, knot, false, spec.DNSSECInsecureWindow, "multi-signer is not possible: dnssec is multi-signer but provider old cannot publish", StepRemoveDS},
+		{"an unsigned zone", knot, knot, true, spec.DNSSECUnsigned, "the zone is not signed", StepSwitchNS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := multiSignerObserved()
+			if tc.unsigned {
+				o.DS, o.DSTTL, o.Old.KSKDS, o.New.KSKDS, o.Old.KSK, o.New.KSK = nil, 0, nil, nil, nil, nil
+			}
+			s := testSpec(spec.DNSSECAuto)
+			chooseMethod(Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, s, o)
+			if o.DNSSEC != tc.want || !strings.Contains(o.DNSSECWhy, tc.why) {
+				t.Fatalf("auto chose %q (%s), want %q (%s)", o.DNSSEC, o.DNSSECWhy, tc.want, tc.why)
+			}
+			p, err := Build(s, o, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Step(tc.step) == nil {
+				t.Errorf("the plan has no %s step", tc.step)
+			}
+			var b strings.Builder
+			if err := p.WriteText(&b); err != nil {
+				t.Fatal(err)
+			}
+			if want := "(dnssec: auto: " + string(tc.want) + ", as "; !strings.Contains(b.String(), want) {
+				t.Errorf("the plan does not say what auto chose (%q): %s", want, strings.SplitN(b.String(), "\n", 2)[0])
 			}
 		})
 	}

@@ -24,7 +24,8 @@ func planNameservers(p *Plan, spec *spec.Spec, o *Observed) error {
 	if problems := markerProblems(o, spec.Zone, o.PriorPlan, o.TakeOver); len(problems) > 0 {
 		return notSafe(problems)
 	}
-	n := nsPlan{p: p, spec: spec, o: o, signed: spec.Signed(), to: sorted(spec.To.Nameservers),
+	signed, secure := keeps(spec, o)
+	n := nsPlan{p: p, spec: spec, o: o, signed: signed, multi: secure, to: sorted(spec.To.Nameservers),
 		gateTimeout: Duration(spec.Verify.GateTimeout), lowerTo: uint32(spec.TTL.LowerTo / time.Second)}
 	// In place: nothing to do, unless a move taken over left its marker
 	// and its lowered TTLs behind.
@@ -46,7 +47,7 @@ func planNameservers(p *Plan, spec *spec.Spec, o *Observed) error {
 	}
 	n.lower()
 	switch {
-	case spec.MultiSigner():
+	case n.multi:
 		n.multiSigner()
 	case n.signed:
 		n.removeDS()
@@ -76,6 +77,7 @@ type nsPlan struct {
 	spec        *spec.Spec
 	o           *Observed
 	signed      bool
+	multi       bool // dnssec: multi-signer (multisigner.go)
 	to          []string
 	gateTimeout Duration
 	lowerTo     uint32
@@ -153,7 +155,7 @@ func (n *nsPlan) switchNS() {
 			Gate:     &Gate{Check: GateRecordsServed, Servers: o.Old.Servers, Timeout: n.gateTimeout},
 			Rollback: fmt.Sprintf("%s's apex NS back to %s (migrate rollback does it)", o.Old.Provider, strings.Join(from, " "))})
 	}
-	if n.spec.MultiSigner() {
+	if n.multi {
 		return // its wait-ns is the multi-signer plan's
 	}
 	base := secs(max(o.NSTTL, ttls.oldNS))
@@ -280,7 +282,9 @@ func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, 
 				h.KSKDS = append(h.KSKDS, k.DS)
 				h.KSK = append(h.KSK, checks.RRData(k.Key))
 			}
-			for _, k := range a.Keys {
+			// Its own ZSKs: those that sign its answers (not another
+			// signer's, imported by a multi-signer move).
+			for _, k := range a.SigningKeys() {
 				if k.Flags&dns.SEP == 0 {
 					h.ZSK = append(h.ZSK, checks.RRData(k))
 				}
@@ -320,24 +324,19 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 	if len(o.New.Servers) == 0 {
 		out = append(out, "no address found for any of to.nameservers")
 	}
+	signed, secure := keeps(spec, o)
 	switch {
-	case spec.MultiSigner():
-		out = append(out, multiSignerProblems(env, o)...)
-		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
-			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
-		}
-		if c := env.Registrar.Capabilities(); !c.DS {
-			out = append(out, "dnssec is multi-signer but the registrar cannot change DS records")
-		}
-	case spec.Signed():
-		if len(o.New.KSKDS) == 0 {
+	case signed:
+		if secure {
+			out = append(out, multiSignerProblems(env, o)...)
+		} else if len(o.New.KSKDS) == 0 {
 			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
 		}
 		if len(o.DS) > 0 && slices.Equal(o.NS, from) && !anyMatch(o.DS, o.Old.KSKDS) {
 			out = append(out, fmt.Sprintf("the DS at the parent %v matches no KSK of the old provider %v", o.DS, o.Old.KSKDS))
 		}
 		if c := env.Registrar.Capabilities(); !c.DS {
-			out = append(out, "dnssec is insecure-window but the registrar cannot change DS records")
+			out = append(out, fmt.Sprintf("dnssec is %s but the registrar cannot change DS records", method(spec, o)))
 		}
 	default: // unsigned
 		if len(o.DS) > 0 {

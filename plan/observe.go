@@ -54,6 +54,9 @@ type Observed struct {
 	// Weighted says the records host answers with weighted sets.
 	Weighted bool                  `json:"weighted,omitempty"`
 	Problems []string              `json:"problems,omitempty"`
+	// DNSSEC is the method dnssec: auto chose, and DNSSECWhy why.
+	DNSSEC    spec.DNSSECMethod `json:"dnssec,omitempty"`
+	DNSSECWhy string            `json:"dnssec_why,omitempty"`
 	Parents  []checks.ParentServer `json:"-"`
 }
 
@@ -205,6 +208,7 @@ func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) 
 	if err := observeHost(ctx, env, spec, spec.To, &o.New); err != nil {
 		return nil, err
 	}
+	chooseMethod(env, spec, o)
 	if withPreflight {
 		o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
 	}

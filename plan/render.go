@@ -60,7 +60,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Plan %s: cut %d RRsets of %s over at %s, %s (rollback: %s)\n", p.ID, len(s.Changes), s.Zone, s.Provider, how, orDefault(string(s.Rollback), string(spec.RollbackAuto)))
 		hosts = hosts[:1]
 	} else {
-		fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, s.DNSSEC)
+		dnssec := string(s.DNSSEC)
+		if o.DNSSEC != "" {
+			dnssec = fmt.Sprintf("%s: %s, as %s", s.DNSSEC, o.DNSSEC, o.DNSSECWhy)
+		}
+		fmt.Fprintf(&b, "Plan %s: move %s from %s to %s (dnssec: %s)\n", p.ID, s.Zone, s.From.Provider, s.To.Provider, dnssec)
 	}
 	fmt.Fprintf(&b, "Observed %s at the authoritative servers (fingerprint %s):\n", checks.Stamp(o.Time), o.Fingerprint)
 	fmt.Fprintf(&b, "  parent %s, %d server addresses: NS %v ttl %ds, DS %v ttl %ds, negative-caching ttl %ds\n",

@@ -83,6 +83,10 @@ const (
 	// 2): each host publishes the other's ZSK, the parent a DS for each
 	// KSK while both serve.
 	DNSSECMultiSigner DNSSECMethod = "multi-signer"
+	// DNSSECAuto lets the plan choose: multi-signer when both hosts can
+	// publish the other's key and sign with one algorithm, else
+	// insecure-window (unsigned for a zone that is not signed).
+	DNSSECAuto DNSSECMethod = "auto"
 )
 
 // RollbackPolicy says what a records cutover does when a gate fails.
@@ -821,9 +825,9 @@ func joinLast[T ~string](items []T, last string) string {
 
 func (s *Spec) checkNameservers(bad func(string, string, ...any), absName func(string, string), hostPort func(string, string, bool), env func(string) string) {
 	switch s.DNSSEC {
-	case DNSSECInsecureWindow, DNSSECMultiSigner, DNSSECUnsigned:
+	case DNSSECInsecureWindow, DNSSECMultiSigner, DNSSECUnsigned, DNSSECAuto:
 	default:
-		bad("dnssec", "%q: want insecure-window (signed on both sides; insecure while the DS is down), multi-signer (signed on both sides, secure throughout: each host must import the other's ZSK) or unsigned", s.DNSSEC)
+		bad("dnssec", "%q: want insecure-window (signed on both sides; insecure while the DS is down), multi-signer (signed on both sides, secure throughout: each host must import the other's ZSK), unsigned, or auto (the plan chooses and says why)", s.DNSSEC)
 	}
 	for _, side := range []struct {
 		name string
