@@ -52,12 +52,12 @@ type Observed struct {
 	// from this machine): every gate lists them in its evidence.
 	Skipped []string `json:"skipped,omitempty"`
 	// Weighted says the records host answers with weighted sets.
-	Weighted bool                  `json:"weighted,omitempty"`
-	Problems []string              `json:"problems,omitempty"`
+	Weighted bool     `json:"weighted,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 	// DNSSEC is the method dnssec: auto chose, and DNSSECWhy why.
-	DNSSEC    spec.DNSSECMethod `json:"dnssec,omitempty"`
-	DNSSECWhy string            `json:"dnssec_why,omitempty"`
-	Parents  []checks.ParentServer `json:"-"`
+	DNSSEC    spec.DNSSECMethod     `json:"dnssec,omitempty"`
+	DNSSECWhy string                `json:"dnssec_why,omitempty"`
+	Parents   []checks.ParentServer `json:"-"`
 }
 
 // HostState is one DNS host's zone: its records through its API and what
