@@ -55,7 +55,7 @@ fuzz:
 
 demo: deps build
 	@set -e; m=$(BIN); \
-	echo "== Starting the lab: BIND 9 root, TLD (the registrar, one server on [::1]), provider OLD; Knot provider NEW; Unbound, BIND, Knot Resolver and PowerDNS Recursor validating"; \
+	echo "== Starting the lab: BIND 9 root, TLD (the registrar, one server on [::1]), provider OLD; Knot provider NEW; PowerDNS provider PDNS; Unbound, BIND, Knot Resolver and PowerDNS Recursor validating"; \
 	$$m lab up; eval "$$($$m lab env)"; \
 	echo; echo "== 1. A healthy signed zone: migrate check $$LAB_ZONE (root, trust anchor and resolvers from MIGRATE_*)"; \
 	$$m check $$LAB_ZONE; \
@@ -71,6 +71,11 @@ demo: deps build
 	$$m apply $$out/plan.json --yes; \
 	echo; echo "== 6. The change log for the ticket ($$out/example.lab/changelog.md)"; \
 	cat $$out/example.lab/changelog.md; \
+	echo; $$m check $$LAB_ZONE | head -2; \
+	echo; echo "== 7. Move it on from NEW (Knot) to PDNS (PowerDNS, through its HTTP API) without a moment insecure: dnssec: multi-signer"; \
+	$$m plan -f examples/lab-multisigner.yaml --out $$out/plan-multisigner.json; \
+	echo; echo "== 8. Apply it: each host publishes the other's ZSK, the parent both DS, then the delegation moves (about 2.5 minutes)"; \
+	$$m apply $$out/plan-multisigner.json --yes; \
 	echo; $$m check $$LAB_ZONE | head -2; \
 	echo; $$m lab down
 

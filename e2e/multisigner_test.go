@@ -168,3 +168,69 @@ func moveMultiSigner(t *testing.T, prefix string, toKnot bool, scale float64, af
 	t.Logf("multi-signer move in %s; prober: %s", wall.Round(time.Second), p)
 	return l, cl, p, err
 }
+
+// A keep-secure move stopped once the delegation is on PowerDNS (both DS
+// published, each host holding the other's ZSK) and rolled back: the
+// rollback is a multi-signer move back to Knot, every validating answer
+// keeps AD throughout, and the zone ends on Knot with only Knot's DS and
+// keys.
+func TestMultiSignerRollback(t *testing.T) {
+	labtest.Require(t)
+	t.Parallel()
+	ctx := context.Background()
+	cfg := lab.Config{Prefix: "127.89.0.0/24", DelegateTo: lab.DelegateNew}
+	_ = lab.Down(ctx, cfg)
+	l, err := lab.Up(ctx, cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	specFile := writeMultiSignerSpec(t, l, false)
+	newEnv := func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
+		return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
+	}
+	p, stop := watchResolvers(l)
+	time.Sleep(300 * time.Millisecond)
+	p.requireAD()
+
+	fctx, cancel := context.WithCancel(ctx)
+	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}
+	if _, _, err := apply.Apply(fctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv}); err == nil {
+		t.Fatal("the forward move was not stopped")
+	}
+	cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
+	if err != nil {
+		stop()
+		t.Fatalf("rollback: %v\nprober: %s", err, p)
+	}
+	time.Sleep(10 * time.Second)
+	stop()
+	t.Logf("prober: %s", p)
+	if p.failures() != 0 {
+		t.Errorf("a validating resolver lost AD or an answer failed during the stop and the rollback: %s", p)
+	}
+	var steps []string
+	for _, s := range cl.Steps {
+		steps = append(steps, s.ID)
+	}
+	if !slices.Contains(steps, plan.StepRemoveOldDS) || !slices.Contains(steps, plan.StepRemoveOldZSK) {
+		t.Errorf("the rollback was not a multi-signer move back: %v", steps)
+	}
+	knotDS, err := l.LiveDS(ctx, lab.RoleNew1, lab.Zone)
+	must(t, err)
+	a, _ := checks.LoadAnchors(l.TrustAnchor)
+	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
+	must(t, err)
+	if rep.Status != checks.Secure {
+		t.Errorf("after the rollback: %s %v", rep.Status, ids(rep))
+	}
+	for _, ps := range rep.ParentServers {
+		if !slices.Equal(ps.NS, lab.NewNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(knotDS[0])) {
+			t.Errorf("parent %s after the rollback: NS %v DS %v, want Knot's", ps.Server, ps.NS, ps.DS)
+		}
+	}
+	for _, r := range []lab.Role{lab.RoleNew1, lab.RolePDNS1} {
+		reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(r), Name: lab.Zone, Type: dns.TypeDNSKEY})
+		if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
+			t.Errorf("%s serves %d DNSKEYs after the rollback, want its own two: %v", r, len(keys), keys)
+		}
+	}
+}
