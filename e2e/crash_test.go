@@ -2,18 +2,25 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/apply"
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/lab"
+	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
@@ -92,6 +99,37 @@ func TestCrashAndResume(t *testing.T) {
 		{plan.StepWaitDS, apply.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
 		{plan.StepRestoreTTL, apply.EvActionDone, 0, syscall.SIGKILL},
 	}
+	entries := crashAndResume(t, bin, specFile, journal, points)
+	endState(t, l)
+
+	// Ctrl-C stopped the run between actions, and said so.
+	stopped := 0
+	for _, e := range entries {
+		if e.Event == apply.EvStopped && strings.Contains(e.Detail, "stopped between actions") {
+			stopped++
+		}
+	}
+	if stopped != 1 {
+		t.Errorf("%d journal entries say the run stopped between actions, want 1 (the SIGINT)", stopped)
+	}
+	// The journal: each change started once, each wait whole.
+	p, err := plan.ReadPlan(apply.WorkspaceFor(s).Path("plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachChangeOnce(t, p, entries, points)
+	sentOnce(t, l)
+	md, err := os.ReadFile(apply.WorkspaceFor(s).Path("changelog.md"))
+	if err != nil || !strings.Contains(string(md), "result: **completed**") {
+		t.Errorf("change log after resumes: %v\n%s", err, md)
+	}
+}
+
+// crashAndResume runs `migrate apply -f specFile` again and again, killing
+// it at each point in turn, until its journal says finished; it returns
+// the journal.
+func crashAndResume(t *testing.T, bin, specFile, journal string, points []killPoint) []apply.Entry {
+	t.Helper()
 	kills := 0
 	for run := 0; run < len(points)+3; run++ {
 		cmd := exec.Command(bin, "apply", "-f", specFile, "--yes")
@@ -146,25 +184,16 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	entries := readJournal(t, journal)
 	if len(entries) == 0 || entries[len(entries)-1].Event != apply.EvFinished {
-		t.Fatalf("the migration did not finish; journal ends %+v", entries[len(entries)-1])
+		t.Fatalf("the migration did not finish; journal: %+v", entries)
 	}
-	endState(t, l)
+	return entries
+}
 
-	// Ctrl-C stopped the run between actions, and said so.
-	stopped := 0
-	for _, e := range entries {
-		if e.Event == apply.EvStopped && strings.Contains(e.Detail, "stopped between actions") {
-			stopped++
-		}
-	}
-	if stopped != 1 {
-		t.Errorf("%d journal entries say the run stopped between actions, want 1 (the SIGINT)", stopped)
-	}
-	// The journal: each change started once, each wait whole.
-	p, err := plan.ReadPlan(apply.WorkspaceFor(s).Path("plan.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+// eachChangeOnce checks a resumed run's journal: each change started once
+// (twice where a kill hit between its start and its send), each wait
+// whole.
+func eachChangeOnce(t *testing.T, p *plan.Plan, entries []apply.Entry, points []killPoint) {
+	t.Helper()
 	starts := map[string]int{}
 	for _, e := range entries {
 		if e.Event == apply.EvActionStart {
@@ -183,19 +212,84 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	cl := apply.BuildChangeLog(p, entries, nil, false)
 	for _, st := range cl.Steps {
-		if st.Action == plan.ActionWait || st.Action == plan.ActionVerify {
-			continue
-		}
-		if n := starts[st.ID]; n != 1 && !(midAction[st.ID] && n == 2) {
-			t.Errorf("step %s started %d times, want 1 (2 when killed mid-action)", st.ID, n)
-		}
-		if time.Duration(st.WaitTaken) < time.Duration(st.WaitPlanned) {
-			t.Errorf("step %s waited %s, less than the %s planned", st.ID, st.WaitTaken, st.WaitPlanned)
+		switch st.Action {
+		case plan.ActionVerify:
+		case plan.ActionWait:
+			if time.Duration(st.WaitTaken) < time.Duration(st.WaitPlanned) {
+				t.Errorf("step %s waited %s, less than the %s planned", st.ID, st.WaitTaken, st.WaitPlanned)
+			}
+		default:
+			if n := starts[st.ID]; n != 1 && !(midAction[st.ID] && n == 2) {
+				t.Errorf("step %s started %d times, want 1 (2 when killed mid-action)", st.ID, n)
+			}
 		}
 	}
-	sentOnce(t, l)
-	md, err := os.ReadFile(apply.WorkspaceFor(s).Path("changelog.md"))
-	if err != nil || !strings.Contains(string(md), "result: **completed**") {
-		t.Errorf("change log after resumes: %v\n%s", err, md)
+}
+
+// TestCrashAndResumeMultiSigner kills a keep-secure move (Knot ->
+// PowerDNS) at its own step boundaries, mid-wait and mid-action, and Ctrl-C
+// once: it ends as an uninterrupted one does, each change started once
+// (twice where killed mid-action), no wait shortened, and the registry's
+// and Knot's own logs show every change received once.
+func TestCrashAndResumeMultiSigner(t *testing.T) {
+	labtest.Require(t)
+	t.Parallel()
+	ctx := context.Background()
+	cfg := lab.Config{Prefix: "127.90.0.0/24", DelegateTo: lab.DelegateNew}
+	_ = lab.Down(ctx, cfg)
+	l, err := lab.Up(ctx, cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	bin := buildMigrate(t)
+	specFile := writeMultiSignerSpec(t, l, false)
+	s, err := spec.Load(specFile, nil)
+	must(t, err)
+	journal := apply.WorkspaceFor(s).Path("journal.jsonl")
+	points := []killPoint{
+		{plan.StepImportZSK, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitDNSKEY, apply.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
+		{plan.StepAddDS, apply.EvActionStart, 0, syscall.SIGKILL},
+		{plan.StepWaitDS, apply.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
+		{plan.StepSwitchNS, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepWaitNS, apply.EvWaitStart, 5 * time.Second, syscall.SIGINT},
+		{plan.StepRemoveOldDS, apply.EvStepDone, 0, syscall.SIGKILL},
+		{plan.StepRemoveOldZSK, apply.EvActionStart, 0, syscall.SIGKILL},
+		{plan.StepWaitDNSKEYGone, apply.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
+	}
+	entries := crashAndResume(t, bin, specFile, journal, points)
+	p, err := plan.ReadPlan(apply.WorkspaceFor(s).Path("plan.json"))
+	must(t, err)
+	eachChangeOnce(t, p, entries, points)
+	// The end state: PowerDNS's DS only, each host with its own keys.
+	pdnsDS, err := l.LiveDS(ctx, lab.RolePDNS1, lab.Zone)
+	must(t, err)
+	a, _ := checks.LoadAnchors(l.TrustAnchor)
+	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
+	must(t, err)
+	if rep.Status != checks.Secure {
+		t.Errorf("end state: %s %v", rep.Status, ids(rep))
+	}
+	for _, ps := range rep.ParentServers {
+		if !slices.Equal(ps.NS, lab.PDNSNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(pdnsDS[0])) {
+			t.Errorf("parent %s: NS %v DS %v, want PowerDNS's", ps.Server, ps.NS, ps.DS)
+		}
+	}
+	for _, r := range []lab.Role{lab.RoleNew1, lab.RolePDNS1} {
+		reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(r), Name: lab.Zone, Type: dns.TypeDNSKEY})
+		if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
+			t.Errorf("%s serves %d DNSKEYs, want its own two: %v", r, len(keys), keys)
+		}
+	}
+	// The registry: 1 update at lab start, then add-ds, switch-ns,
+	// remove-old-ds. Knot: the marker, lower-ttl, import-zsk, handover-ns,
+	// remove-old-zsk, restore-ttl, no marker.
+	for _, c := range []struct {
+		role lab.Role
+		zone string
+		want int
+	}{{lab.RoleTLD, lab.TLD, 4}, {lab.RoleNew1, lab.Zone, 7}} {
+		if n, err := l.UpdateMessages(c.role, c.zone); err != nil || n != c.want {
+			t.Errorf("%s took %d update messages for %s (err %v), want %d", c.role, n, c.zone, err, c.want)
+		}
 	}
 }

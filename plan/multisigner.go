@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -71,11 +72,11 @@ func (n *nsPlan) multiSigner() {
 }
 
 // chooseMethod decides what dnssec: auto means for this move, and why.
-func chooseMethod(env Env, s *spec.Spec, o *Observed) {
+func chooseMethod(ctx context.Context, env Env, s *spec.Spec, o *Observed) {
 	if s.DNSSEC != spec.DNSSECAuto {
 		return
 	}
-	problems := multiSignerProblems(env, o)
+	problems := multiSignerProblems(ctx, env, s.Zone, o)
 	switch {
 	case len(o.DS) == 0 && len(o.Old.KSKDS) == 0:
 		o.DNSSEC, o.DNSSECWhy = spec.DNSSECUnsigned, "the zone is not signed: no DS at the parent, no KSK at "+o.Old.Provider
@@ -105,11 +106,16 @@ func keeps(s *spec.Spec, o *Observed) (signed, secure bool) {
 // multiSignerProblems says why a multi-signer move cannot be planned: a
 // host that cannot publish another signer's key, signers of different
 // algorithms (RFC 4035 2.2, RFC 8901), no KSK or ZSK to work with.
-func multiSignerProblems(env Env, o *Observed) []string {
+func multiSignerProblems(ctx context.Context, env Env, zone string, o *Observed) []string {
 	var out []string
 	for _, h := range []HostState{o.Old, o.New} {
-		if !providers.ImportsDNSKEYs(env.Hosts[h.Provider]) {
+		host := env.Hosts[h.Provider]
+		if !providers.ImportsDNSKEYs(host) {
 			out = append(out, fmt.Sprintf("dnssec is multi-signer but provider %s cannot publish another signer's DNSKEY (for an rfc2136 server that can, as Knot with dnskey-management: incremental, set dnskey_import: true); use insecure-window", h.Provider))
+		} else if r, ok := host.(multiSignerReadier); ok {
+			if err := r.MultiSignerReady(ctx, zone); err != nil {
+				out = append(out, fmt.Sprintf("dnssec is multi-signer but provider %s is not ready: %v", h.Provider, err))
+			}
 		}
 		if len(h.KSKDS) == 0 || len(h.ZSK) == 0 {
 			out = append(out, fmt.Sprintf("dnssec is multi-signer but the servers of %s do not all serve one DNSKEY set with a KSK and a ZSK", h.Provider))
@@ -119,6 +125,12 @@ func multiSignerProblems(env Env, o *Observed) []string {
 		out = append(out, fmt.Sprintf("dnssec is multi-signer but %s signs with algorithm %v and %s with %v: both hosts must use the same algorithm (RFC 4035 2.2, RFC 8901); use insecure-window", o.Old.Provider, a, o.New.Provider, b))
 	}
 	return out
+}
+
+// multiSignerReadier is a host whose zone must be set up before it takes
+// another signer's key (Cloudflare's multi-signer DNSSEC setting).
+type multiSignerReadier interface {
+	MultiSignerReady(ctx context.Context, zone string) error
 }
 
 // algorithms are the algorithms of a host's keys, sorted.

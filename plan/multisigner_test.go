@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ func TestMultiSignerProblems(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(o)
 			}
-			got := strings.Join(multiSignerProblems(Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, o), "; ")
+			got := strings.Join(multiSignerProblems(context.Background(), Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, "example.com.", o), "; ")
 			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 				t.Errorf("problems %q, want %q", got, tc.want)
 			}
@@ -125,7 +126,7 @@ func TestDNSSECAuto(t *testing.T) {
 				o.DS, o.DSTTL, o.Old.KSKDS, o.New.KSKDS, o.Old.KSK, o.New.KSK = nil, 0, nil, nil, nil, nil
 			}
 			s := testSpec(spec.DNSSECAuto)
-			chooseMethod(Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, s, o)
+			chooseMethod(context.Background(), Env{Hosts: map[string]providers.Host{"old": tc.old, "new": tc.new}}, s, o)
 			if o.DNSSEC != tc.want || !strings.Contains(o.DNSSECWhy, tc.why) {
 				t.Fatalf("auto chose %q (%s), want %q (%s)", o.DNSSEC, o.DNSSECWhy, tc.want, tc.why)
 			}

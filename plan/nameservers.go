@@ -328,7 +328,7 @@ func preflight(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []str
 	switch {
 	case signed:
 		if secure {
-			out = append(out, multiSignerProblems(env, o)...)
+			out = append(out, multiSignerProblems(ctx, env, spec.Zone, o)...)
 		} else if len(o.New.KSKDS) == 0 {
 			out = append(out, "dnssec is insecure-window but the new servers do not all serve one DNSKEY set with a KSK")
 		}

@@ -208,7 +208,7 @@ func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) 
 	if err := observeHost(ctx, env, spec, spec.To, &o.New); err != nil {
 		return nil, err
 	}
-	chooseMethod(env, spec, o)
+	chooseMethod(ctx, env, spec, o)
 	if withPreflight {
 		o.Problems = append(o.Problems, preflight(ctx, env, spec, o)...)
 	}

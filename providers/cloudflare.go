@@ -130,6 +130,9 @@ func (h *CloudflareHost) GetRecords(ctx context.Context, zone string) ([]libdns.
 	}
 	var out []libdns.Record
 	for _, r := range recs {
+		if isCFSigning(r) {
+			continue // another signer's key (ChangeDNSKEYs), not a record of the zone
+		}
 		rr, err := r.rr(zone)
 		if err != nil {
 			return nil, err

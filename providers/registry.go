@@ -98,7 +98,7 @@ func HostTypes() []HostType {
 				return NewRFC2136Host(c.Server, c.TSIG).WithDNSKEYImport(c.DNSKEYImport), nil
 			}},
 		{Name: "cloudflare", Display: "Cloudflare", Settings: []Setting{SetTokenEnv, SetTokenFile, SetEndpoint},
-			Capabilities: HostCapabilities{MinTTL: 60, AtomicReplace: true},
+			Capabilities: HostCapabilities{MinTTL: 60, AtomicReplace: true, ForeignDNSKEY: true},
 			New: func(_ context.Context, c HostConfig) (Host, error) {
 				return NewCloudflareHost(c.Token, CloudflareOptions{Endpoint: c.Endpoint})
 			}},
