@@ -2,23 +2,18 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/dnsmigrate/dnsmigrate/apply"
-	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
 	"github.com/dnsmigrate/dnsmigrate/plan"
@@ -234,12 +229,7 @@ func eachChangeOnce(t *testing.T, p *plan.Plan, entries []apply.Entry, points []
 func TestCrashAndResumeMultiSigner(t *testing.T) {
 	labtest.Require(t)
 	t.Parallel()
-	ctx := context.Background()
-	cfg := lab.Config{Prefix: "127.90.0.0/24", DelegateTo: lab.DelegateNew}
-	_ = lab.Down(ctx, cfg)
-	l, err := lab.Up(ctx, cfg)
-	must(t, err)
-	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	l := labDelegatedTo(t, "127.90.0.0/24", lab.DelegateNew)
 	bin := buildMigrate(t)
 	specFile := writeMultiSignerSpec(t, l, false)
 	s, err := spec.Load(specFile, nil)
@@ -260,26 +250,7 @@ func TestCrashAndResumeMultiSigner(t *testing.T) {
 	p, err := plan.ReadPlan(apply.WorkspaceFor(s).Path("plan.json"))
 	must(t, err)
 	eachChangeOnce(t, p, entries, points)
-	// The end state: PowerDNS's DS only, each host with its own keys.
-	pdnsDS, err := l.LiveDS(ctx, lab.RolePDNS1, lab.Zone)
-	must(t, err)
-	a, _ := checks.LoadAnchors(l.TrustAnchor)
-	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
-	must(t, err)
-	if rep.Status != checks.Secure {
-		t.Errorf("end state: %s %v", rep.Status, ids(rep))
-	}
-	for _, ps := range rep.ParentServers {
-		if !slices.Equal(ps.NS, lab.PDNSNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(pdnsDS[0])) {
-			t.Errorf("parent %s: NS %v DS %v, want PowerDNS's", ps.Server, ps.NS, ps.DS)
-		}
-	}
-	for _, r := range []lab.Role{lab.RoleNew1, lab.RolePDNS1} {
-		reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(r), Name: lab.Zone, Type: dns.TypeDNSKEY})
-		if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
-			t.Errorf("%s serves %d DNSKEYs, want its own two: %v", r, len(keys), keys)
-		}
-	}
+	signerEndState(t, l, lab.RolePDNS1, lab.PDNSNS, lab.RoleNew1, lab.RolePDNS1)
 	// The registry: 1 update at lab start, then add-ds, switch-ns,
 	// remove-old-ds. Knot: the marker, lower-ttl, import-zsk, handover-ns,
 	// remove-old-zsk, restore-ttl, no marker.

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/dnsmigrate/dnsmigrate/lab"
 	"github.com/dnsmigrate/dnsmigrate/lab/labtest"
+	"github.com/dnsmigrate/dnsmigrate/plan"
 )
 
 // `migrate lab up --delegate-to P` starts the lab with the zone delegated
@@ -54,6 +56,19 @@ func TestLabDelegatedToEachProvider(t *testing.T) {
 			out := run(env, "check", lab.Zone)
 			if !strings.Contains(out, "SECURE: 0 critical") || !strings.Contains(out, "NS "+tc.ns[0]+" "+tc.ns[1]) {
 				t.Errorf("check of the lab delegated to %s:\n%s", tc.to, out)
+			}
+			if tc.to != lab.DelegateNew {
+				return
+			}
+			// The scripts' contract: on Knot, the example moves the zone to
+			// PowerDNS keeping it secure (planned here; e2e/multisigner_test.go
+			// applies it).
+			cmd := exec.Command(bin, "plan", "-f", "../examples/lab-multisigner.yaml", "--detailed-exitcode")
+			cmd.Env = env
+			b, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(b), "from new to pdns (dnssec: multi-signer)") || !strings.Contains(string(b), plan.StepImportZSK) {
+				t.Errorf("migrate plan -f examples/lab-multisigner.yaml: %v\n%s", err, b)
 			}
 		})
 	}

@@ -42,13 +42,7 @@ func zskOf(t *testing.T, l *lab.Lab, r lab.Role) *dns.DNSKEY {
 func TestCheckUnderstandsTwoSigners(t *testing.T) {
 	labtest.Require(t, "dnsviz")
 	ctx := context.Background()
-	cfg := lab.Config{Prefix: "127.85.0.0/24", DelegateTo: lab.DelegateNew}
-	_ = lab.Down(ctx, cfg)
-	l, err := lab.Up(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	l := labDelegatedTo(t, "127.85.0.0/24", lab.DelegateNew)
 
 	knotZSK, pdnsZSK := zskOf(t, l, lab.RoleNew1), zskOf(t, l, lab.RolePDNS1)
 	pdns, err := providers.NewPowerDNSHost(providers.PowerDNSOptions{Endpoint: l.PDNSAPI(), APIKey: l.Keys[lab.KeyPDNSAPI].Secret})

@@ -92,25 +92,11 @@ func TestMultiSignerMove(t *testing.T) {
 					t.Errorf("change log lacks %s: %v", want, steps)
 				}
 			}
-			ctx := context.Background()
 			newRole, newNS := lab.RolePDNS1, lab.PDNSNS
 			if tc.toKnot {
 				newRole, newNS = lab.RoleNew1, lab.NewNS
 			}
-			ds, err := l.LiveDS(ctx, newRole, lab.Zone)
-			must(t, err)
-			a, _ := checks.LoadAnchors(l.TrustAnchor)
-			rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
-			must(t, err)
-			for _, ps := range rep.ParentServers {
-				if !slices.Equal(ps.NS, newNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(ds[0])) {
-					t.Errorf("parent %s after the move: NS %v DS %v, want %v and the new host's DS only", ps.Server, ps.NS, ps.DS, newNS)
-				}
-			}
-			reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(newRole), Name: lab.Zone, Type: dns.TypeDNSKEY})
-			if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
-				t.Errorf("the new host serves %d DNSKEYs after the move, want its own KSK and ZSK: %v", len(keys), keys)
-			}
+			signerEndState(t, l, newRole, newNS, newRole) // the old host is off
 		})
 	}
 }
@@ -135,15 +121,11 @@ func TestMultiSignerTooShortWaitsFail(t *testing.T) {
 func moveMultiSigner(t *testing.T, prefix string, toKnot bool, scale float64, after time.Duration) (*lab.Lab, *apply.ChangeLog, *prober, error) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := lab.Config{Prefix: prefix, DelegateTo: lab.DelegateNew}
-	oldRoles := []lab.Role{lab.RoleNew1, lab.RoleNew2}
+	delegate, oldRoles := lab.DelegateNew, []lab.Role{lab.RoleNew1, lab.RoleNew2}
 	if toKnot {
-		cfg.DelegateTo, oldRoles = lab.DelegatePDNS, []lab.Role{lab.RolePDNS1, lab.RolePDNS2}
+		delegate, oldRoles = lab.DelegatePDNS, []lab.Role{lab.RolePDNS1, lab.RolePDNS2}
 	}
-	_ = lab.Down(ctx, cfg)
-	l, err := lab.Up(ctx, cfg)
-	must(t, err)
-	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	l := labDelegatedTo(t, prefix, delegate)
 	specFile := writeMultiSignerSpec(t, l, toKnot)
 
 	p, stop := watchResolvers(l)
@@ -178,11 +160,7 @@ func TestMultiSignerRollback(t *testing.T) {
 	labtest.Require(t)
 	t.Parallel()
 	ctx := context.Background()
-	cfg := lab.Config{Prefix: "127.89.0.0/24", DelegateTo: lab.DelegateNew}
-	_ = lab.Down(ctx, cfg)
-	l, err := lab.Up(ctx, cfg)
-	must(t, err)
-	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	l := labDelegatedTo(t, "127.89.0.0/24", lab.DelegateNew)
 	specFile := writeMultiSignerSpec(t, l, false)
 	newEnv := func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 		return plan.NewEnv(ctx, s, &tlog{t: t}, time.Second)
@@ -195,6 +173,11 @@ func TestMultiSignerRollback(t *testing.T) {
 	out := &stopAt{t: t, line: "wait-ns: waiting until", cancel: cancel}
 	if _, _, err := apply.Apply(fctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: out, Poll: 200 * time.Millisecond, NewEnv: newEnv}); err == nil {
 		t.Fatal("the forward move was not stopped")
+	}
+	// Mid-move (both DS published, the delegation on PowerDNS, each host
+	// holding the other's ZSK), migrate check finds the zone secure.
+	if rep := check(t, l, lab.Zone); rep.Status != checks.Secure || slices.ContainsFunc(rep.Findings, func(f checks.Finding) bool { return f.Severity == checks.Critical }) {
+		t.Errorf("check mid-move: %s %v", rep.Status, ids(rep))
 	}
 	cl, _, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: t}, Poll: 200 * time.Millisecond, NewEnv: newEnv, Reverse: true})
 	if err != nil {
@@ -214,23 +197,46 @@ func TestMultiSignerRollback(t *testing.T) {
 	if !slices.Contains(steps, plan.StepRemoveOldDS) || !slices.Contains(steps, plan.StepRemoveOldZSK) {
 		t.Errorf("the rollback was not a multi-signer move back: %v", steps)
 	}
-	knotDS, err := l.LiveDS(ctx, lab.RoleNew1, lab.Zone)
+	signerEndState(t, l, lab.RoleNew1, lab.NewNS, lab.RoleNew1, lab.RolePDNS1)
+}
+
+// labDelegatedTo starts a fresh lab at prefix with the zone delegated to
+// the provider to (lab.DelegateNew, lab.DelegatePDNS), down at cleanup.
+func labDelegatedTo(t *testing.T, prefix, to string) *lab.Lab {
+	t.Helper()
+	ctx := context.Background()
+	cfg := lab.Config{Prefix: prefix, DelegateTo: to}
+	_ = lab.Down(ctx, cfg)
+	l, err := lab.Up(ctx, cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	return l
+}
+
+// signerEndState checks the zone ended on one signer: secure, the parent
+// delegating to ns with only the DS of the KSK role serves, and each of
+// the hosts (their first servers; the ones still running) publishing its
+// own two keys only.
+func signerEndState(t *testing.T, l *lab.Lab, role lab.Role, ns [2]string, hosts ...lab.Role) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := l.LiveDS(ctx, role, lab.Zone)
 	must(t, err)
 	a, _ := checks.LoadAnchors(l.TrustAnchor)
 	rep, err := checks.New(checks.Options{Roots: []string{l.Addr(lab.RoleRoot)}, Anchors: &a, Resolvers: []string{l.Addr(lab.RoleValidating)}, Timeout: time.Second}).Check(ctx, lab.Zone)
 	must(t, err)
 	if rep.Status != checks.Secure {
-		t.Errorf("after the rollback: %s %v", rep.Status, ids(rep))
+		t.Errorf("end state: %s %v", rep.Status, ids(rep))
 	}
 	for _, ps := range rep.ParentServers {
-		if !slices.Equal(ps.NS, lab.NewNS[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(knotDS[0])) {
-			t.Errorf("parent %s after the rollback: NS %v DS %v, want Knot's", ps.Server, ps.NS, ps.DS)
+		if !slices.Equal(ps.NS, ns[:]) || len(ps.DS) != 1 || !strings.EqualFold(ps.DS[0], checks.RRData(ds[0])) {
+			t.Errorf("parent %s: NS %v DS %v, want %v and only the DS of %s's KSK", ps.Server, ps.NS, ps.DS, ns, role)
 		}
 	}
-	for _, r := range []lab.Role{lab.RoleNew1, lab.RolePDNS1} {
+	for _, r := range hosts {
 		reply := checks.NewClient(0, 1).Ask(ctx, checks.Question{Server: l.Addr(r), Name: lab.Zone, Type: dns.TypeDNSKEY})
 		if keys, _ := checks.RRsetOf(reply, lab.Zone, dns.TypeDNSKEY); len(keys) != 2 {
-			t.Errorf("%s serves %d DNSKEYs after the rollback, want its own two: %v", r, len(keys), keys)
+			t.Errorf("%s serves %d DNSKEYs, want its own two: %v", r, len(keys), keys)
 		}
 	}
 }
