@@ -605,7 +605,7 @@ func gateOldOrNew(ctx context.Context, env plan.Env, moves []providers.Replaceme
 func notAuthenticated(ctx context.Context, env plan.Env, p *plan.Plan, rep *checks.Report, ev *[]checks.Evidence) []string {
 	var qs []checks.Question
 	t := p.Target()
-	names := append(t.Watched, [2]string{t.Zone, "DNSKEY"})
+	names := append(p.Watched(), [2]string{t.Zone, "DNSKEY"})
 	for _, r := range rep.Resolvers {
 		if !r.Validating {
 			continue

@@ -42,7 +42,7 @@ func NewWatchdog(c *checks.Checker, p *plan.Plan) *Watchdog {
 	w := &Watchdog{checker: c.Fork()} // its own budget: never behind a gate's questions
 	t := p.Target()
 	w.report.Resolvers = t.Resolvers
-	for _, pk := range t.Watched {
+	for _, pk := range p.Watched() {
 		w.report.Names = append(w.report.Names, pk[0]+" "+pk[1])
 		for _, r := range t.Resolvers {
 			w.qs = append(w.qs, checks.Question{Server: checks.WithPort(r), Name: pk[0], Type: dns.StringToType[pk[1]], RD: true})

@@ -8,14 +8,13 @@ import (
 
 // Target is what a whole plan acts on, beside its steps: the zone, its
 // parent's servers, each host's servers, the resolvers that verify, the
-// gates' timeout. Apply reads the steps and this, never the spec or the
-// observation: Target is taken from both when the plan is made, and is
-// as sealed as they are (it is derived from the sealed parts, so it adds
-// nothing to the plan file and leaves its id as it was).
+// gates' timeout. Apply reads the steps, this and Watched, never the spec
+// or the observation: Plan.Target derives it from both, so it is as sealed
+// as they are, adds nothing to the plan file and leaves its id as it was.
 type Target struct {
 	Zone string
-	// Kind says whether the plan moves the zone's name servers or cuts
-	// records over at one host.
+	// Cutover says the plan cuts records over at one host rather than
+	// moving the zone's name servers.
 	Cutover bool
 	// From and To are the providers a move of name servers leaves and
 	// reaches (empty for a records cutover); Nameservers are To's names.
@@ -40,9 +39,6 @@ type Target struct {
 	DSTTL, NSTTL time.Duration
 	// TakeOver is the plan whose move this one takes over, if any.
 	TakeOver string
-	// Watched are the names a watchdog asks, as {name, TYPE}: the apex SOA,
-	// and the apex A, MX and TXT and a www A where the zone has them.
-	Watched [][2]string
 }
 
 // Host is one DNS host as a plan's gates ask it.
@@ -92,14 +88,25 @@ func (p *Plan) Target() Target {
 	}
 	t.Old = Host{Provider: o.Old.Provider, Servers: o.Old.Servers}
 	t.New = Host{Provider: o.New.Provider, Servers: o.New.Servers}
-	t.Watched = [][2]string{{s.Zone, "SOA"}}
-	for _, want := range [][2]string{{s.Zone, "A"}, {"www." + s.Zone, "A"}, {s.Zone, "MX"}, {s.Zone, "TXT"}} {
-		for _, rr := range o.Old.RRsets {
+	return t
+}
+
+// Watched are the names a watchdog asks, as {name, TYPE}: the apex SOA,
+// and the apex A, MX and TXT and a www A where the zone has them. Apart
+// from Target, which gates ask on every poll: this reads every RRset.
+func (p *Plan) Watched() [][2]string {
+	zone := p.Spec.Zone
+	out := [][2]string{{zone, "SOA"}}
+	if p.Observed == nil {
+		return out
+	}
+	for _, want := range [][2]string{{zone, "A"}, {"www." + zone, "A"}, {zone, "MX"}, {zone, "TXT"}} {
+		for _, rr := range p.Observed.Old.RRsets {
 			if rr.Name == want[0] && rr.Type == want[1] {
-				t.Watched = append(t.Watched, want)
+				out = append(out, want)
 				break
 			}
 		}
 	}
-	return t
+	return out
 }

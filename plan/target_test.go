@@ -32,8 +32,8 @@ func TestTarget(t *testing.T) {
 	}
 	// The zone has an apex A and a www A, no MX or TXT.
 	want := [][2]string{{"example.com.", "SOA"}, {"example.com.", "A"}, {"www.example.com.", "A"}}
-	if !slices.Equal(got.Watched, want) {
-		t.Errorf("watched %v, want %v", got.Watched, want)
+	if !slices.Equal(p.Watched(), want) {
+		t.Errorf("watched %v, want %v", p.Watched(), want)
 	}
 	if st := (Step{Provider: "old"}); got.HostOf(&st) != "old" {
 		t.Errorf("a step's own host: %q", got.HostOf(&st))
