@@ -240,7 +240,9 @@ func TestCrashAndResumeMultiSigner(t *testing.T) {
 		{plan.StepWaitDNSKEY, apply.EvWaitStart, 3 * time.Second, syscall.SIGKILL},
 		{plan.StepAddDS, apply.EvActionStart, 0, syscall.SIGKILL},
 		{plan.StepWaitDS, apply.EvWaitStart, 2 * time.Second, syscall.SIGKILL},
-		{plan.StepSwitchNS, apply.EvStepDone, 0, syscall.SIGKILL},
+		// After handover-ns, not switch-ns: a kill at a step's end may
+		// land after the next step's action-start, which a wait never has.
+		{plan.StepHandoverNS, apply.EvStepDone, 0, syscall.SIGKILL},
 		{plan.StepWaitNS, apply.EvWaitStart, 5 * time.Second, syscall.SIGINT},
 		{plan.StepRemoveOldDS, apply.EvStepDone, 0, syscall.SIGKILL},
 		{plan.StepRemoveOldZSK, apply.EvActionStart, 0, syscall.SIGKILL},
