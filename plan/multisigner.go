@@ -25,7 +25,9 @@ func (n *nsPlan) multiSigner() {
 	o, ttls := n.o, n.ttls
 	oldKeys, newKeys := o.Old.ZSK, o.New.ZSK
 	dnskeyTTL := max(o.Old.DNSKEYTTL, o.New.DNSKEYTTL)
-	imported := func(h HostState, keys []string) bool { return containsAll(h.ZSK, keys) }
+	// Imported already: each host's DNSKEY set holds the other's ZSK (its
+	// ZSK list holds only the keys it signs with).
+	imported := func(h HostState, keys []string) bool { return containsAll(h.DNSKEYs, keys) }
 	n.p.add(Step{ID: StepImportZSK, Action: ActionSetDNSKEY, Done: imported(o.Old, newKeys) && imported(o.New, oldKeys),
 		Summary: fmt.Sprintf("publish %s's ZSK at %s and %s's at %s, so that either host's DNSKEY set validates both hosts' answers", o.New.Provider, o.Old.Provider, o.Old.Provider, o.New.Provider),
 		Before:  keyLines(o.Old.Provider, o.Old.ZSK, o.New.Provider, o.New.ZSK), After: keyLines(o.Old.Provider, union(o.Old.ZSK, newKeys), o.New.Provider, union(o.New.ZSK, oldKeys)),

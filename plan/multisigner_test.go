@@ -71,6 +71,18 @@ func TestMultiSignerPlan(t *testing.T) {
 	if p.Step(StepRemoveDS) != nil {
 		t.Error("a multi-signer move never takes the DS down")
 	}
+	// Each host already publishing the other's ZSK (a move resumed or
+	// rolled back after import-zsk): import-zsk is done, not sent again.
+	o := multiSignerObserved()
+	o.Old.DNSKEYs = []string{"256 3 13 NEWZSK", "256 3 13 OLDZSK", "257 3 13 OLDKSK"}
+	o.New.DNSKEYs = []string{"256 3 13 NEWZSK", "256 3 13 OLDZSK", "257 3 13 NEWKSK"}
+	again, err := Build(testSpec("multi-signer"), o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Step(StepImportZSK).Done || p.Step(StepImportZSK).Done {
+		t.Errorf("import-zsk done: %t with the keys imported, %t without", again.Step(StepImportZSK).Done, p.Step(StepImportZSK).Done)
+	}
 }
 
 // A multi-signer move is refused, saying why, when a host cannot publish

@@ -290,6 +290,10 @@ func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, 
 				}
 			}
 			slices.Sort(h.ZSK)
+			for _, k := range a.Keys {
+				h.DNSKEYs = append(h.DNSKEYs, checks.RRData(k))
+			}
+			slices.Sort(h.DNSKEYs)
 			break
 		}
 	}

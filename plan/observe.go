@@ -85,6 +85,9 @@ type HostState struct {
 	// ZSK are the other keys (no SEP flag) every server serves, as data:
 	// a multi-signer move publishes them at the other host.
 	ZSK []string `json:"zsk,omitempty"`
+	// DNSKEYs are every key every server serves, as data: its own and
+	// another signer's it publishes.
+	DNSKEYs []string `json:"dnskeys,omitempty"`
 	// KSK are the DNSKEY records of those KSKs, as data, in KSKDS's order.
 	KSK     []string            `json:"ksk,omitempty"`
 	Serials []uint32            `json:"serials"`
