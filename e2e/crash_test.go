@@ -40,7 +40,7 @@ var migrateBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func readJournal(t *testing.T, path string) []apply.Entry {
+func readJournal(t testing.TB, path string) []apply.Entry {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
