@@ -82,8 +82,9 @@ type HostState struct {
 	ServedAbove map[string]uint32 `json:"served_above_api,omitempty"`
 	// KSKDS are SHA-256 DS records of the KSKs that every server serves.
 	KSKDS []string `json:"ksk_ds,omitempty"`
-	// ZSK are the other keys (no SEP flag) every server serves, as data:
-	// a multi-signer move publishes them at the other host.
+	// ZSK are the keys without the SEP flag that sign the host's answers
+	// (its own, not another signer's it publishes), as data: a
+	// multi-signer move publishes them at the other host.
 	ZSK []string `json:"zsk,omitempty"`
 	// DNSKEYs are every key every server serves, as data: its own and
 	// another signer's it publishes.
