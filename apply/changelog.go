@@ -113,6 +113,8 @@ func BuildChangeLog(p *plan.Plan, entries []Entry, wd *WatchReport, dryRun bool)
 				sl.State = "failed"
 				sl.Notes = append(sl.Notes, "action failed: "+e.Detail)
 				sl.Evidence = e.Evidence
+			case EvHostProven:
+				sl.Notes = append(sl.Notes, "every server of "+e.Batch+" serves its change, at "+checks.Stamp(time.Time(e.Time))+": "+e.Detail)
 			case EvGatePassed:
 				sl.GateResult, sl.Evidence = "passed at "+checks.Stamp(time.Time(e.Time))+": "+e.Detail, e.Evidence
 			case EvGateFailed:

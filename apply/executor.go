@@ -175,15 +175,10 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	if e, ok := x.Journal.Last(st.ID, EvWaitStart); ok && e.Until != nil {
 		until = time.Time(*e.Until)
 	} else {
-		anchor := x.now()
-		if i > 0 {
-			if e, ok := x.Journal.Last(x.Plan.Steps[i-1].ID, EvStepDone); ok {
-				anchor = time.Time(e.Time)
-			}
-		}
+		anchor, from := x.anchor(i)
 		until = anchor.Add(d)
 		u := Stamp(until)
-		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: st.Formula}
+		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: st.Formula + from}
 		if d != time.Duration(st.Wait) {
 			e.Before = []string{d.String()}
 			e.Detail = fmt.Sprintf("TEST OVERRIDE: waits scaled by %g to %s; %s", x.WaitScale, d, st.Formula)
@@ -221,6 +216,63 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	}
 	x.log("%s: done", st.ID)
 	return x.journal(Entry{Step: st.ID, Event: EvStepDone})
+}
+
+// anchor is the moment wait step i runs from: where its plan.Anchor says,
+// once the journal records that moment (from words it), else when the
+// step before it was proven (now, for the first step).
+func (x *Executor) anchor(i int) (at time.Time, from string) {
+	if a := x.Plan.Steps[i].Anchor; a != nil {
+		for j := len(x.Journal.Entries) - 1; j >= 0; j-- {
+			if e := x.Journal.Entries[j]; e.Step == a.Step && e.Event == EvHostProven && e.Batch == a.Provider {
+				return time.Time(e.Time), "; " + a.Words()
+			}
+		}
+	}
+	if i > 0 {
+		if e, ok := x.Journal.Last(x.Plan.Steps[i-1].ID, EvStepDone); ok {
+			return time.Time(e.Time), ""
+		}
+	}
+	return x.now(), ""
+}
+
+// anchored reports whether a wait of the plan runs from when step's
+// change at provider is proven.
+func (x *Executor) anchored(step, provider string) bool {
+	for _, st := range x.Plan.Steps {
+		if a := st.Anchor; a != nil && a.Step == step && a.Provider == provider {
+			return true
+		}
+	}
+	return false
+}
+
+// proveHost polls the gate of one change of a set-ttl step (st.TTLs[ci],
+// journaled as label) until every server of its host serves it, and
+// journals that moment, once: a wait anchored there runs from it while
+// the step goes on at the next host.
+func (x *Executor) proveHost(ctx context.Context, st *plan.Step, ci int, label string) error {
+	if st.Gate == nil || x.Journal.HasBatch(st.ID, EvHostProven, label) {
+		return nil
+	}
+	one := *st
+	one.TTLs = st.TTLs[ci : ci+1]
+	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
+	memo := newGateMemo()
+	for {
+		r := evalGate(ctx, x.Env, x.Plan, &one, nil, memo)
+		if r.OK {
+			x.log("%s: %s proven: %s", st.ID, label, r.Summary)
+			return x.journal(Entry{Step: st.ID, Event: EvHostProven, Batch: label, Detail: r.Summary, Evidence: r.Evidence})
+		}
+		if r.Fatal || x.now().After(deadline) {
+			return fmt.Errorf("%s does not serve the change at every server within %s: %s%s", label, st.Gate.Timeout, r.Summary, behind(st, r))
+		}
+		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+			return err
+		}
+	}
 }
 
 // holdChecks returns what a hold runs at each tick: every health check, at
@@ -600,7 +652,7 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 	switch st.Action {
 	case plan.ActionSetTTL:
 		seen := map[string]int{}
-		for _, c := range st.TTLs {
+		for i, c := range st.TTLs {
 			// A step may change one host twice (a rollback's restore-ttl:
 			// the forward TTLs and the handed-over apex NS): each change
 			// has batches of its own in the journal.
@@ -615,6 +667,11 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 			}
 			if err := x.sendBatches(ctx, st, label, c.Provider, reps); err != nil {
 				return err
+			}
+			if i < len(st.TTLs)-1 && x.anchored(st.ID, label) {
+				if err := x.proveHost(ctx, st, i, label); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -22,13 +22,17 @@ const (
 	EvBatchStart  = "batch-start" // one request of a change sent in several
 	EvBatchDone   = "batch-done"
 	EvGatePassed  = "gate-passed"
-	EvGateFailed  = "gate-failed"
-	EvWaitStart   = "wait-start"
-	EvStepDone    = "step-done"
-	EvStopped     = "stopped"
-	EvWatchdog    = "watchdog"
-	EvFinished    = "finished"
-	EvRolledBack  = "rolled-back"
+	// EvHostProven: one host's change of a set-ttl step proven at every
+	// server of that host (Batch names the host), before the step goes on
+	// at the next; a wait anchored there (plan.Anchor) runs from it.
+	EvHostProven = "host-proven"
+	EvGateFailed = "gate-failed"
+	EvWaitStart  = "wait-start"
+	EvStepDone   = "step-done"
+	EvStopped    = "stopped"
+	EvWatchdog   = "watchdog"
+	EvFinished   = "finished"
+	EvRolledBack = "rolled-back"
 )
 
 // Entry is one line of the journal: what happened, when, with evidence.

@@ -114,8 +114,27 @@ func (n *nsPlan) lower() {
 		n.p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
 		return
 	}
-	n.p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
-		Wait: n.wait(secs(tc.oldMax)), Formula: n.formula(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))})
+	wait := Step{ID: StepWaitTTL, Action: ActionWait, Summary: "let caches drop the old, longer TTLs",
+		Wait: n.wait(secs(tc.oldMax)), Formula: n.formula(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))}
+	// The caches to wait out are the old host's: the wait runs from when
+	// its servers serve the lowered TTLs, while lower-ttl goes on at the
+	// new host, which no resolver asks before switch-ns.
+	if len(tc.lower) > 1 && tc.lower[0].Provider == o.Old.Provider && !n.newAsked() {
+		wait.Anchor = &Anchor{Step: StepLowerTTL, Provider: o.Old.Provider}
+		wait.Summary += fmt.Sprintf(" (while lower-ttl goes on at %s)", o.New.Provider)
+	}
+	n.p.add(wait)
+}
+
+// newAsked reports whether resolvers may ask the new host already: the
+// delegation or the old host's apex NS names one of its servers.
+func (n *nsPlan) newAsked() bool {
+	for _, name := range n.to {
+		if slices.Contains(n.o.NS, name) || slices.Contains(n.o.Old.ApexNS, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeDS: remove-ds, then wait-ds-gone, the DS TTL and the old DNSKEY's.

@@ -224,7 +224,10 @@ type Step struct {
 
 	Wait    Duration `json:"wait,omitempty"`
 	Formula string   `json:"formula,omitempty"`
-	Gate    *Gate    `json:"gate,omitempty"`
+	// Anchor, on a wait, is the moment it runs from when that is not the
+	// end of the step before it.
+	Anchor *Anchor `json:"anchor,omitempty"`
+	Gate   *Gate   `json:"gate,omitempty"`
 
 	// DNSKEYs are what a set-dnskey step changes at each host.
 	DNSKEYs []KeyChange `json:"dnskeys,omitempty"`
@@ -238,6 +241,20 @@ type Step struct {
 	Rollback string `json:"rollback,omitempty"`
 	// Start is the earliest time the step can start, from the start of apply.
 	Start Duration `json:"earliest_start"`
+}
+
+// Anchor is a moment inside a set-ttl step that a wait runs from: when
+// the step's change at Provider is proven at every server of that host.
+// The step proves that host's change before it goes on at the next host,
+// so the wait runs while the step changes a host no resolver asks yet.
+type Anchor struct {
+	Step     string `json:"step"`
+	Provider string `json:"provider"`
+}
+
+// Words says when the wait starts, for the plan and the journal.
+func (a *Anchor) Words() string {
+	return fmt.Sprintf("from when every server of %s serves %s's change there", a.Provider, a.Step)
 }
 
 // KeyChange is another signer's DNSKEYs added to (and removed from) one

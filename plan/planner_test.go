@@ -402,3 +402,40 @@ func TestRecordsPlanHeader(t *testing.T) {
 		}
 	}
 }
+
+// wait-ttl runs from when the old host serves the lowered TTLs, while
+// lower-ttl goes on at the new host, only where no resolver asks the new
+// host yet: not when the delegation or the old host's apex NS names one of
+// its servers, nor when lower-ttl changes only the old host.
+func TestWaitTTLAnchoredWhileNewIsNotAsked(t *testing.T) {
+	newNS := []string{"ns1.new.example.org.", "ns2.new.example.org."}
+	for _, c := range []struct {
+		name   string
+		change func(o *Observed)
+		want   bool
+	}{
+		{"new host not asked", func(*Observed) {}, true},
+		{"delegation names a new server", func(o *Observed) { o.NS = append(o.NS, newNS[0]) }, false},
+		{"old apex NS names the new servers", func(o *Observed) { o.Old.ApexNS = newNS }, false},
+		{"nothing to lower at new", func(o *Observed) {
+			for i := range o.New.RRsets {
+				o.New.RRsets[i].TTL = min(o.New.RRsets[i].TTL, 300)
+			}
+		}, false},
+	} {
+		o := observed(3600, 86400, 3600, 172800, 86400, 900)
+		c.change(o)
+		p, err := Build(testSpec("insecure-window"), o, t0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		a := p.Step(StepWaitTTL).Anchor
+		if got := a != nil; got != c.want {
+			t.Errorf("%s: wait-ttl anchored %t, want %t", c.name, got, c.want)
+			continue
+		}
+		if a != nil && (a.Step != StepLowerTTL || a.Provider != "old" || p.Step(StepLowerTTL).TTLs[0].Provider != "old") {
+			t.Errorf("%s: anchor %+v; lower-ttl's first change at %s", c.name, a, p.Step(StepLowerTTL).TTLs[0].Provider)
+		}
+	}
+}

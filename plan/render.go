@@ -81,6 +81,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%2d. %s %-13s at +%-7s %s\n", i+1, st.symbol(), st.ID, time.Duration(st.Start), st.Summary)
 		if st.Action == ActionWait {
 			fmt.Fprintf(&b, "      wait %s: %s\n", st.Wait, st.Formula)
+			if st.Anchor != nil {
+				fmt.Fprintf(&b, "      %s\n", st.Anchor.Words())
+			}
 		}
 		if len(st.Before)+len(st.After) > 0 && st.Action != ActionSetTTL {
 			fmt.Fprintf(&b, "      before: %s\n      after:  %s\n", strings.Join(orNone(st.Before), ", "), strings.Join(orNone(st.After), ", "))

@@ -1,0 +1,124 @@
+package apply
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsmigrate/dnsmigrate/checks"
+	"github.com/dnsmigrate/dnsmigrate/plan"
+	"github.com/dnsmigrate/dnsmigrate/providers"
+	"github.com/dnsmigrate/dnsmigrate/spec"
+)
+
+// servedHost is a memHost whose changes its DNS server serves at once,
+// and whose every request takes took on the executor's clock (a host
+// that signs slowly).
+type servedHost struct {
+	*memHost
+	setTTL func(string, uint32)
+	clock  *SimClock
+	took   time.Duration
+}
+
+func (h *servedHost) Replace(ctx context.Context, zone string, reps []providers.Replacement) error {
+	if err := h.memHost.Replace(ctx, zone, reps); err != nil {
+		return err
+	}
+	for _, r := range reps {
+		h.setTTL(r.Name, r.TTL)
+	}
+	return h.clock.Sleep(ctx, h.took)
+}
+
+// anchoredRun is lower-ttl at old (quick) and new (each request 30 s),
+// then a 44 s wait-ttl anchored to old's change or, without anchor, to the
+// step's end; newFailsAt makes new's request with that number fail.
+func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimClock) {
+	t.Helper()
+	clock := NewSimClock(t0)
+	hosts := map[string]providers.Host{}
+	servers := map[string][]string{}
+	var changes []plan.TTLChange
+	for _, name := range []string{"old", "new"} {
+		mem, sets, ttls := memZone(6)
+		mem.failAt = 0
+		table := map[string]uint32{}
+		for _, s := range sets {
+			table[s.Name] = s.TTL
+		}
+		addr, _, setTTL := udpAnswers(t, table)
+		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock}
+		if name == "new" {
+			h.took, mem.failAt = 30*time.Second, newFailsAt
+		}
+		hosts[name], servers[name] = h, []string{addr}
+		changes = append(changes, plan.TTLChange{Provider: name, RRsets: sets, TTLs: ttls})
+	}
+	wait := plan.Step{ID: plan.StepWaitTTL, Action: plan.ActionWait, Wait: plan.Duration(44 * time.Second), Formula: "largest TTL at old 40s, + margin 10% = 44s"}
+	if anchor {
+		wait.Anchor = &plan.Anchor{Step: plan.StepLowerTTL, Provider: "old"}
+	}
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com.", Verify: spec.VerifySpec{GateTimeout: time.Minute}},
+		Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: servers["old"]}, New: plan.HostState{Provider: "new", Servers: servers["new"]}},
+		Steps: []plan.Step{
+			{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL, TTLs: changes, Gate: &plan.Gate{Check: plan.GateTTLServed, Timeout: plan.Duration(time.Minute)}},
+			wait,
+		}}
+	env := plan.Env{Hosts: hosts, Checker: checks.New(checks.Options{Roots: servers["old"], Timeout: time.Second})}
+	return &Executor{Plan: p, Env: env, Journal: MemoryJournal(), Clock: clock, Poll: time.Second}, clock
+}
+
+// A wait anchored to one host's change runs from when every server of
+// that host serves it, proven before the step goes on at the next host;
+// unanchored, it runs from the step's end. The proof is journaled once:
+// a run stopped at the next host and resumed keeps the wait's start.
+func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
+	for _, c := range []struct {
+		anchor     bool
+		newFailsAt int
+		// want: the wait's end and new's change done, from t0; the
+		// journal's events in order.
+		until, newDone time.Duration
+		events         string
+	}{
+		{true, 0, 44 * time.Second, 60 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
+		{false, 0, 104 * time.Second, 60 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
+		{true, 2, 44 * time.Second, 70 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 action-failed action-start batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
+	} {
+		x, clock := anchoredRun(t, c.anchor, c.newFailsAt)
+		err := x.steps(context.Background())
+		if c.newFailsAt > 0 {
+			if err == nil || !strings.Contains(err.Error(), "batch 2 of 2 failed") {
+				t.Fatalf("anchor %t, new fails: %v", c.anchor, err)
+			}
+			err = x.steps(context.Background())
+		}
+		if err != nil {
+			t.Fatalf("anchor %t: %v", c.anchor, err)
+		}
+		var events []string
+		var until time.Time
+		for _, e := range x.Journal.Entries {
+			ev := e.Event
+			if e.Batch != "" {
+				ev += ":" + e.Batch
+			}
+			events = append(events, ev)
+			if e.Event == EvWaitStart {
+				until = time.Time(*e.Until)
+			}
+		}
+		if got := strings.Join(events, " "); got != c.events {
+			t.Errorf("anchor %t, new fails at %d: journal\n%s\nwant\n%s", c.anchor, c.newFailsAt, got, c.events)
+		}
+		if got := until.Sub(t0); got != c.until {
+			t.Errorf("anchor %t, new fails at %d: the wait ends at +%s, want +%s", c.anchor, c.newFailsAt, got, c.until)
+		}
+		// The run ends when the later of the wait and new's change does.
+		if end, want := clock.Now().Sub(t0), max(c.until, c.newDone); end < want || end > want+2*time.Second {
+			t.Errorf("anchor %t, new fails at %d: the run ended at +%s, want about +%s", c.anchor, c.newFailsAt, end, want)
+		}
+	}
+}
