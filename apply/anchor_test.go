@@ -122,3 +122,24 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		}
 	}
 }
+
+// A rollback's plan is marked as one, whether or not this machine holds
+// the forward move's plan: its wait-ttl is not anchored (plan's
+// TestWaitTTLAnchoredWhileNewIsNotAsked).
+func TestReverseMarksTheRollback(t *testing.T) {
+	dir := t.TempDir()
+	ws := Workspace{Dir: dir, State: dir}
+	if _, prior := reverse(testSpec("insecure-window"), ws); !prior.Rollback {
+		t.Error("a rollback without the forward plan is not marked as one")
+	}
+	p, err := plan.Build(testSpec("insecure-window"), observed(3600, 86400, 3600, 172800, 86400, 900), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(ws.StatePath("plan.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, prior := reverse(testSpec("insecure-window"), ws); !prior.Rollback {
+		t.Error("a rollback with the forward plan is not marked as one")
+	}
+}

@@ -210,6 +210,7 @@ func reverse(spec *spec.Spec, forward Workspace) (Workspace, plan.Prior) {
 	if fp, err := plan.ReadPlan(forward.StatePath("plan.json")); err == nil {
 		prior = plan.PriorOf(fp)
 	}
+	prior.Rollback = true
 	return ws, prior
 }
 

@@ -60,6 +60,9 @@ func (p *Plan) ProveAccess(ctx context.Context, env Env, vars func(string) strin
 // the TTLs to restore, the DS TTL caches may hold, and the weighted sets
 // to end on.
 type Prior struct {
+	// Rollback says the plan is a move back (set by rollback, also when
+	// this machine holds no forward plan).
+	Rollback  bool
 	restoreTo []TTLChange
 	planID    string
 	dsTTL     uint32
@@ -79,6 +82,7 @@ func Fresh(ctx context.Context, env Env, spec *spec.Spec, saved *Plan, prior Pri
 	if saved == nil {
 		obs.PriorRouted = prior.routed
 		obs.PriorPlan = prior.planID
+		obs.Rollback = prior.Rollback
 		if takeOver != "" {
 			if err := TakeOver(obs, spec, takeOver); err != nil {
 				return nil, err

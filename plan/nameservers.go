@@ -118,8 +118,11 @@ func (n *nsPlan) lower() {
 		Wait: n.wait(secs(tc.oldMax)), Formula: n.formula(secs(tc.oldMax), fmt.Sprintf("largest TTL at %s before lowering (%s) %ds", o.Old.Provider, ttlSources(o), tc.oldMax))}
 	// The caches to wait out are the old host's: the wait runs from when
 	// its servers serve the lowered TTLs, while lower-ttl goes on at the
-	// new host, which no resolver asks before switch-ns.
-	if len(tc.lower) > 1 && tc.lower[0].Provider == o.Old.Provider && !n.newAsked() {
+	// new host, which no resolver asks before switch-ns. Not in a
+	// rollback: in two of three rollbacks of 100,000 RRsets so planned,
+	// Knot Resolver answered SERVFAIL once (for the DNSKEY), which no
+	// rollback without it did; kept out until that is understood.
+	if len(tc.lower) > 1 && tc.lower[0].Provider == o.Old.Provider && !n.newAsked() && !o.Rollback {
 		wait.Anchor = &Anchor{Step: StepLowerTTL, Provider: o.Old.Provider}
 		wait.Summary += fmt.Sprintf(" (while lower-ttl goes on at %s)", o.New.Provider)
 	}

@@ -39,6 +39,9 @@ type Observed struct {
 	// PriorPlan is the forward move a rollback undoes: its marker is
 	// expected at the hosts.
 	PriorPlan string `json:"prior_plan,omitempty"`
+	// Rollback: this is a move back (migrate rollback), with or without
+	// the forward move's plan on this machine.
+	Rollback bool `json:"rollback,omitempty"`
 	// TakeOver is the plan whose move this one takes over from its marker
 	// (TakeOver): its marker is expected at the hosts.
 	TakeOver    string           `json:"take_over,omitempty"`

@@ -417,6 +417,7 @@ func TestWaitTTLAnchoredWhileNewIsNotAsked(t *testing.T) {
 		{"new host not asked", func(*Observed) {}, true},
 		{"delegation names a new server", func(o *Observed) { o.NS = append(o.NS, newNS[0]) }, false},
 		{"old apex NS names the new servers", func(o *Observed) { o.Old.ApexNS = newNS }, false},
+		{"a rollback", func(o *Observed) { o.Rollback = true }, false},
 		{"nothing to lower at new", func(o *Observed) {
 			for i := range o.New.RRsets {
 				o.New.RRsets[i].TTL = min(o.New.RRsets[i].TTL, 300)
