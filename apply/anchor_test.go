@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +15,23 @@ import (
 
 // servedHost is a memHost whose changes its DNS server serves at once,
 // and whose every request takes took on the executor's clock (a host
-// that signs slowly).
+// that signs slowly). A request first waits, in real time, until the
+// journal holds after (the order the test gives the hosts' requests,
+// which run at once).
 type servedHost struct {
 	*memHost
 	setTTL func(string, uint32)
 	clock  *SimClock
 	took   time.Duration
+	after  func() bool
 }
 
 func (h *servedHost) Replace(ctx context.Context, zone string, reps []providers.Replacement) error {
+	for give := time.Now().Add(5 * time.Second); !h.after(); time.Sleep(time.Millisecond) {
+		if time.Now().After(give) {
+			return errors.New("the other host's change never ran beside this one")
+		}
+	}
 	if err := h.memHost.Replace(ctx, zone, reps); err != nil {
 		return err
 	}
@@ -34,10 +43,18 @@ func (h *servedHost) Replace(ctx context.Context, zone string, reps []providers.
 
 // anchoredRun is lower-ttl at old (quick) and new (each request 30 s),
 // then a 44 s wait-ttl anchored to old's change or, without anchor, to the
-// step's end; newFailsAt makes new's request with that number fail.
+// step's end; newFailsAt makes new's request with that number fail. The
+// hosts' changes run at once: old's second request waits until new's
+// first batch has started (after old's first is done), and new's first
+// until old is proven (anchored) or done.
 func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimClock) {
 	t.Helper()
 	clock := NewSimClock(t0)
+	j := MemoryJournal()
+	oldDone := func() bool { return j.HasBatch(plan.StepLowerTTL, EvBatchDone, "old 2/2") }
+	if anchor {
+		oldDone = func() bool { return j.HasBatch(plan.StepLowerTTL, EvHostProven, "old") }
+	}
 	hosts := map[string]providers.Host{}
 	servers := map[string][]string{}
 	var changes []plan.TTLChange
@@ -49,9 +66,9 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimCloc
 			table[s.Name] = s.TTL
 		}
 		addr, _, setTTL := udpAnswers(t, table)
-		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock}
+		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool { return len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2") }}
 		if name == "new" {
-			h.took, mem.failAt = 30*time.Second, newFailsAt
+			h.took, mem.failAt, h.after = 30*time.Second, newFailsAt, oldDone
 		}
 		hosts[name], servers[name] = h, []string{addr}
 		changes = append(changes, plan.TTLChange{Provider: name, RRsets: sets, TTLs: ttls})
@@ -67,13 +84,15 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimCloc
 			wait,
 		}}
 	env := plan.Env{Hosts: hosts, Checker: checks.New(checks.Options{Roots: servers["old"], Timeout: time.Second})}
-	return &Executor{Plan: p, Env: env, Journal: MemoryJournal(), Clock: clock, Poll: time.Second}, clock
+	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second}, clock
 }
 
 // A wait anchored to one host's change runs from when every server of
-// that host serves it, proven before the step goes on at the next host;
+// that host serves it, proven while the step goes on at the next host;
 // unanchored, it runs from the step's end. The proof is journaled once:
 // a run stopped at the next host and resumed keeps the wait's start.
+// (events: the journal's events with each host's batches apart, in
+// order.)
 func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 	for _, c := range []struct {
 		anchor     bool
@@ -83,9 +102,9 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		until, newDone time.Duration
 		events         string
 	}{
-		{true, 0, 44 * time.Second, 60 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
-		{false, 0, 104 * time.Second, 60 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
-		{true, 2, 44 * time.Second, 70 * time.Second, "action-start batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 action-failed action-start batch-start:new 2/2 batch-done:new 2/2 action-done gate-passed step-done wait-start step-done"},
+		{true, 0, 44 * time.Second, 60 * time.Second, "old: batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old | new: batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 | action-start action-done gate-passed step-done wait-start step-done"},
+		{false, 0, 104 * time.Second, 60 * time.Second, "old: batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 | new: batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 | action-start action-done gate-passed step-done wait-start step-done"},
+		{true, 2, 44 * time.Second, 70 * time.Second, "old: batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old | new: batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-start:new 2/2 batch-done:new 2/2 | action-start action-failed action-start action-done gate-passed step-done wait-start step-done"},
 	} {
 		x, clock := anchoredRun(t, c.anchor, c.newFailsAt)
 		err := x.steps(context.Background())
@@ -98,19 +117,22 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		if err != nil {
 			t.Fatalf("anchor %t: %v", c.anchor, err)
 		}
-		var events []string
+		var old, new, rest []string
 		var until time.Time
 		for _, e := range x.Journal.Entries {
-			ev := e.Event
-			if e.Batch != "" {
-				ev += ":" + e.Batch
+			switch host, _, _ := strings.Cut(e.Batch, " "); host {
+			case "old":
+				old = append(old, e.Event+":"+e.Batch)
+			case "new":
+				new = append(new, e.Event+":"+e.Batch)
+			default:
+				rest = append(rest, e.Event)
 			}
-			events = append(events, ev)
 			if e.Event == EvWaitStart {
 				until = time.Time(*e.Until)
 			}
 		}
-		if got := strings.Join(events, " "); got != c.events {
+		if got := "old: " + strings.Join(old, " ") + " | new: " + strings.Join(new, " ") + " | " + strings.Join(rest, " "); got != c.events {
 			t.Errorf("anchor %t, new fails at %d: journal\n%s\nwant\n%s", c.anchor, c.newFailsAt, got, c.events)
 		}
 		if got := until.Sub(t0); got != c.until {

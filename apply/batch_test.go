@@ -22,6 +22,7 @@ type memHost struct {
 	sets   map[string]providers.Replacement // "name type" -> the RRset as data and TTL
 	sent   []int                            // RRsets per request received
 	failAt int                              // fail the request with this number (1-based); 0 never
+	onSend func()                           // called after each request, when set
 }
 
 func (h *memHost) GetRecords(context.Context, string) ([]libdns.Record, error) {
@@ -54,6 +55,9 @@ func (h *memHost) Replace(_ context.Context, _ string, reps []providers.Replacem
 	h.sent = append(h.sent, len(reps))
 	for _, r := range reps {
 		h.sets[r.Name+" "+r.Type] = r
+	}
+	if h.onSend != nil {
+		h.onSend()
 	}
 	return nil
 }
@@ -164,5 +168,33 @@ func TestBatchesOfTwoChangesAtOneHost(t *testing.T) {
 	}
 	if strings.Join(keys, "|") != "old 1/1|old#2 1/1" {
 		t.Errorf("batches journaled: %v", keys)
+	}
+}
+
+// A host's change stops between batches when another host's change in
+// the same step failed, saying how far it got; the resumed run sends only
+// what was not.
+func TestBatchesHaltedByAnotherHost(t *testing.T) {
+	h, sets, ttls := memZone(7)
+	x, st := batchExecutor(h, sets, ttls, MemoryJournal())
+	reps, err := providers.TTLChanges(sets, ttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fanOut{lead: make(chan struct{})}
+	h.onSend = func() {
+		if len(h.sent) == 2 {
+			f.failed.Store(true)
+		}
+	}
+	err = x.sendBatches(context.Background(), st, "old", "old", reps, f)
+	if err == nil || err.Error() != "6 of the 7 RRsets at old were changed, then it stopped before batch 3 of 3: another host's change failed" {
+		t.Fatalf("halted: %v", err)
+	}
+	if err := x.sendBatches(context.Background(), st, "old", "old", reps, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(h.sent) != "[3 3 1]" {
+		t.Errorf("requests (RRsets each): %v, want two, then on resume only the last", h.sent)
 	}
 }

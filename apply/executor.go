@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -42,6 +44,8 @@ type Executor struct {
 	// resume a stop and roll it back (the CLI's).
 	Source Source
 	Words  Words
+
+	outMu sync.Mutex // one progress line at a time (a step's hosts change at once)
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -51,6 +55,8 @@ func (x *Executor) now() time.Time { return x.Clock.Now().UTC() }
 
 func (x *Executor) log(format string, args ...any) {
 	if x.Out != nil {
+		x.outMu.Lock()
+		defer x.outMu.Unlock()
 		fmt.Fprintf(x.Out, "%s %s\n", x.now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
 }
@@ -223,10 +229,8 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 // step before it was proven (now, for the first step).
 func (x *Executor) anchor(i int) (at time.Time, from string) {
 	if a := x.Plan.Steps[i].Anchor; a != nil {
-		for j := len(x.Journal.Entries) - 1; j >= 0; j-- {
-			if e := x.Journal.Entries[j]; e.Step == a.Step && e.Event == EvHostProven && e.Batch == a.Provider {
-				return time.Time(e.Time), "; " + a.Words()
-			}
+		if e, ok := x.Journal.LastBatch(a.Step, EvHostProven, a.Provider); ok {
+			return time.Time(e.Time), "; " + a.Words()
 		}
 	}
 	if i > 0 {
@@ -381,14 +385,90 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 	return providers.Replace(ctx, name, host, x.Plan.Target().Zone, reps)
 }
 
+// setTTLs sends a set-ttl step's changes: each host's in the plan's order
+// (a rollback's restore-ttl changes one host twice: the forward TTLs,
+// then the handed-over apex NS; each change has batches of its own in
+// the journal), the hosts at once once the first host's first batch is
+// journaled done (see fanOut). A host whose change anchors a wait is
+// proven right after its batches, while the others go on.
+func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
+	type change struct {
+		index int
+		label string
+		reps  []providers.Replacement
+	}
+	var order []string
+	chains := map[string][]change{}
+	for i, c := range st.TTLs {
+		label := c.Provider
+		if n := len(chains[c.Provider]); n > 0 {
+			label = fmt.Sprintf("%s#%d", c.Provider, n+1)
+		} else {
+			order = append(order, c.Provider)
+		}
+		reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
+		if err != nil {
+			return fmt.Errorf("provider %s: %w", c.Provider, err)
+		}
+		chains[c.Provider] = append(chains[c.Provider], change{i, label, reps})
+	}
+	f := &fanOut{lead: make(chan struct{})}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for n, provider := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if n == 0 {
+				defer f.landed()
+			} else {
+				<-f.lead
+			}
+			for _, c := range chains[provider] {
+				err := x.sendBatches(ctx, st, c.label, provider, c.reps, f)
+				if err == nil && c.index < len(st.TTLs)-1 && x.anchored(st.ID, c.label) {
+					err = x.proveHost(ctx, st, c.index, c.label)
+				}
+				if err != nil {
+					f.failed.Store(true)
+					errs[n] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// fanOut paces the hosts of one step that change at once. The first host
+// goes alone until its first batch is journaled done (or found done, or
+// it ends): a journal that cannot be written, or a host that refuses the
+// change, stops the step with one request out, not one at each host. A
+// host that fails stops the others between batches.
+type fanOut struct {
+	failed atomic.Bool
+	lead   chan struct{} // closed when the others may start
+	once   sync.Once
+}
+
+func (f *fanOut) landed() {
+	if f != nil {
+		f.once.Do(func() { close(f.lead) })
+	}
+}
+
+func (f *fanOut) halted() bool { return f != nil && f.failed.Load() }
+
 // sendBatches sends a step's replacements at a host in the batches its
 // transport allows, journaling each: on a resume, a batch journaled done
 // is not sent again, and one started but not journaled done is read back
 // from the host and sent again only if it is not in place. A failure says
 // how many RRsets were changed before it; apply or rollback finishes.
 // label names the change in the journal ("old", or "old#2" for a step's
-// second change at that host).
-func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provider string, reps []providers.Replacement) error {
+// second change at that host). f paces it beside other hosts' changes
+// (nil: none).
+func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provider string, reps []providers.Replacement, f *fanOut) error {
 	host, ok := x.Env.Hosts[provider]
 	if !ok {
 		return fmt.Errorf("no host for provider %q", provider)
@@ -400,13 +480,18 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		key := fmt.Sprintf("%s %d/%d", label, i+1, len(batches))
 		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
 			changed += len(b)
+			f.landed()
 			continue
+		}
+		if f.halted() {
+			return fmt.Errorf("%d of the %d RRsets at %s were changed, then it stopped before batch %d of %d: another host's change failed", changed, len(reps), provider, i+1, len(batches))
 		}
 		if x.Journal.HasBatch(st.ID, EvBatchStart, key) && inPlace(ctx, provider, host, zone, b) {
 			if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))}); err != nil {
 				return err
 			}
 			changed += len(b)
+			f.landed()
 			continue
 		}
 		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
@@ -422,6 +507,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets (%d of %d)", len(b), changed, len(reps))}); err != nil {
 			return err
 		}
+		f.landed()
 		if len(batches) > 1 {
 			x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), changed, len(reps))
 		}
@@ -651,30 +737,7 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 	zone := t.Zone
 	switch st.Action {
 	case plan.ActionSetTTL:
-		seen := map[string]int{}
-		for i, c := range st.TTLs {
-			// A step may change one host twice (a rollback's restore-ttl:
-			// the forward TTLs and the handed-over apex NS): each change
-			// has batches of its own in the journal.
-			seen[c.Provider]++
-			label := c.Provider
-			if seen[c.Provider] > 1 {
-				label = fmt.Sprintf("%s#%d", c.Provider, seen[c.Provider])
-			}
-			reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
-			if err != nil {
-				return fmt.Errorf("provider %s: %w", c.Provider, err)
-			}
-			if err := x.sendBatches(ctx, st, label, c.Provider, reps); err != nil {
-				return err
-			}
-			if i < len(st.TTLs)-1 && x.anchored(st.ID, label) {
-				if err := x.proveHost(ctx, st, i, label); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return x.setTTLs(ctx, st)
 	case plan.ActionSetDS:
 		var ds []providers.DelegationSigner
 		for i, d := range st.DS {
@@ -707,7 +770,7 @@ func (x *Executor) do(ctx context.Context, st *plan.Step) error {
 		if len(st.Routes) > 0 {
 			return x.setRoutes(ctx, t.HostOf(st), st.Routes)
 		}
-		return x.sendBatches(ctx, st, t.HostOf(st), t.HostOf(st), st.Records)
+		return x.sendBatches(ctx, st, t.HostOf(st), t.HostOf(st), st.Records, nil)
 	case plan.ActionSetWeights:
 		return x.setRoutes(ctx, t.HostOf(st), st.Routes)
 	case plan.ActionSetMarker:

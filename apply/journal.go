@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,7 +69,11 @@ func (s *Stamp) UnmarshalJSON(b []byte) error {
 // Journal is the append-only record of an apply, one JSON object a line,
 // each written and fsynced before the next action: after a crash at any
 // moment, it says what was done and when.
+//
+// Append, Last, LastBatch and HasBatch may be called at once (a step's
+// hosts change at once); Entries is read directly only between steps.
 type Journal struct {
+	mu      sync.Mutex
 	f       *os.File
 	Entries []Entry
 }
@@ -141,6 +146,8 @@ func MemoryJournal() *Journal { return &Journal{} }
 
 // Append writes e and fsyncs it before returning.
 func (j *Journal) Append(e Entry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.f == nil {
 		j.Entries = append(j.Entries, e)
 		return nil
@@ -161,6 +168,8 @@ func (j *Journal) Append(e Entry) error {
 
 // Last returns the latest entry of step with event.
 func (j *Journal) Last(step, event string) (Entry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		if e := j.Entries[i]; e.Step == step && e.Event == event {
 			return e, true
@@ -171,12 +180,20 @@ func (j *Journal) Last(step, event string) (Entry, bool) {
 
 // HasBatch reports whether the journal records event for a step's batch.
 func (j *Journal) HasBatch(step, event, batch string) bool {
+	_, ok := j.LastBatch(step, event, batch)
+	return ok
+}
+
+// LastBatch returns the latest entry of step with event for batch.
+func (j *Journal) LastBatch(step, event, batch string) (Entry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		if e := j.Entries[i]; e.Step == step && e.Event == event && e.Batch == batch {
-			return true
+			return e, true
 		}
 	}
-	return false
+	return Entry{}, false
 }
 
 // Finished reports whether the journal records a completed migration.
