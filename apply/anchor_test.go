@@ -84,7 +84,7 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimCloc
 			wait,
 		}}
 	env := plan.Env{Hosts: hosts, Checker: checks.New(checks.Options{Roots: servers["old"], Timeout: time.Second})}
-	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second}, clock
+	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second, Out: &strings.Builder{}}, clock
 }
 
 // A wait anchored to one host's change runs from when every server of
@@ -134,6 +134,25 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		}
 		if got := "old: " + strings.Join(old, " ") + " | new: " + strings.Join(new, " ") + " | " + strings.Join(rest, " "); got != c.events {
 			t.Errorf("anchor %t, new fails at %d: journal\n%s\nwant\n%s", c.anchor, c.newFailsAt, got, c.events)
+		}
+		// The progress line says where the wait runs from, on the run
+		// that starts it and on a resumed one.
+		line := "wait-ttl: waiting until " + until.Format("15:04:05.000") + " (largest TTL at old 40s, + margin 10% = 44s)"
+		if c.anchor {
+			line = strings.TrimSuffix(line, ")") + "; from when every server of old serves lower-ttl's change there)"
+		}
+		if out := x.Out.(*strings.Builder).String(); !strings.Contains(out, line+"\n") {
+			t.Errorf("anchor %t, new fails at %d: progress has no line %q:\n%s", c.anchor, c.newFailsAt, line, out)
+		}
+		if c.anchor && c.newFailsAt == 0 {
+			// A resumed run (the journal holds the wait's start) says it too.
+			x.Out = &strings.Builder{}
+			if err := x.wait(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
+			if out := x.Out.(*strings.Builder).String(); !strings.Contains(out, line+"\n") {
+				t.Errorf("resumed: progress has no line %q:\n%s", line, out)
+			}
 		}
 		if got := until.Sub(t0); got != c.until {
 			t.Errorf("anchor %t, new fails at %d: the wait ends at +%s, want +%s", c.anchor, c.newFailsAt, got, c.until)

@@ -178,13 +178,18 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 		d = time.Duration(float64(d) * x.WaitScale)
 	}
 	var until time.Time
+	words := st.Formula // and, for an anchored wait, where it runs from
 	if e, ok := x.Journal.Last(st.ID, EvWaitStart); ok && e.Until != nil {
 		until = time.Time(*e.Until)
+		if strings.HasPrefix(e.Detail, st.Formula) {
+			words = e.Detail
+		}
 	} else {
 		anchor, from := x.anchor(i)
 		until = anchor.Add(d)
 		u := Stamp(until)
-		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: st.Formula + from}
+		words += from
+		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: words}
 		if d != time.Duration(st.Wait) {
 			e.Before = []string{d.String()}
 			e.Detail = fmt.Sprintf("TEST OVERRIDE: waits scaled by %g to %s; %s", x.WaitScale, d, st.Formula)
@@ -193,7 +198,7 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 			return err
 		}
 	}
-	x.log("%s: waiting until %s (%s)", st.ID, until.Format("15:04:05.000"), st.Formula)
+	x.log("%s: waiting until %s (%s)", st.ID, until.Format("15:04:05.000"), words)
 	last := ""
 	health := x.holdChecks(st)
 	for {
