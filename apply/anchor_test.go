@@ -47,9 +47,10 @@ func (h *servedHost) Replace(ctx context.Context, zone string, reps []providers.
 // hosts' changes run at once: old's second request waits until new's
 // first batch has started (after old's first is done), and new's first
 // until old is proven (anchored) or done.
-func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimClock) {
+// oldAsked counts the questions old's server was asked, by name.
+func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (x *Executor, clock *SimClock, oldAsked func(string) int) {
 	t.Helper()
-	clock := NewSimClock(t0)
+	clock = NewSimClock(t0)
 	j := MemoryJournal()
 	oldDone := func() bool { return j.HasBatch(plan.StepLowerTTL, EvBatchDone, "old 2/2") }
 	if anchor {
@@ -65,7 +66,10 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimCloc
 		for _, s := range sets {
 			table[s.Name] = s.TTL
 		}
-		addr, _, setTTL := udpAnswers(t, table)
+		addr, asked, setTTL := udpAnswers(t, table)
+		if name == "old" {
+			oldAsked = asked
+		}
 		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool { return len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2") }}
 		if name == "new" {
 			h.took, mem.failAt, h.after = 30*time.Second, newFailsAt, oldDone
@@ -84,7 +88,7 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (*Executor, *SimCloc
 			wait,
 		}}
 	env := plan.Env{Hosts: hosts, Checker: checks.New(checks.Options{Roots: servers["old"], Timeout: time.Second})}
-	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second, Out: &strings.Builder{}}, clock
+	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second, Out: &strings.Builder{}}, clock, oldAsked
 }
 
 // A wait anchored to one host's change runs from when every server of
@@ -106,7 +110,7 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		{false, 0, 104 * time.Second, 60 * time.Second, "old: batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 | new: batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-done:new 2/2 | action-start action-done gate-passed step-done wait-start step-done"},
 		{true, 2, 44 * time.Second, 70 * time.Second, "old: batch-start:old 1/2 batch-done:old 1/2 batch-start:old 2/2 batch-done:old 2/2 host-proven:old | new: batch-start:new 1/2 batch-done:new 1/2 batch-start:new 2/2 batch-start:new 2/2 batch-done:new 2/2 | action-start action-failed action-start action-done gate-passed step-done wait-start step-done"},
 	} {
-		x, clock := anchoredRun(t, c.anchor, c.newFailsAt)
+		x, clock, oldAsked := anchoredRun(t, c.anchor, c.newFailsAt)
 		err := x.steps(context.Background())
 		if c.newFailsAt > 0 {
 			if err == nil || !strings.Contains(err.Error(), "batch 2 of 2 failed") {
@@ -134,6 +138,14 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		}
 		if got := "old: " + strings.Join(old, " ") + " | new: " + strings.Join(new, " ") + " | " + strings.Join(rest, " "); got != c.events {
 			t.Errorf("anchor %t, new fails at %d: journal\n%s\nwant\n%s", c.anchor, c.newFailsAt, got, c.events)
+		}
+		// What proved old for the anchor also proves it for the step's
+		// gate: each of its RRsets was asked once. (A failed change is
+		// read back at every server before the run stops: not counted.)
+		for _, set := range x.Plan.Steps[0].TTLs[0].RRsets {
+			if n := oldAsked(set.Name); n != 1 && c.newFailsAt == 0 {
+				t.Errorf("anchor %t, new fails at %d: old was asked %s %d times, want once", c.anchor, c.newFailsAt, set.Name, n)
+			}
 		}
 		// The progress line says where the wait runs from, on the run
 		// that starts it and on a resumed one.

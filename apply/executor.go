@@ -46,6 +46,10 @@ type Executor struct {
 	Words  Words
 
 	outMu sync.Mutex // one progress line at a time (a step's hosts change at once)
+	// begun is a set-ttl step's gate memo that proveHost began with the
+	// step's first change: the step's own gate does not ask that host's
+	// servers again.
+	begun map[string]*gateMemo
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -269,6 +273,14 @@ func (x *Executor) proveHost(ctx context.Context, st *plan.Step, ci int, label s
 	one.TTLs = st.TTLs[ci : ci+1]
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
 	memo := newGateMemo()
+	if ci == 0 {
+		// The step's gate numbers its first change's answers as this
+		// one does: what is proven here needs no asking there.
+		if x.begun == nil {
+			x.begun = map[string]*gateMemo{}
+		}
+		x.begun[st.ID] = memo
+	}
 	for {
 		r := evalGate(ctx, x.Env, x.Plan, &one, nil, memo)
 		if r.OK {
@@ -706,7 +718,10 @@ func (x *Executor) gate(ctx context.Context, st *plan.Step) error {
 	last := ""
 	began := x.now()
 	lastLog := began
-	memo := newGateMemo()
+	memo := x.begun[st.ID]
+	if memo == nil {
+		memo = newGateMemo()
+	}
 	for attempt := 1; ; attempt++ {
 		since := x.since()
 		since[gateStartKey(st.ID)] = began
