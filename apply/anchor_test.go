@@ -43,10 +43,11 @@ func (h *servedHost) Replace(ctx context.Context, zone string, reps []providers.
 
 // anchoredRun is lower-ttl at old (quick) and new (each request 30 s),
 // then a 44 s wait-ttl anchored to old's change or, without anchor, to the
-// step's end; newFailsAt makes new's request with that number fail. The
-// hosts' changes run at once: old's second request waits until new's
-// first batch has started (after old's first is done), and new's first
-// until old is proven (anchored) or done.
+// step's end; newFailsAt makes new's request with that number fail.
+// Unanchored, the hosts' changes run at once: old's second request waits
+// until new's first batch has started (after old's first is done), and
+// new's first until old's are done. Anchored, new starts once old is
+// proven.
 // oldAsked counts the questions old's server was asked, by name.
 func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (x *Executor, clock *SimClock, oldAsked func(string) int) {
 	t.Helper()
@@ -70,7 +71,7 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (x *Executor, clock 
 		if name == "old" {
 			oldAsked = asked
 		}
-		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool { return len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2") }}
+		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool { return anchor || len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2") }}
 		if name == "new" {
 			h.took, mem.failAt, h.after = 30*time.Second, newFailsAt, oldDone
 		}
@@ -123,7 +124,14 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		}
 		var old, new, rest []string
 		var until time.Time
-		for _, e := range x.Journal.Entries {
+		proven, newStarts := -1, -1
+		for i, e := range x.Journal.Entries {
+			if e.Event == EvHostProven && proven < 0 {
+				proven = i
+			}
+			if e.Batch == "new 1/2" && newStarts < 0 {
+				newStarts = i
+			}
 			switch host, _, _ := strings.Cut(e.Batch, " "); host {
 			case "old":
 				old = append(old, e.Event+":"+e.Batch)
@@ -138,6 +146,9 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 		}
 		if got := "old: " + strings.Join(old, " ") + " | new: " + strings.Join(new, " ") + " | " + strings.Join(rest, " "); got != c.events {
 			t.Errorf("anchor %t, new fails at %d: journal\n%s\nwant\n%s", c.anchor, c.newFailsAt, got, c.events)
+		}
+		if c.anchor && newStarts < proven {
+			t.Errorf("anchor %t, new fails at %d: new's change started (entry %d) before old was proven (entry %d)", c.anchor, c.newFailsAt, newStarts, proven)
 		}
 		// What proved old for the anchor also proves it for the step's
 		// gate: each of its RRsets was asked once. (A failed change is

@@ -407,7 +407,9 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // then the handed-over apex NS; each change has batches of its own in
 // the journal), the hosts at once once the first host's first batch is
 // journaled done (see fanOut). A host whose change anchors a wait is
-// proven right after its batches, while the others go on.
+// proven right after its batches; when that is the first host, it goes
+// alone until then (the wait runs from that proof: the others' signing
+// would only slow it on shared CPUs, and runs under the wait instead).
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	type change struct {
 		index int
@@ -429,7 +431,7 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 		}
 		chains[c.Provider] = append(chains[c.Provider], change{i, label, reps})
 	}
-	f := &fanOut{lead: make(chan struct{})}
+	f := &fanOut{lead: make(chan struct{}), untilProven: x.anchored(st.ID, chains[order[0]][0].label)}
 	errs := make([]error, len(order))
 	var wg sync.WaitGroup
 	for n, provider := range order {
@@ -437,14 +439,16 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 		go func() {
 			defer wg.Done()
 			if n == 0 {
-				defer f.landed()
+				defer f.release()
 			} else {
 				<-f.lead
 			}
 			for _, c := range chains[provider] {
 				err := x.sendBatches(ctx, st, c.label, provider, c.reps, f)
 				if err == nil && c.index < len(st.TTLs)-1 && x.anchored(st.ID, c.label) {
-					err = x.proveHost(ctx, st, c.index, c.label)
+					if err = x.proveHost(ctx, st, c.index, c.label); err == nil && n == 0 {
+						f.release()
+					}
 				}
 				if err != nil {
 					f.failed.Store(true)
@@ -461,19 +465,25 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 // fanOut paces the hosts of one step that change at once. The first host
 // goes alone until its first batch is journaled done (or found done, or
 // it ends): a journal that cannot be written, or a host that refuses the
-// change, stops the step with one request out, not one at each host. A
-// host that fails stops the others between batches.
+// change, stops the step with one request out, not one at each host; or,
+// untilProven, until it is proven. A host that fails stops the others
+// between batches.
 type fanOut struct {
-	failed atomic.Bool
-	lead   chan struct{} // closed when the others may start
-	once   sync.Once
+	failed      atomic.Bool
+	lead        chan struct{} // closed when the others may start
+	once        sync.Once
+	untilProven bool
 }
 
+// landed says a batch of the first host is journaled done.
 func (f *fanOut) landed() {
-	if f != nil {
-		f.once.Do(func() { close(f.lead) })
+	if f != nil && !f.untilProven {
+		f.release()
 	}
 }
+
+// release lets the other hosts start.
+func (f *fanOut) release() { f.once.Do(func() { close(f.lead) }) }
 
 func (f *fanOut) halted() bool { return f != nil && f.failed.Load() }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,14 +175,15 @@ func waitSpans(cl *apply.ChangeLog) [][2]time.Time {
 }
 
 // hostTime is how long the hosts took to answer the batches of changes a
-// run sent after start, outside its waits: from each batch's start to its
-// done in the journal entries, less what a wait ran beside it (a wait
-// anchored inside lower-ttl runs while the new host takes its changes).
+// run sent after start, outside its waits: the time covered by some
+// batch under way (from its start to its done in the journal entries;
+// two hosts' batches at once count once), less what a wait ran beside it
+// (a wait anchored inside lower-ttl runs while the new host takes its
+// changes).
 func hostTime(b testing.TB, entries []apply.Entry, start time.Time, waits [][2]time.Time) time.Duration {
 	b.Helper()
 	began := map[string]time.Time{}
-	var sum time.Duration
-	n := 0
+	var spans [][2]time.Time
 	for _, e := range entries {
 		at := time.Time(e.Time)
 		if at.Before(start.Add(-time.Millisecond)) {
@@ -193,19 +195,33 @@ func hostTime(b testing.TB, entries []apply.Entry, start time.Time, waits [][2]t
 			began[key] = at
 		case apply.EvBatchDone:
 			if t0, ok := began[key]; ok {
-				sum += at.Sub(t0)
-				for _, w := range waits {
-					if from, to := maxTime(t0, w[0]), minTime(at, w[1]); to.After(from) {
-						sum -= to.Sub(from)
-					}
-				}
-				n++
+				spans = append(spans, [2]time.Time{t0, at})
 			}
 		}
 	}
-	if n == 0 {
+	if len(spans) == 0 {
 		b.Fatal("the journal holds no batch sent in this run")
 	}
+	slices.SortFunc(spans, func(x, y [2]time.Time) int { return x[0].Compare(y[0]) })
+	var sum time.Duration
+	cover := func(from, to time.Time) {
+		sum += to.Sub(from)
+		for _, w := range waits {
+			if f, t := maxTime(from, w[0]), minTime(to, w[1]); t.After(f) {
+				sum -= t.Sub(f)
+			}
+		}
+	}
+	cur := spans[0]
+	for _, sp := range spans[1:] {
+		if sp[0].After(cur[1]) {
+			cover(cur[0], cur[1])
+			cur = sp
+			continue
+		}
+		cur[1] = maxTime(cur[1], sp[1])
+	}
+	cover(cur[0], cur[1])
 	return sum
 }
 
