@@ -71,7 +71,9 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (x *Executor, clock 
 		if name == "old" {
 			oldAsked = asked
 		}
-		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool { return anchor || len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2") }}
+		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool {
+			return anchor || len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2")
+		}}
 		if name == "new" {
 			h.took, mem.failAt, h.after = 30*time.Second, newFailsAt, oldDone
 		}
