@@ -198,3 +198,41 @@ func TestBatchesHaltedByAnotherHost(t *testing.T) {
 		t.Errorf("requests (RRsets each): %v, want two, then on resume only the last", h.sent)
 	}
 }
+
+// A rollback's set-ttl step changes its hosts one after the other: the
+// second host's first batch starts after the first host's last is done.
+// (The first host's second request gives the second host a moment to
+// start, as it would at once.)
+func TestRollbackHostsOneAfterTheOther(t *testing.T) {
+	for _, rollback := range []bool{true, false} {
+		old, sets, ttls := memZone(6)
+		other, _, _ := memZone(6)
+		j := MemoryJournal()
+		x, st := batchExecutor(old, sets, ttls, j)
+		x.Env.Hosts["new"] = other
+		st.TTLs = append(st.TTLs, plan.TTLChange{Provider: "new", RRsets: sets, TTLs: ttls})
+		x.Plan.Observed = &plan.Observed{Rollback: rollback}
+		old.onSend = func() {
+			for give := time.Now().Add(300 * time.Millisecond); len(old.sent) == 2 && time.Now().Before(give); time.Sleep(time.Millisecond) {
+				if j.HasBatch(st.ID, EvBatchStart, "new 1/2") {
+					return
+				}
+			}
+		}
+		if err := x.do(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		newStarts, oldDone := -1, -1
+		for i, e := range j.Entries {
+			switch {
+			case e.Batch == "new 1/2" && e.Event == EvBatchStart:
+				newStarts = i
+			case e.Batch == "old 2/2" && e.Event == EvBatchDone:
+				oldDone = i
+			}
+		}
+		if sequential := newStarts > oldDone; sequential != rollback {
+			t.Errorf("rollback %t: new's first batch started at entry %d, old's last done at %d", rollback, newStarts, oldDone)
+		}
+	}
+}
