@@ -417,9 +417,10 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // kept out until that is understood.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	type change struct {
-		index int
-		label string
-		reps  []providers.Replacement
+		index   int
+		label   string
+		reps    []providers.Replacement
+		anchors bool // a wait runs from its proof
 	}
 	var order []string
 	chains := map[string][]change{}
@@ -434,10 +435,15 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 		if err != nil {
 			return fmt.Errorf("provider %s: %w", c.Provider, err)
 		}
-		chains[c.Provider] = append(chains[c.Provider], change{i, label, reps})
+		chains[c.Provider] = append(chains[c.Provider], change{i, label, reps, i < len(st.TTLs)-1 && x.anchored(st.ID, label)})
 	}
-	f := &fanOut{lead: make(chan struct{}), untilProven: x.anchored(st.ID, chains[order[0]][0].label),
-		untilDone: x.Plan.Observed != nil && x.Plan.Observed.Rollback}
+	f := &fanOut{lead: make(chan struct{}), until: leadFirstBatch}
+	switch {
+	case x.Plan.Observed != nil && x.Plan.Observed.Rollback:
+		f.until = leadDone
+	case chains[order[0]][0].anchors:
+		f.until = leadProven
+	}
 	errs := make([]error, len(order))
 	var wg sync.WaitGroup
 	for n, provider := range order {
@@ -445,15 +451,15 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 		go func() {
 			defer wg.Done()
 			if n == 0 {
-				defer f.release()
+				defer f.reached(leadDone)
 			} else {
 				<-f.lead
 			}
 			for _, c := range chains[provider] {
 				err := x.sendBatches(ctx, st, c.label, provider, c.reps, f)
-				if err == nil && c.index < len(st.TTLs)-1 && x.anchored(st.ID, c.label) {
-					if err = x.proveHost(ctx, st, c.index, c.label); err == nil && n == 0 && !f.untilDone {
-						f.release()
+				if err == nil && c.anchors {
+					if err = x.proveHost(ctx, st, c.index, c.label); err == nil {
+						f.reached(leadProven)
 					}
 				}
 				if err != nil {
@@ -468,29 +474,41 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	return errors.Join(errs...)
 }
 
-// fanOut paces the hosts of one step that change at once. The first host
-// goes alone until its first batch is journaled done (or found done, or
-// it ends): a journal that cannot be written, or a host that refuses the
-// change, stops the step with one request out, not one at each host; or,
-// untilProven, until it is proven; or, untilDone, until it is done. A
-// host that fails stops the others between batches.
+// leadPoint is how far a step's first host goes alone before the other
+// hosts start their changes.
+type leadPoint int
+
+const (
+	// leadFirstBatch: until its first batch is journaled done (or found
+	// done): a journal that cannot be written, or a host that refuses
+	// the change, stops the step with one request out, not one at each
+	// host.
+	leadFirstBatch leadPoint = iota
+	// leadProven: until every server of it serves its change (a wait
+	// runs from that proof).
+	leadProven
+	// leadDone: until it has ended, one host after the other; also where
+	// a first host that fails lets the others go (to stop them).
+	leadDone
+)
+
+// fanOut paces the hosts of one step that change at once: the first host
+// goes alone until it reaches until, then the others start. A host that
+// fails stops the others between batches.
 type fanOut struct {
-	failed      atomic.Bool
-	lead        chan struct{} // closed when the others may start
-	once        sync.Once
-	untilProven bool
-	untilDone   bool
+	failed atomic.Bool
+	lead   chan struct{} // closed when the others may start
+	once   sync.Once
+	until  leadPoint
 }
 
-// landed says a batch of the first host is journaled done.
-func (f *fanOut) landed() {
-	if f != nil && !f.untilProven && !f.untilDone {
-		f.release()
+// reached says a host got to point p. Only the first host's count: the
+// others run only once it has let them (and leadDone always lets them).
+func (f *fanOut) reached(p leadPoint) {
+	if f != nil && (p == f.until || p == leadDone) {
+		f.once.Do(func() { close(f.lead) })
 	}
 }
-
-// release lets the other hosts start.
-func (f *fanOut) release() { f.once.Do(func() { close(f.lead) }) }
 
 func (f *fanOut) halted() bool { return f != nil && f.failed.Load() }
 
@@ -514,7 +532,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		key := fmt.Sprintf("%s %d/%d", label, i+1, len(batches))
 		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
 			changed += len(b)
-			f.landed()
+			f.reached(leadFirstBatch)
 			continue
 		}
 		if f.halted() {
@@ -525,7 +543,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 				return err
 			}
 			changed += len(b)
-			f.landed()
+			f.reached(leadFirstBatch)
 			continue
 		}
 		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
@@ -541,7 +559,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets (%d of %d)", len(b), changed, len(reps))}); err != nil {
 			return err
 		}
-		f.landed()
+		f.reached(leadFirstBatch)
 		if len(batches) > 1 {
 			x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), changed, len(reps))
 		}
