@@ -724,11 +724,13 @@ const progressEvery = 10 * time.Second
 // actionTimeout bounds one step's action as a whole.
 const actionTimeout = 20 * time.Minute
 
-// readBack polls the step's gate for up to 10 s (or its timeout).
+// readBack polls the step's gate for up to 10 s (or its timeout), each
+// poll asking only what the earlier ones did not prove.
 func (x *Executor) readBack(ctx context.Context, st *plan.Step) GateResult {
 	deadline := x.now().Add(min(10*time.Second, time.Duration(st.Gate.Timeout)))
+	memo := newGateMemo()
 	for {
-		r := evalGate(ctx, x.Env, x.Plan, st, x.since(), nil)
+		r := evalGate(ctx, x.Env, x.Plan, st, x.since(), memo)
 		if r.OK || x.now().After(deadline) || x.Clock.Sleep(ctx, x.Poll) != nil {
 			return r
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,39 @@ func TestGateAsksOnlyWhatIsNotProven(t *testing.T) {
 	if asked("a.example.com.") != 1 || asked("b.example.com.") != 1 || asked("c.example.com.") != 2 {
 		t.Errorf("questions per name over two polls: a %d, b %d, c %d, want a and b once, c twice", asked("a.example.com."), asked("b.example.com."), asked("c.example.com."))
 	}
+}
+
+// A restarted run's read-back of a change polls like a gate: what one
+// poll proved is not asked again in the next.
+func TestReadBackAsksOnlyWhatIsNotProven(t *testing.T) {
+	addr, asked, setTTL := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300})
+	st := lowerABC()
+	st.Gate.Timeout = plan.Duration(time.Minute)
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{addr}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
+	clock := &landsAfter{SimClock: NewSimClock(time.Now()), sleeps: 3, land: func() { setTTL("c.example.com.", 60) }}
+	x := &Executor{Plan: p, Env: env, Clock: clock, Journal: &Journal{}, Out: &strings.Builder{}, Poll: time.Second}
+	if r := x.readBack(context.Background(), st); !r.OK {
+		t.Fatalf("read back: %+v", r)
+	}
+	if asked("a.example.com.") != 1 || asked("b.example.com.") != 1 || asked("c.example.com.") != 4 {
+		t.Errorf("questions per name over four polls: a %d, b %d, c %d, want a and b once, c 4 times", asked("a.example.com."), asked("b.example.com."), asked("c.example.com."))
+	}
+}
+
+// landsAfter is a simulated clock on which a change lands (land runs)
+// at the given sleep.
+type landsAfter struct {
+	*SimClock
+	sleeps int
+	land   func()
+}
+
+func (c *landsAfter) Sleep(ctx context.Context, d time.Duration) error {
+	if c.sleeps--; c.sleeps == 0 {
+		c.land()
+	}
+	return c.SimClock.Sleep(ctx, d)
 }
 
 // lowerABC is a lower-ttl step taking a, b and c.example.com. A from 300
