@@ -411,10 +411,10 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // alone until then (the wait runs from that proof: the others' signing
 // would only slow it on shared CPUs, and runs under the wait instead).
 // In a rollback (the plan's observed.rollback) the hosts go one after the
-// other: in one of four rollbacks of 100,000 RRsets with both at once,
-// Knot Resolver answered SERVFAIL once (example.lab. DNSKEY, 30 s after
-// restore-ttl ended), which none of four rollbacks one host at a time did;
-// kept out until that is understood.
+// other, as they did when Knot Resolver's SERVFAILs in rollbacks were
+// first seen with both at once; those turned out to come with one host at
+// a time too (its cached NS set outliving the addresses of in-zone server
+// names, README), so this is a choice not yet re-measured, not a remedy.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	type change struct {
 		index   int
