@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,182 @@ func TestReverseMarksTheRollback(t *testing.T) {
 	}
 	if _, prior := reverse(testSpec("insecure-window"), ws); !prior.Rollback {
 		t.Error("a rollback with the forward plan is not marked as one")
+	}
+}
+
+// A wait with further anchors (plan's AlsoFrom: RRsets with shorter TTLs,
+// changed after those with the longest) ends at the latest of each proof
+// plus its own wait; one not proven (a step done before this run) adds
+// nothing.
+func TestWaitEndsAtTheLatestOfItsAnchors(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		longest, other time.Duration // when each change was proven, from t0; 0: never
+		want           time.Duration
+		from           string
+	}{
+		{"the others proven in time", time.Second, 20 * time.Second, 45 * time.Second, "; from when every server of old serves lower-ttl's change there)"},
+		{"the others proven late", time.Second, 40 * time.Second, 56500 * time.Millisecond, "; from when every server of old serves lower-ttl's change there; and 16.5s (largest TTL 15s + margin) from when every server of old serves lower-ttl's change #2 there: ends later)"},
+		{"the others never proven here", time.Second, 0, 45 * time.Second, "; from when every server of old serves lower-ttl's change there)"},
+	} {
+		clock := NewSimClock(t0)
+		j := MemoryJournal()
+		for label, at := range map[string]time.Duration{"old": c.longest, "old#2": c.other} {
+			if at > 0 {
+				j.Entries = append(j.Entries, Entry{Time: Stamp(t0.Add(at)), Step: plan.StepLowerTTL, Event: EvHostProven, Batch: label})
+			}
+		}
+		j.Entries = append(j.Entries, Entry{Time: Stamp(t0.Add(50 * time.Second)), Step: plan.StepLowerTTL, Event: EvStepDone})
+		clock.Sleep(context.Background(), 50*time.Second)
+		wait := plan.Step{ID: plan.StepWaitTTL, Action: plan.ActionWait, Wait: plan.Duration(44 * time.Second), Formula: "largest TTL 40s + margin",
+			Anchor:   &plan.Anchor{Step: plan.StepLowerTTL, Provider: "old"},
+			AlsoFrom: []plan.Anchor{{Step: plan.StepLowerTTL, Provider: "old#2", Wait: plan.Duration(16500 * time.Millisecond), Formula: "largest TTL 15s + margin"}}}
+		out := &strings.Builder{}
+		x := &Executor{Plan: &plan.Plan{Steps: []plan.Step{{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL}, wait}}, Journal: j, Clock: clock, Out: out}
+		if err := x.wait(context.Background(), 1); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		e, _ := j.Last(plan.StepWaitTTL, EvWaitStart)
+		if got := time.Time(*e.Until).Sub(t0); got != c.want {
+			t.Errorf("%s: the wait ends at +%s, want +%s", c.name, got, c.want)
+		}
+		if line := "(largest TTL 40s + margin" + c.from; !strings.Contains(out.String(), line) {
+			t.Errorf("%s: progress has no %q:\n%s", c.name, line, out)
+		}
+	}
+}
+
+// servedPair is old and new, each a memZone of 6 RRsets whose changes its
+// own DNS server serves at once (servedHost; each request takes took on
+// clock).
+type servedPair struct {
+	hosts   map[string]providers.Host
+	servers map[string][]string
+	mems    map[string]*memHost
+	served  map[string]func(string, uint32)
+	sets    map[string][]providers.RRset
+	ttls    map[string][]uint32
+}
+
+func newServedPair(t *testing.T, clock *SimClock, took time.Duration) *servedPair {
+	sp := &servedPair{hosts: map[string]providers.Host{}, servers: map[string][]string{}, mems: map[string]*memHost{},
+		served: map[string]func(string, uint32){}, sets: map[string][]providers.RRset{}, ttls: map[string][]uint32{}}
+	for _, name := range []string{"old", "new"} {
+		mem, sets, ttls := memZone(6)
+		mem.failAt = 0
+		table := map[string]uint32{}
+		for _, s := range sets {
+			table[s.Name] = s.TTL
+		}
+		addr, _, setTTL := udpAnswers(t, table)
+		sp.hosts[name] = &servedHost{memHost: mem, setTTL: setTTL, clock: clock, took: took, after: func() bool { return true }}
+		sp.servers[name], sp.mems[name], sp.served[name], sp.sets[name], sp.ttls[name] = []string{addr}, mem, setTTL, sets, ttls
+	}
+	return sp
+}
+
+// executor runs steps against the pair, its gates polled every poll.
+func (sp *servedPair) executor(clock Clock, j *Journal, poll time.Duration, steps ...plan.Step) *Executor {
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com.", Verify: spec.VerifySpec{GateTimeout: time.Minute}},
+		Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: sp.servers["old"]}, New: plan.HostState{Provider: "new", Servers: sp.servers["new"]}},
+		Steps:    steps}
+	env := plan.Env{Hosts: sp.hosts, Checker: checks.New(checks.Options{Roots: sp.servers["old"], Timeout: time.Second})}
+	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: poll, Out: &strings.Builder{}}
+}
+
+// A set-ttl step whose first host's change comes in two, each anchoring
+// the wait, proves each right after its batches; the next host starts
+// once the first change is proven, beside the second.
+func TestEachAnchoringChangeProvenOnItsOwn(t *testing.T) {
+	clock := NewSimClock(t0)
+	j := MemoryJournal()
+	sp := newServedPair(t, clock, time.Second)
+	old, ttls := sp.sets["old"], sp.ttls["old"]
+	changes := []plan.TTLChange{{Provider: "old", RRsets: old[:1], TTLs: ttls[:1]}, {Provider: "old", RRsets: old[1:], TTLs: ttls[1:]},
+		{Provider: "new", RRsets: sp.sets["new"], TTLs: sp.ttls["new"]}}
+	wait := plan.Step{ID: plan.StepWaitTTL, Action: plan.ActionWait, Wait: plan.Duration(44 * time.Second), Formula: "44s",
+		Anchor:   &plan.Anchor{Step: plan.StepLowerTTL, Provider: "old"},
+		AlsoFrom: []plan.Anchor{{Step: plan.StepLowerTTL, Provider: "old#2", Wait: plan.Duration(16 * time.Second), Formula: "16s"}}}
+	x := sp.executor(clock, j, time.Second,
+		plan.Step{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL, TTLs: changes, Gate: &plan.Gate{Check: plan.GateTTLServed, Timeout: plan.Duration(time.Minute)}},
+		wait)
+	if err := x.steps(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]int{}
+	for i, e := range j.Entries {
+		if _, seen := at[e.Event+":"+e.Batch]; !seen {
+			at[e.Event+":"+e.Batch] = i
+		}
+	}
+	for _, want := range []string{"host-proven:old", "host-proven:old#2", "batch-done:old#2 2/2", "batch-start:new 1/2"} {
+		if _, ok := at[want]; !ok {
+			t.Fatalf("the journal has no %s: %+v", want, j.Entries)
+		}
+	}
+	if at["batch-start:new 1/2"] < at["host-proven:old"] {
+		t.Errorf("new started (entry %d) before old's first change was proven (entry %d)", at["batch-start:new 1/2"], at["host-proven:old"])
+	}
+	if at["host-proven:old#2"] < at["batch-done:old#2 2/2"] {
+		t.Errorf("old#2 proven (entry %d) before its last batch was done (entry %d)", at["host-proven:old#2"], at["batch-done:old#2 2/2"])
+	}
+	if _, ok := at["host-proven:new"]; ok {
+		t.Error("new's change, which no wait runs from, was proven on its own")
+	}
+}
+
+// A change sent from an earlier step's proof (the old host's restore-ttl,
+// from add-ds's) goes on during the wait between, and is proven there;
+// its step only sends the rest. A run resumed mid-wait sends only what
+// had not landed.
+func TestChangeSentAheadDuringTheWait(t *testing.T) {
+	for _, resumed := range []bool{false, true} {
+		j := MemoryJournal()
+		sp := newServedPair(t, NewSimClock(t0), 0)
+		changes := []plan.TTLChange{{Provider: "old", RRsets: sp.sets["old"], TTLs: sp.ttls["old"], SendFrom: plan.StepAddDS},
+			{Provider: "new", RRsets: sp.sets["new"], TTLs: sp.ttls["new"]}}
+		j.Entries = append(j.Entries, Entry{Time: Stamp(time.Now()), Step: plan.StepAddDS, Event: EvStepDone})
+		if resumed {
+			// The first run sent old's first batch ahead, then stopped.
+			j.Entries = append(j.Entries, Entry{Time: Stamp(time.Now()), Step: plan.StepRestoreTTL, Event: EvBatchStart, Batch: "old 1/2"},
+				Entry{Time: Stamp(time.Now()), Step: plan.StepRestoreTTL, Event: EvBatchDone, Batch: "old 1/2"})
+			for _, r := range changes[0].RRsets[:3] {
+				sp.mems["old"].sets[r.Name+" A"] = providers.Replacement{Name: r.Name, Type: "A", TTL: 60, To: r.Data}
+				sp.served["old"](r.Name, 60)
+			}
+		}
+		x := sp.executor(RealClock{}, j, 50*time.Millisecond,
+			plan.Step{ID: plan.StepAddDS, Action: plan.ActionVerify},
+			plan.Step{ID: plan.StepWaitDS, Action: plan.ActionWait, Wait: plan.Duration(2 * time.Second), Formula: "2s"},
+			plan.Step{ID: plan.StepRestoreTTL, Action: plan.ActionSetTTL, TTLs: changes, Gate: &plan.Gate{Check: plan.GateTTLServed, Timeout: plan.Duration(time.Minute)}})
+		if err := x.steps(context.Background()); err != nil {
+			t.Fatalf("resumed %t: %v", resumed, err)
+		}
+		x.aheadWG.Wait()
+		at := map[string]int{}
+		for i, e := range j.Entries {
+			if k := e.Step + " " + e.Event + " " + e.Batch; at[k] == 0 {
+				at[k] = i
+			}
+		}
+		waited := at["wait-ds step-done "]
+		for _, k := range []string{"restore-ttl batch-done old 2/2", "restore-ttl host-proven old"} {
+			if i, ok := at[k]; !ok || i > waited {
+				t.Errorf("resumed %t: %s at entry %d, wait-ds over at %d", resumed, k, i, waited)
+			}
+		}
+		if i := at["restore-ttl batch-start new 1/2"]; i < waited {
+			t.Errorf("resumed %t: new's change started (entry %d) before wait-ds was over (entry %d)", resumed, i, waited)
+		}
+		want := []int{3, 3}
+		if resumed {
+			want = []int{3} // its first batch landed before
+		}
+		if got := sp.mems["old"].sent; !slices.Equal(got, want) {
+			t.Errorf("resumed %t: old was sent %v RRsets per request, want %v", resumed, got, want)
+		}
+		if _, ok := j.Last(plan.StepRestoreTTL, EvStepDone); !ok {
+			t.Errorf("resumed %t: restore-ttl not done: %+v", resumed, j.Entries)
+		}
 	}
 }

@@ -50,6 +50,10 @@ type Executor struct {
 	// step's first change: the step's own gate does not ask that host's
 	// servers again.
 	begun map[string]*gateMemo
+	// ahead are the changes sent ahead of their step (sendAhead), by
+	// step and label, and ahead's goroutines.
+	ahead   map[string]chan struct{}
+	aheadWG sync.WaitGroup
 }
 
 // ErrStopped says the run stopped safely between actions (Ctrl-C).
@@ -92,7 +96,10 @@ func (x *Executor) Run(ctx context.Context) (*ChangeLog, error) {
 			halt(&ErrWatchdog{Events: ev})
 		})
 	}
-	err := x.steps(ctx)
+	sctx, stopAhead := context.WithCancel(ctx)
+	err := x.steps(sctx)
+	stopAhead() // a run that stops leaves no change going on
+	x.aheadWG.Wait()
 	if err == nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		err = context.Cause(ctx)
 	}
@@ -153,6 +160,7 @@ func (x *Executor) steps(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return stopErr(ctx)
 		}
+		x.sendAhead(ctx, i)
 		var err error
 		if st.Action == plan.ActionWait || st.Action == plan.ActionHold {
 			err = x.wait(ctx, i)
@@ -164,6 +172,70 @@ func (x *Executor) steps(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sendAhead starts, beside step i, the changes of later steps that are
+// sent from the proof of a step done already (plan.TTLChange.SendFrom):
+// one goroutine per host, its changes in order, each batch journaled
+// under its own step as that step would, each change then proven at its
+// host's servers (journaled host-proven). Its step waits for them, then
+// sends whatever did not land (so a change that failed ahead, or a run
+// resumed, is finished there).
+func (x *Executor) sendAhead(ctx context.Context, i int) {
+	if x.DryRun {
+		return
+	}
+	for j := i + 1; j < len(x.Plan.Steps); j++ {
+		st := &x.Plan.Steps[j]
+		if _, done := x.Journal.Last(st.ID, EvStepDone); done {
+			continue
+		}
+		labels := plan.ChangeLabels(st.TTLs)
+		var order []string
+		chains := map[string][]int{}
+		for ci, c := range st.TTLs {
+			if c.SendFrom == "" || x.ahead[st.ID+" "+labels[ci]] != nil {
+				continue
+			}
+			if _, proven := x.Journal.Last(c.SendFrom, EvStepDone); !proven {
+				continue
+			}
+			if len(chains[c.Provider]) == 0 {
+				order = append(order, c.Provider)
+			}
+			chains[c.Provider] = append(chains[c.Provider], ci)
+		}
+		for _, provider := range order {
+			var done []chan struct{}
+			for _, ci := range chains[provider] {
+				if x.ahead == nil {
+					x.ahead = map[string]chan struct{}{}
+				}
+				ch := make(chan struct{})
+				x.ahead[st.ID+" "+labels[ci]], done = ch, append(done, ch)
+			}
+			x.aheadWG.Add(1)
+			go func() {
+				defer x.aheadWG.Done()
+				for n, ci := range chains[provider] {
+					c := st.TTLs[ci]
+					x.log("%s: %s: sent ahead, from %s's proof", st.ID, labels[ci], c.SendFrom)
+					reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
+					if err == nil {
+						err = x.sendBatches(ctx, st, labels[ci], provider, reps, nil)
+					}
+					if err == nil {
+						// Proven here, not asked again by the step's gate.
+						err = x.proveHost(ctx, st, ci, labels[ci])
+					}
+					if err != nil {
+						x.log("%s: %s: sent ahead, stopped: %v (%s sends what did not land)", st.ID, labels[ci], err, st.ID)
+					}
+					close(done[n])
+				}
+			}()
+		}
+	}
 }
 
 func stopErr(ctx context.Context) error {
@@ -189,8 +261,8 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 			words = e.Detail
 		}
 	} else {
-		anchor, from := x.anchor(i)
-		until = anchor.Add(d)
+		var from string
+		until, from = x.until(i, d)
 		u := Stamp(until)
 		words += from
 		e := Entry{Step: st.ID, Event: EvWaitStart, Until: &u, Detail: words}
@@ -233,32 +305,66 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 }
 
-// anchor is the moment wait step i runs from: where its plan.Anchor says,
-// once the journal records that moment (from words it), else when the
-// step before it was proven (now, for the first step).
-func (x *Executor) anchor(i int) (at time.Time, from string) {
-	if a := x.Plan.Steps[i].Anchor; a != nil {
-		if e, ok := x.Journal.LastBatch(a.Step, EvHostProven, a.Provider); ok {
-			return time.Time(e.Time), "; " + a.Words()
+// until is when wait step i, of d, ends (from words where it runs from):
+// d from where its plan.Anchor says, once the journal records that moment,
+// else from when the step before it was proven (now, for the first step);
+// later if one of its AlsoFrom moments, with its own wait, ends later.
+func (x *Executor) until(i int, d time.Duration) (until time.Time, from string) {
+	st := &x.Plan.Steps[i]
+	proven := func(a *plan.Anchor) (time.Time, bool) {
+		if a == nil {
+			return time.Time{}, false
 		}
+		e, ok := x.Journal.LastBatch(a.Step, EvHostProven, a.Provider)
+		return time.Time(e.Time), ok
 	}
-	if i > 0 {
+	switch at, ok := proven(st.Anchor); {
+	case ok:
+		until, from = at.Add(d), "; "+st.Anchor.Words()
+	case i > 0:
 		if e, ok := x.Journal.Last(x.Plan.Steps[i-1].ID, EvStepDone); ok {
-			return time.Time(e.Time), ""
+			until = time.Time(e.Time).Add(d)
+			break
+		}
+		fallthrough
+	default:
+		until = x.now().Add(d)
+	}
+	for _, a := range st.AlsoFrom {
+		at, ok := proven(&a)
+		if !ok {
+			continue
+		}
+		w := time.Duration(a.Wait)
+		if x.WaitScale > 0 {
+			w = time.Duration(float64(w) * x.WaitScale)
+		}
+		if end := at.Add(w); end.After(until) {
+			until, from = end, fmt.Sprintf("%s; %s: ends later", from, a.Words())
 		}
 	}
-	return x.now(), ""
+	return until, from
 }
 
 // anchored reports whether a wait of the plan runs from when step's
-// change at provider is proven.
-func (x *Executor) anchored(step, provider string) bool {
+// change labelled label (plan.ChangeLabels) is proven.
+func (x *Executor) anchored(step, label string) bool {
 	for _, st := range x.Plan.Steps {
-		if a := st.Anchor; a != nil && a.Step == step && a.Provider == provider {
-			return true
+		for _, a := range slices.Concat(st.AlsoFrom, ptrs(st.Anchor)) {
+			if a.Step == step && a.Provider == label {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// ptrs is a's value as a slice of zero or one.
+func ptrs(a *plan.Anchor) []plan.Anchor {
+	if a == nil {
+		return nil
+	}
+	return []plan.Anchor{*a}
 }
 
 // proveHost polls the gate of one change of a set-ttl step (st.TTLs[ci],
@@ -424,11 +530,10 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	}
 	var order []string
 	chains := map[string][]change{}
+	labels := plan.ChangeLabels(st.TTLs)
 	for i, c := range st.TTLs {
-		label := c.Provider
-		if n := len(chains[c.Provider]); n > 0 {
-			label = fmt.Sprintf("%s#%d", c.Provider, n+1)
-		} else {
+		label := labels[i]
+		if len(chains[c.Provider]) == 0 {
 			order = append(order, c.Provider)
 		}
 		reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
@@ -456,6 +561,9 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 				<-f.lead
 			}
 			for _, c := range chains[provider] {
+				if ahead := x.ahead[st.ID+" "+c.label]; ahead != nil {
+					<-ahead
+				}
 				err := x.sendBatches(ctx, st, c.label, provider, c.reps, f)
 				if err == nil && c.anchors {
 					if err = x.proveHost(ctx, st, c.index, c.label); err == nil {

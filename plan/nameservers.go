@@ -106,11 +106,12 @@ func (n *nsPlan) lower() {
 	if tc.already > 0 {
 		summary += fmt.Sprintf(" (%d of them lowered already by plan %s, taken over)", tc.already, o.TakeOver)
 	}
-	n.p.add(Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: tc.lowered == tc.already, Summary: summary,
+	lower := Step{ID: StepLowerTTL, Action: ActionSetTTL, Done: tc.lowered == tc.already, Summary: summary,
 		Before: capLines(tc.before), After: capLines(tc.after), TTLs: tc.lower,
 		Gate:     &Gate{Check: GateTTLServed, Servers: n.hostServers, Timeout: n.gateTimeout},
-		Rollback: "set the TTLs back (the before values)"})
+		Rollback: "set the TTLs back (the before values)"}
 	if tc.oldMax == 0 {
+		n.p.add(lower)
 		n.p.add(Step{ID: StepWaitTTL, Action: ActionWait, Summary: "nothing was lowered: no wait", Formula: "no TTL above lower_to"})
 		return
 	}
@@ -125,8 +126,33 @@ func (n *nsPlan) lower() {
 	if len(tc.lower) > 1 && tc.lower[0].Provider == o.Old.Provider && !n.newAsked() && !o.Rollback {
 		wait.Anchor = &Anchor{Step: StepLowerTTL, Provider: o.Old.Provider}
 		wait.Summary += fmt.Sprintf(" (while lower-ttl goes on at %s)", o.New.Provider)
+		// The RRsets with the longest TTL go first, alone: the wait runs
+		// from their proof, and the others' (often nearly all of a
+		// zone, at a much shorter TTL) need only their own TTL waited
+		// out from theirs, under the longer wait.
+		if longest, rest, restMax := splitLongest(o.Old, tc.lower[0], tc.oldMax); !lower.Done && len(longest.RRsets) > 0 && len(rest.RRsets) > 0 {
+			lower.TTLs = append([]TTLChange{longest, rest}, tc.lower[1:]...)
+			wait.AlsoFrom = []Anchor{{Step: StepLowerTTL, Provider: ChangeLabels(lower.TTLs)[1], Wait: n.wait(secs(restMax)),
+				Formula: n.formula(secs(restMax), fmt.Sprintf("largest TTL of %s's other RRsets %ds", o.Old.Provider, restMax))}}
+		}
 	}
+	n.p.add(lower)
 	n.p.add(wait)
+}
+
+// splitLongest parts a host's TTL change into the RRsets whose TTL before
+// it is longest (as the host had them: longest) and the others, and
+// says the others' longest TTL.
+func splitLongest(h HostState, c TTLChange, longestTTL uint32) (longest, rest TTLChange, restMax uint32) {
+	longest, rest = TTLChange{Provider: c.Provider}, TTLChange{Provider: c.Provider}
+	for i, s := range c.RRsets {
+		part := &longest
+		if ttl := h.ttlOf(s); ttl < longestTTL {
+			part, restMax = &rest, max(restMax, ttl)
+		}
+		part.RRsets, part.TTLs = append(part.RRsets, s), append(part.TTLs, c.TTLs[i])
+	}
+	return longest, rest, restMax
 }
 
 // newAsked reports whether resolvers may ask the new host already: the
@@ -220,6 +246,39 @@ func (n *nsPlan) restore() {
 		Before:  capLines(b), After: capLines(a), TTLs: n.tc.restore,
 		Gate:     &Gate{Check: GateTTLServed, Servers: n.hostServers, Timeout: n.gateTimeout},
 		Rollback: "none needed"})
+	n.p.restoreOldEarly()
+}
+
+// restoreOldEarly sends restore-ttl's changes at the old host from
+// add-ds's proof, under wait-ds, where wait-ns came before: once wait-ns
+// is over no resolver asks the old host (retire-old), so its TTLs can go
+// back while validators wait out the absent DS. The new host's stay low
+// until wait-ds is over: a resolver that still holds the zone as insecure
+// would keep what it fetched for the whole restored TTL.
+func (p *Plan) restoreOldEarly() {
+	st := p.Step(StepRestoreTTL)
+	if st == nil || st.Action != ActionSetTTL {
+		return
+	}
+	ids := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		ids[i] = s.ID
+	}
+	r := slices.Index(ids, StepRestoreTTL)
+	early := r >= 2 && ids[r-1] == StepWaitDS && ids[r-2] == StepAddDS && slices.Contains(ids[:r-2], StepWaitNS)
+	suffix := fmt.Sprintf(" (%s's from add-ds's proof, while wait-ds runs: no resolver asks it after wait-ns)", p.Observed.Old.Provider)
+	st.Summary = strings.TrimSuffix(st.Summary, suffix)
+	sent := false
+	for i := range st.TTLs {
+		c := &st.TTLs[i]
+		c.SendFrom = ""
+		if early && c.Provider == p.Observed.Old.Provider {
+			c.SendFrom, sent = StepAddDS, true
+		}
+	}
+	if sent {
+		st.Summary += suffix
+	}
 }
 
 // verify: final-verify at every resolver.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/internal/jsonio"
@@ -100,6 +101,10 @@ type TTLChange struct {
 	Provider string            `json:"provider"`
 	RRsets   []providers.RRset `json:"-"`    // as they are before the step
 	TTLs     []uint32          `json:"ttls"` // TTL for RRsets[i] after it
+	// SendFrom names an earlier step from whose proof the change is sent,
+	// ahead of its own step, while the steps between run (a wait): its
+	// step then only finishes and proves it. Empty: sent by its step.
+	SendFrom string `json:"send_from,omitempty"`
 
 	// How plan.json holds RRsets, each once (Save and ReadPlan): Observed[i]
 	// is the index of RRsets[i] among its provider's observed RRsets, with
@@ -227,7 +232,11 @@ type Step struct {
 	// Anchor, on a wait, is the moment it runs from when that is not the
 	// end of the step before it.
 	Anchor *Anchor `json:"anchor,omitempty"`
-	Gate   *Gate   `json:"gate,omitempty"`
+	// AlsoFrom are further moments the wait runs from, each for its own
+	// Wait: it ends at the latest of them all (RRsets with shorter TTLs,
+	// changed after the anchor's, need only their own TTLs waited out).
+	AlsoFrom []Anchor `json:"also_from,omitempty"`
+	Gate     *Gate    `json:"gate,omitempty"`
 
 	// DNSKEYs are what a set-dnskey step changes at each host.
 	DNSKEYs []KeyChange `json:"dnskeys,omitempty"`
@@ -248,13 +257,43 @@ type Step struct {
 // The step proves that host's change before it goes on at the next host,
 // so the wait runs while the step changes a host no resolver asks yet.
 type Anchor struct {
-	Step     string `json:"step"`
+	Step string `json:"step"`
+	// Provider names the change as ChangeLabels does: the provider, or
+	// "provider#2" for the step's second change at it.
 	Provider string `json:"provider"`
+	// Wait and Formula, on an AlsoFrom anchor, are how long the wait runs
+	// from it, and why.
+	Wait    Duration `json:"wait,omitempty"`
+	Formula string   `json:"formula,omitempty"`
 }
 
 // Words says when the wait starts, for the plan and the journal.
 func (a *Anchor) Words() string {
-	return fmt.Sprintf("from when every server of %s serves %s's change there", a.Provider, a.Step)
+	provider, n, second := strings.Cut(a.Provider, "#")
+	change := "change"
+	if second {
+		change = "change #" + n
+	}
+	w := fmt.Sprintf("from when every server of %s serves %s's %s there", provider, a.Step, change)
+	if a.Wait > 0 {
+		w = fmt.Sprintf("and %s (%s) %s", a.Wait, a.Formula, w)
+	}
+	return w
+}
+
+// ChangeLabels names a set-ttl step's changes as the journal does: by
+// provider, the second and later change at one provider "provider#n".
+func ChangeLabels(changes []TTLChange) []string {
+	seen := map[string]int{}
+	labels := make([]string, len(changes))
+	for i, c := range changes {
+		seen[c.Provider]++
+		labels[i] = c.Provider
+		if n := seen[c.Provider]; n > 1 {
+			labels[i] = fmt.Sprintf("%s#%d", c.Provider, n)
+		}
+	}
+	return labels
 }
 
 // KeyChange is another signer's DNSKEYs added to (and removed from) one

@@ -76,6 +76,7 @@ func (p *Plan) restoreTTLs(changes []TTLChange) {
 	}
 	st.Summary = fmt.Sprintf("restore %d RRsets to the TTLs they had before the forward move", len(st.After))
 	st.Before, st.After = capLines(st.Before), capLines(st.After)
+	p.restoreOldEarly()
 	p.setADGrace()
 	p.seal()
 }

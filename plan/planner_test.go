@@ -440,3 +440,100 @@ func TestWaitTTLAnchoredWhileNewIsNotAsked(t *testing.T) {
 		}
 	}
 }
+
+// Where the wait-ttl is anchored at the old host, its RRsets with the
+// longest TTL are lowered first, alone: the wait runs from their proof,
+// and from the others' proof only for the others' longest TTL. Nothing
+// is split where every RRset has the longest TTL, or where the wait is
+// not anchored (a rollback).
+func TestLongestTTLsLoweredFirst(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		change  func(*Observed)
+		longest []string // the RRsets of old's first change; nil: no split
+		also    time.Duration
+	}{
+		{"NS a day, the rest an hour", func(*Observed) {}, []string{"example.com. NS"}, 3960 * time.Second},
+		{"the server serves a longer TTL than the API says", func(o *Observed) { o.Old.ServedAbove = map[string]uint32{"example.com. A": 86400} }, []string{"example.com. A", "example.com. NS"}, 0},
+		{"all alike", func(o *Observed) { o.Old.RRsets[0].TTL, o.Old.RRsets[3].TTL = 86400, 86400 }, nil, 0},
+		{"a rollback", func(o *Observed) { o.Rollback = true }, nil, 0},
+	} {
+		o := observed(3600, 86400, 3600, 172800, 86400, 900)
+		o.Old.RRsets[3].TTL = 600 // www: above lower_to 300
+		c.change(o)
+		p, err := Build(testSpec("insecure-window"), o, t0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		lower, wait := p.Step(StepLowerTTL), p.Step(StepWaitTTL)
+		var first []string
+		for _, s := range lower.TTLs[0].RRsets {
+			first = append(first, s.Name+" "+s.Type)
+		}
+		if c.longest == nil {
+			if len(wait.AlsoFrom) > 0 || len(lower.TTLs) > 2 {
+				t.Errorf("%s: split: %v first, wait also from %+v", c.name, first, wait.AlsoFrom)
+			}
+			continue
+		}
+		if !slices.Equal(first, c.longest) || len(lower.TTLs) != 3 || lower.TTLs[1].Provider != "old" || lower.TTLs[2].Provider != "new" {
+			t.Errorf("%s: lower-ttl's first change %v (want %v), %d changes", c.name, first, c.longest, len(lower.TTLs))
+			continue
+		}
+		if c.also == 0 {
+			c.also = time.Duration(p.Spec.Margin.Add(600 * time.Second))
+		}
+		if a := wait.AlsoFrom; len(a) != 1 || a[0].Provider != "old#2" || a[0].Step != StepLowerTTL || time.Duration(a[0].Wait) != c.also {
+			t.Errorf("%s: wait-ttl also from %+v, want old#2 for %s", c.name, a, c.also)
+		}
+		if n := len(lower.TTLs[0].RRsets) + len(lower.TTLs[1].RRsets); n != 3 {
+			t.Errorf("%s: old's two changes hold %d RRsets, want 3", c.name, n)
+		}
+	}
+}
+
+// The old host's TTLs go back from add-ds's proof, under wait-ds (no
+// resolver asks it after wait-ns); the new host's only after wait-ds. In a
+// rollback the host left is the forward move's new host. Nothing is sent
+// ahead where no wait lies between (unsigned).
+func TestOldHostsTTLsRestoredUnderWaitDS(t *testing.T) {
+	sendFrom := func(p *Plan) map[string]string {
+		out := map[string]string{}
+		for _, c := range p.Step(StepRestoreTTL).TTLs {
+			out[c.Provider] += c.SendFrom + ";"
+		}
+		return out
+	}
+	fp, err := Build(testSpec("insecure-window"), observed(3600, 86400, 3600, 172800, 86400, 900), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sendFrom(fp); got["old"] != "add-ds;" || got["new"] != ";" {
+		t.Errorf("forward: restore-ttl sent from %v, want old's from add-ds", got)
+	}
+	unsigned := observed(3600, 86400, 3600, 172800, 86400, 900)
+	unsigned.DS = nil
+	up, err := Build(testSpec("unsigned"), unsigned, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sendFrom(up); got["old"] != ";" || got["new"] != ";" {
+		t.Errorf("unsigned: restore-ttl sent from %v, want nothing ahead", got)
+	}
+	rs := testSpec("insecure-window")
+	rs.Reverse()
+	ro := observed(300, 300, 3600, 172800, 86400, 900)
+	ro.Old, ro.New = ro.New, ro.Old
+	ro.NS, ro.DS, ro.Rollback = ro.Old.Nameservers, ro.Old.KSKDS, true
+	rp, err := Build(rs, ro, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.restoreTTLs(PriorOf(fp).restoreTo)
+	if got := sendFrom(rp); got["new"] != "add-ds;" || got["old"] != ";" {
+		t.Errorf("rollback: restore-ttl sent from %v, want new's (the host left) from add-ds", got)
+	}
+	if !strings.Contains(rp.Step(StepRestoreTTL).Summary, "new's from add-ds's proof") {
+		t.Errorf("rollback: restore-ttl says %q", rp.Step(StepRestoreTTL).Summary)
+	}
+}

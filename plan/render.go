@@ -84,6 +84,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			if st.Anchor != nil {
 				fmt.Fprintf(&b, "      %s\n", st.Anchor.Words())
 			}
+			for _, a := range st.AlsoFrom {
+				fmt.Fprintf(&b, "      %s\n", a.Words())
+			}
 		}
 		if len(st.Before)+len(st.After) > 0 && st.Action != ActionSetTTL {
 			fmt.Fprintf(&b, "      before: %s\n      after:  %s\n", strings.Join(orNone(st.Before), ", "), strings.Join(orNone(st.After), ", "))
