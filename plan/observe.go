@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -209,10 +210,7 @@ func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) 
 		o.Fingerprint = o.fingerprint()
 		return o, nil
 	}
-	if err := observeHost(ctx, env, spec, spec.From, &o.Old); err != nil {
-		return nil, err
-	}
-	if err := observeHost(ctx, env, spec, spec.To, &o.New); err != nil {
+	if err := observeHosts(ctx, env, spec, o); err != nil {
 		return nil, err
 	}
 	chooseMethod(ctx, env, spec, o)
@@ -222,6 +220,29 @@ func observe(ctx context.Context, env Env, spec *spec.Spec, withPreflight bool) 
 	o.Skipped = env.Checker.Skipped()
 	o.Fingerprint = o.fingerprint()
 	return o, nil
+}
+
+// observeHosts reads both hosts at once: each read is a zone transfer (or
+// an API listing) and every server's answers, and neither needs the other.
+// The old host's error comes first, as one after the other would give it.
+func observeHosts(ctx context.Context, env Env, s *spec.Spec, o *Observed) error {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, side := range []spec.Side{s.From, s.To} {
+		h := []*HostState{&o.Old, &o.New}[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = observeHost(ctx, env, s, side, h)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func parentNegTTL(ctx context.Context, c *checks.Checker, parent string, servers []string) uint32 {
