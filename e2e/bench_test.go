@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,12 @@ func BenchmarkLargeZone(b *testing.B) {
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "plan-s")
 		b.ReportMetric(peak()/(1<<20), "plan-peak-MB")
+		// The move applies this plan, saved (migrate plan --out, then
+		// migrate apply plan.json in the window): planning is plan-s.
+		planFile := filepath.Join(b.TempDir(), "plan.json")
+		if err := p.Save(planFile); err != nil {
+			b.Fatal(err)
+		}
 		start = time.Now()
 		r := apply.EvalGate(ctx, env, p, p.Step(plan.StepLowerTTL))
 		b.ReportMetric(time.Since(start).Seconds(), "ttl-gate-poll-s")
@@ -122,7 +129,11 @@ func BenchmarkLargeZone(b *testing.B) {
 		for _, reverse := range []bool{false, true} {
 			pr, stop := watchResolvers(l)
 			start = time.Now()
-			cl, ws, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: specFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
+			from := apply.ApplyOptions{PlanFile: planFile}
+			if reverse {
+				from = apply.ApplyOptions{SpecFile: specFile} // migrate rollback -f spec.yaml
+			}
+			cl, ws, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: from.SpecFile, PlanFile: from.PlanFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
 				NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 					return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 				}})
