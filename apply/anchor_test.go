@@ -58,41 +58,27 @@ func anchoredRun(t *testing.T, anchor bool, newFailsAt int) (x *Executor, clock 
 	if anchor {
 		oldDone = func() bool { return j.HasBatch(plan.StepLowerTTL, EvHostProven, "old") }
 	}
-	hosts := map[string]providers.Host{}
-	servers := map[string][]string{}
+	sp := newServedPair(t, clock, 0)
+	oldAsked = sp.asked["old"]
 	var changes []plan.TTLChange
 	for _, name := range []string{"old", "new"} {
-		mem, sets, ttls := memZone(6)
-		mem.failAt = 0
-		table := map[string]uint32{}
-		for _, s := range sets {
-			table[s.Name] = s.TTL
-		}
-		addr, asked, setTTL := udpAnswers(t, table)
-		if name == "old" {
-			oldAsked = asked
-		}
-		h := &servedHost{memHost: mem, setTTL: setTTL, clock: clock, after: func() bool {
+		h, mem := sp.hosts[name].(*servedHost), sp.mems[name]
+		h.after = func() bool {
 			return anchor || len(mem.sent) == 0 || j.HasBatch(plan.StepLowerTTL, EvBatchStart, "new 1/2")
-		}}
+		}
 		if name == "new" {
 			h.took, mem.failAt, h.after = 30*time.Second, newFailsAt, oldDone
 		}
-		hosts[name], servers[name] = h, []string{addr}
-		changes = append(changes, plan.TTLChange{Provider: name, RRsets: sets, TTLs: ttls})
+		changes = append(changes, plan.TTLChange{Provider: name, RRsets: sp.sets[name], TTLs: sp.ttls[name]})
 	}
 	wait := plan.Step{ID: plan.StepWaitTTL, Action: plan.ActionWait, Wait: plan.Duration(44 * time.Second), Formula: "largest TTL at old 40s, + margin 10% = 44s"}
 	if anchor {
 		wait.Anchor = &plan.Anchor{Step: plan.StepLowerTTL, Provider: "old"}
 	}
-	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com.", Verify: spec.VerifySpec{GateTimeout: time.Minute}},
-		Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: servers["old"]}, New: plan.HostState{Provider: "new", Servers: servers["new"]}},
-		Steps: []plan.Step{
-			{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL, TTLs: changes, Gate: &plan.Gate{Check: plan.GateTTLServed, Timeout: plan.Duration(time.Minute)}},
-			wait,
-		}}
-	env := plan.Env{Hosts: hosts, Checker: checks.New(checks.Options{Roots: servers["old"], Timeout: time.Second})}
-	return &Executor{Plan: p, Env: env, Journal: j, Clock: clock, Poll: time.Second, Out: &strings.Builder{}}, clock, oldAsked
+	x = sp.executor(clock, j, time.Second,
+		plan.Step{ID: plan.StepLowerTTL, Action: plan.ActionSetTTL, TTLs: changes, Gate: &plan.Gate{Check: plan.GateTTLServed, Timeout: plan.Duration(time.Minute)}},
+		wait)
+	return x, clock, oldAsked
 }
 
 // A wait anchored to one host's change runs from when every server of
@@ -261,13 +247,14 @@ type servedPair struct {
 	servers map[string][]string
 	mems    map[string]*memHost
 	served  map[string]func(string, uint32)
+	asked   map[string]func(string) int // questions its server was asked, by name
 	sets    map[string][]providers.RRset
 	ttls    map[string][]uint32
 }
 
 func newServedPair(t *testing.T, clock *SimClock, took time.Duration) *servedPair {
 	sp := &servedPair{hosts: map[string]providers.Host{}, servers: map[string][]string{}, mems: map[string]*memHost{},
-		served: map[string]func(string, uint32){}, sets: map[string][]providers.RRset{}, ttls: map[string][]uint32{}}
+		served: map[string]func(string, uint32){}, asked: map[string]func(string) int{}, sets: map[string][]providers.RRset{}, ttls: map[string][]uint32{}}
 	for _, name := range []string{"old", "new"} {
 		mem, sets, ttls := memZone(6)
 		mem.failAt = 0
@@ -275,9 +262,9 @@ func newServedPair(t *testing.T, clock *SimClock, took time.Duration) *servedPai
 		for _, s := range sets {
 			table[s.Name] = s.TTL
 		}
-		addr, _, setTTL := udpAnswers(t, table)
+		addr, asked, setTTL := udpAnswers(t, table)
 		sp.hosts[name] = &servedHost{memHost: mem, setTTL: setTTL, clock: clock, took: took, after: func() bool { return true }}
-		sp.servers[name], sp.mems[name], sp.served[name], sp.sets[name], sp.ttls[name] = []string{addr}, mem, setTTL, sets, ttls
+		sp.servers[name], sp.mems[name], sp.served[name], sp.asked[name], sp.sets[name], sp.ttls[name] = []string{addr}, mem, setTTL, asked, sets, ttls
 	}
 	return sp
 }
