@@ -130,8 +130,12 @@ func (n *nsPlan) lower() {
 		// The RRsets with the longest TTL go first, alone: the wait runs
 		// from their proof, and the others' (often nearly all of a
 		// zone, at a much shorter TTL) need only their own TTL waited
-		// out from theirs, under the longer wait.
-		if longest, rest, restMax := splitLongest(o.Old, tc.lower[0], tc.oldMax); !lower.Done && len(longest.RRsets) > 0 && len(rest.RRsets) > 0 {
+		// out from theirs, under the longer wait. Only where the others
+		// are many (below splitFrom they land in a request or two within
+		// a second at every host measured, and a split would cost a
+		// request for nothing), and not when nothing is sent (a move
+		// taken over with every TTL lowered already).
+		if longest, rest, restMax := splitLongest(o.Old, tc.lower[0], tc.oldMax); !lower.Done && len(longest.RRsets) > 0 && len(rest.RRsets) >= splitFrom {
 			lower.TTLs = append([]TTLChange{longest, rest}, tc.lower[1:]...)
 			wait.AlsoFrom = []Anchor{{Step: StepLowerTTL, Provider: ChangeLabels(lower.TTLs)[1], Wait: n.wait(secs(restMax)),
 				Formula: n.formula(secs(restMax), fmt.Sprintf("largest TTL of %s's other RRsets %ds", o.Old.Provider, restMax))}}
@@ -140,6 +144,12 @@ func (n *nsPlan) lower() {
 	n.p.add(lower)
 	n.p.add(wait)
 }
+
+// splitFrom is how many RRsets besides those with the longest TTL make
+// lower-ttl send those first, on their own: more than one request holds at
+// any host (an RFC 2136 message about 850 TTL changes, a Route 53 change
+// batch 1,000).
+const splitFrom = 1000
 
 // splitLongest parts a host's TTL change into the RRsets whose TTL before
 // it is longest (as the host had them: longest) and the others, and

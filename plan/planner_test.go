@@ -441,11 +441,12 @@ func TestWaitTTLAnchoredWhileNewIsNotAsked(t *testing.T) {
 	}
 }
 
-// Where the wait-ttl is anchored at the old host, its RRsets with the
-// longest TTL are lowered first, alone: the wait runs from their proof,
-// and from the others' proof only for the others' longest TTL. Nothing
-// is split where every RRset has the longest TTL, or where the wait is
-// not anchored (a rollback).
+// Where the wait-ttl is anchored at the old host and its other RRsets are
+// many, its RRsets with the longest TTL are lowered first, alone: the wait
+// runs from their proof, and from the others' proof only for the others'
+// longest TTL. Nothing is split where every RRset has the longest TTL,
+// where the others are few (one request would hold them), or where the
+// wait is not anchored (a rollback).
 func TestLongestTTLsLoweredFirst(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -454,12 +455,21 @@ func TestLongestTTLsLoweredFirst(t *testing.T) {
 		also    time.Duration
 	}{
 		{"NS a day, the rest an hour", func(*Observed) {}, []string{"example.com. NS"}, 3960 * time.Second},
-		{"the server serves a longer TTL than the API says", func(o *Observed) { o.Old.ServedAbove = map[string]uint32{"example.com. A": 86400} }, []string{"example.com. A", "example.com. NS"}, 0},
-		{"all alike", func(o *Observed) { o.Old.RRsets[0].TTL, o.Old.RRsets[3].TTL = 86400, 86400 }, nil, 0},
+		{"the server serves a longer TTL than the API says", func(o *Observed) { o.Old.ServedAbove = map[string]uint32{"example.com. A": 86400} }, []string{"example.com. A", "example.com. NS"}, 3960 * time.Second},
+		{"all alike", func(o *Observed) {
+			for i := range o.Old.RRsets {
+				if o.Old.RRsets[i].Type != "SOA" {
+					o.Old.RRsets[i].TTL = 86400
+				}
+			}
+		}, nil, 0},
+		{"few others", func(o *Observed) { o.Old.RRsets = o.Old.RRsets[:len(o.Old.RRsets)-2] }, nil, 0},
 		{"a rollback", func(o *Observed) { o.Rollback = true }, nil, 0},
 	} {
-		o := observed(3600, 86400, 3600, 172800, 86400, 900)
-		o.Old.RRsets[3].TTL = 600 // www: above lower_to 300
+		// Old: apex A 3600, NS 86400, SOA, www 600, and splitFrom-1 more
+		// at 3600: splitFrom+1 RRsets besides the NS set, all above 300.
+		o := observedWith(splitFrom - 1)
+		o.Old.RRsets[3].TTL = 600
 		c.change(o)
 		p, err := Build(testSpec("insecure-window"), o, t0)
 		if err != nil {
@@ -476,18 +486,25 @@ func TestLongestTTLsLoweredFirst(t *testing.T) {
 			}
 			continue
 		}
+		if len(first) > 5 {
+			first = append(first[:5], "...")
+		}
 		if !slices.Equal(first, c.longest) || len(lower.TTLs) != 3 || lower.TTLs[1].Provider != "old" || lower.TTLs[2].Provider != "new" {
 			t.Errorf("%s: lower-ttl's first change %v (want %v), %d changes", c.name, first, c.longest, len(lower.TTLs))
 			continue
 		}
-		if c.also == 0 {
-			c.also = time.Duration(p.Spec.Margin.Add(600 * time.Second))
-		}
 		if a := wait.AlsoFrom; len(a) != 1 || a[0].Provider != "old#2" || a[0].Step != StepLowerTTL || time.Duration(a[0].Wait) != c.also {
 			t.Errorf("%s: wait-ttl also from %+v, want old#2 for %s", c.name, a, c.also)
 		}
-		if n := len(lower.TTLs[0].RRsets) + len(lower.TTLs[1].RRsets); n != 3 {
-			t.Errorf("%s: old's two changes hold %d RRsets, want 3", c.name, n)
+		var text strings.Builder
+		if err := p.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if line := fmt.Sprintf("and %s (largest TTL of old's other RRsets", c.also); !strings.Contains(text.String(), line) {
+			t.Errorf("%s: the plan's text has no %q", c.name, line)
+		}
+		if n := len(lower.TTLs[0].RRsets) + len(lower.TTLs[1].RRsets); n != splitFrom+2 {
+			t.Errorf("%s: old's two changes hold %d RRsets, want %d", c.name, n, splitFrom+2)
 		}
 	}
 }
