@@ -374,3 +374,16 @@ func TestChangeSentAheadDuringTheWait(t *testing.T) {
 		}
 	}
 }
+
+// The test-only WaitScale scales every wait, a step's own and an
+// also_from one alike; unset or 1, a wait is as planned.
+func TestScaled(t *testing.T) {
+	for _, c := range []struct {
+		scale float64
+		want  time.Duration
+	}{{0, 40 * time.Second}, {1, 40 * time.Second}, {0.5, 20 * time.Second}, {0.001, 40 * time.Millisecond}} {
+		if got := (&Executor{WaitScale: c.scale}).scaled(40 * time.Second); got != c.want {
+			t.Errorf("scale %g: %s, want %s", c.scale, got, c.want)
+		}
+	}
+}

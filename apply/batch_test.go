@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,6 +235,171 @@ func TestRollbackHostsOneAfterTheOther(t *testing.T) {
 		}
 		if sequential := newStarts > oldDone; sequential != rollback {
 			t.Errorf("rollback %t: new's first batch started at entry %d, old's last done at %d", rollback, newStarts, oldDone)
+		}
+	}
+}
+
+// windowHost is a memHost that takes window requests at once: each waits
+// for the test to release it, except the one carrying failName, which
+// fails at once.
+type windowHost struct {
+	*memHost
+	window   int
+	failName string
+	release  chan struct{}
+
+	mu       sync.Mutex
+	held     int   // requests waiting for release
+	arrivals []int // requests out (this one counted) as each arrived
+}
+
+func (h *windowHost) InFlight() int { return h.window }
+
+func (h *windowHost) Replace(ctx context.Context, zone string, reps []providers.Replacement) error {
+	h.mu.Lock()
+	h.arrivals = append(h.arrivals, h.held+1)
+	if reps[0].Name == h.failName {
+		h.sent = append(h.sent, 0)
+		h.mu.Unlock()
+		return errors.New("SERVFAIL")
+	}
+	h.held++
+	h.mu.Unlock()
+	<-h.release
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held--
+	return h.memHost.Replace(ctx, zone, reps)
+}
+
+// releaseWhen lets one held request go each time want(held, arrived,
+// released) is true, until n are released; it fails the test if the host never
+// gets there.
+func (h *windowHost) releaseWhen(t *testing.T, n int, want func(held, arrived, released int) bool) {
+	t.Helper()
+	for released := 0; released < n; released++ {
+		for give := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			h.mu.Lock()
+			held, arrived := h.held, len(h.arrivals)
+			h.mu.Unlock()
+			if want(held, arrived, released) {
+				break
+			}
+			if time.Now().After(give) {
+				t.Fatalf("after %d released: %d held, not what the window should give", released, held)
+			}
+		}
+		h.release <- struct{}{}
+	}
+}
+
+// full is when n batches sent in a window hold the host as they should:
+// the first alone, then the window full while that many are left.
+func (h *windowHost) full(n int) func(held, arrived, released int) bool {
+	return func(held, _, released int) bool {
+		if released == 0 {
+			return held == 1
+		}
+		return held == min(h.window, n-released)
+	}
+}
+
+// A host that takes several requests at once gets up to its window of
+// batches out together, but the first alone (a refused key meets one
+// request), and every batch is journaled done with the count so far.
+func TestBatchesInFlight(t *testing.T) {
+	mem, sets, ttls := memZone(8)
+	mem.size = 1
+	h := &windowHost{memHost: mem, window: 3, release: make(chan struct{})}
+	j := MemoryJournal()
+	x, st := batchExecutor(mem, sets, ttls, j)
+	x.Env.Hosts["old"] = h
+	done := make(chan error)
+	go func() { done <- x.do(context.Background(), st) }()
+	h.releaseWhen(t, 8, h.full(8))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(h.arrivals[:2]) != "[1 1]" || slices.Max(h.arrivals) != 3 {
+		t.Errorf("requests out as each arrived: %v, want the first alone, then up to 3", h.arrivals)
+	}
+	var counts []string
+	for _, e := range j.Entries {
+		if e.Event == EvBatchDone {
+			counts = append(counts, e.Detail)
+		}
+	}
+	if len(counts) != 8 || counts[7] != "1 RRsets (8 of 8)" {
+		t.Errorf("batches journaled done: %q", counts)
+	}
+	for _, s := range mem.sets {
+		if s.TTL != 60 {
+			t.Errorf("%s left at TTL %d", s.Name, s.TTL)
+		}
+	}
+}
+
+// A batch that fails while others are out stops the sending: those out
+// land and are journaled, the error counts them, and the resumed run
+// sends only what is not in place.
+func TestBatchFailsWhileOthersAreOut(t *testing.T) {
+	mem, sets, ttls := memZone(7)
+	mem.size = 1
+	h := &windowHost{memHost: mem, window: 3, failName: sets[3].Name, release: make(chan struct{})}
+	j := MemoryJournal()
+	x, st := batchExecutor(mem, sets, ttls, j)
+	x.Env.Hosts["old"] = h
+	done := make(chan error)
+	go func() { done <- x.do(context.Background(), st) }()
+	// Batch 1 alone; then 2, 3 held and 4 failed at once.
+	h.releaseWhen(t, 3, func(held, arrived, released int) bool {
+		switch released {
+		case 0:
+			return held == 1
+		case 1:
+			return held == 2 && arrived == 4
+		}
+		return held == 1
+	})
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "SERVFAIL; 3 of the 7 RRsets at old were changed before (batch 4 of 7 failed)") {
+		t.Fatalf("a failed batch beside others: %v", err)
+	}
+	if len(h.arrivals) != 4 {
+		t.Errorf("%d requests sent, want 4 (none after the failure)", len(h.arrivals))
+	}
+	h.failName = ""
+	go func() { done <- x.do(context.Background(), st) }()
+	h.releaseWhen(t, 4, h.full(4))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(h.arrivals) != 8 {
+		t.Errorf("%d requests in all, want 8: the four landed ones not sent again", len(h.arrivals))
+	}
+	for _, s := range mem.sets {
+		if s.TTL != 60 {
+			t.Errorf("%s left at TTL %d", s.Name, s.TTL)
+		}
+	}
+}
+
+// A step's changes go in chains, one per host in the order of its first
+// change, each host's changes in plan order; a change not kept is left out.
+func TestHostChains(t *testing.T) {
+	changes := []plan.TTLChange{{Provider: "old"}, {Provider: "new"}, {Provider: "old"}, {Provider: "new"}}
+	for _, c := range []struct {
+		name string
+		keep func(int) bool
+		want string
+	}{
+		{"all", func(int) bool { return true }, "[old new] map[new:[1 3] old:[0 2]]"},
+		{"the old host's first left out", func(ci int) bool { return ci != 0 }, "[new old] map[new:[1 3] old:[2]]"},
+		{"none", func(int) bool { return false }, "[] map[]"},
+	} {
+		order, chains := hostChains(changes, c.keep)
+		if got := fmt.Sprint(order, " ", chains); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
 }

@@ -191,20 +191,14 @@ func (x *Executor) sendAhead(ctx context.Context, i int) {
 			continue
 		}
 		labels := plan.ChangeLabels(st.TTLs)
-		var order []string
-		chains := map[string][]int{}
-		for ci, c := range st.TTLs {
+		order, chains := hostChains(st.TTLs, func(ci int) bool {
+			c := st.TTLs[ci]
 			if c.SendFrom == "" || x.ahead[st.ID+" "+labels[ci]] != nil {
-				continue
+				return false
 			}
-			if _, proven := x.Journal.Last(c.SendFrom, EvStepDone); !proven {
-				continue
-			}
-			if len(chains[c.Provider]) == 0 {
-				order = append(order, c.Provider)
-			}
-			chains[c.Provider] = append(chains[c.Provider], ci)
-		}
+			_, proven := x.Journal.Last(c.SendFrom, EvStepDone)
+			return proven
+		})
 		for _, provider := range order {
 			var done []chan struct{}
 			for _, ci := range chains[provider] {
@@ -249,10 +243,7 @@ func stopErr(ctx context.Context) error {
 // before it was proven (journaled), so a restart never shortens it.
 func (x *Executor) wait(ctx context.Context, i int) error {
 	st := &x.Plan.Steps[i]
-	d := time.Duration(st.Wait)
-	if x.WaitScale > 0 && x.WaitScale != 1 {
-		d = time.Duration(float64(d) * x.WaitScale)
-	}
+	d := x.scaled(time.Duration(st.Wait))
 	var until time.Time
 	words := st.Formula // and, for an anchored wait, where it runs from
 	if e, ok := x.Journal.Last(st.ID, EvWaitStart); ok && e.Until != nil {
@@ -305,6 +296,14 @@ func (x *Executor) wait(ctx context.Context, i int) error {
 	return x.journal(Entry{Step: st.ID, Event: EvStepDone})
 }
 
+// scaled is a wait of d under the test-only WaitScale.
+func (x *Executor) scaled(d time.Duration) time.Duration {
+	if x.WaitScale > 0 && x.WaitScale != 1 {
+		return time.Duration(float64(d) * x.WaitScale)
+	}
+	return d
+}
+
 // until is when wait step i, of d, ends (from words where it runs from):
 // d from where its plan.Anchor says, once the journal records that moment,
 // else from when the step before it was proven (now, for the first step);
@@ -335,11 +334,7 @@ func (x *Executor) until(i int, d time.Duration) (until time.Time, from string) 
 		if !ok {
 			continue
 		}
-		w := time.Duration(a.Wait)
-		if x.WaitScale > 0 {
-			w = time.Duration(float64(w) * x.WaitScale)
-		}
-		if end := at.Add(w); end.After(until) {
+		if end := at.Add(x.scaled(time.Duration(a.Wait))); end.After(until) {
 			until, from = end, fmt.Sprintf("%s; %s: ends later", from, a.Words())
 		}
 	}
@@ -522,31 +517,23 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // a time too (its cached NS set outliving the addresses of in-zone server
 // names, README), so this is a choice not yet re-measured, not a remedy.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
-	type change struct {
-		index   int
-		label   string
-		reps    []providers.Replacement
-		anchors bool // a wait runs from its proof
-	}
-	var order []string
-	chains := map[string][]change{}
 	labels := plan.ChangeLabels(st.TTLs)
+	order, chains := hostChains(st.TTLs, func(int) bool { return true })
+	reps := make([][]providers.Replacement, len(st.TTLs))
 	for i, c := range st.TTLs {
-		label := labels[i]
-		if len(chains[c.Provider]) == 0 {
-			order = append(order, c.Provider)
-		}
-		reps, err := providers.TTLChanges(c.RRsets, c.TTLs)
-		if err != nil {
+		var err error
+		if reps[i], err = providers.TTLChanges(c.RRsets, c.TTLs); err != nil {
 			return fmt.Errorf("provider %s: %w", c.Provider, err)
 		}
-		chains[c.Provider] = append(chains[c.Provider], change{i, label, reps, i < len(st.TTLs)-1 && x.anchored(st.ID, label)})
 	}
+	// anchors: a wait runs from the change's proof (not the step's last
+	// change: the step's own gate proves that one).
+	anchors := func(i int) bool { return i < len(st.TTLs)-1 && x.anchored(st.ID, labels[i]) }
 	f := &fanOut{lead: make(chan struct{}), until: leadFirstBatch}
 	switch {
 	case x.Plan.Observed != nil && x.Plan.Observed.Rollback:
 		f.until = leadDone
-	case chains[order[0]][0].anchors:
+	case anchors(chains[order[0]][0]):
 		f.until = leadProven
 	}
 	errs := make([]error, len(order))
@@ -560,13 +547,13 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 			} else {
 				<-f.lead
 			}
-			for _, c := range chains[provider] {
-				if ahead := x.ahead[st.ID+" "+c.label]; ahead != nil {
+			for _, ci := range chains[provider] {
+				if ahead := x.ahead[st.ID+" "+labels[ci]]; ahead != nil {
 					<-ahead
 				}
-				err := x.sendBatches(ctx, st, c.label, provider, c.reps, f)
-				if err == nil && c.anchors {
-					if err = x.proveHost(ctx, st, c.index, c.label); err == nil {
+				err := x.sendBatches(ctx, st, labels[ci], provider, reps[ci], f)
+				if err == nil && anchors(ci) {
+					if err = x.proveHost(ctx, st, ci, labels[ci]); err == nil {
 						f.reached(leadProven)
 					}
 				}
@@ -580,6 +567,24 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// hostChains groups the indexes of a step's changes that keep accepts by
+// host, each host's in plan order, and the hosts in the order of their
+// first change: each chain is sent one change after the other, the
+// chains side by side.
+func hostChains(changes []plan.TTLChange, keep func(ci int) bool) (order []string, chains map[string][]int) {
+	chains = map[string][]int{}
+	for ci, c := range changes {
+		if !keep(ci) {
+			continue
+		}
+		if len(chains[c.Provider]) == 0 {
+			order = append(order, c.Provider)
+		}
+		chains[c.Provider] = append(chains[c.Provider], ci)
+	}
+	return order, chains
 }
 
 // leadPoint is how far a step's first host goes alone before the other
@@ -623,11 +628,14 @@ func (f *fanOut) halted() bool { return f != nil && f.failed.Load() }
 // sendBatches sends a step's replacements at a host in the batches its
 // transport allows, journaling each: on a resume, a batch journaled done
 // is not sent again, and one started but not journaled done is read back
-// from the host and sent again only if it is not in place. A failure says
-// how many RRsets were changed before it; apply or rollback finishes.
-// label names the change in the journal ("old", or "old#2" for a step's
-// second change at that host). f paces it beside other hosts' changes
-// (nil: none).
+// from the host and sent again only if it is not in place. Up to the
+// host's InFlight batches are out at once, but the first this run sends
+// goes alone: a host that refuses the change (a wrong key) gets one
+// request, not a window of them. A failure stops sending, lets the
+// batches already out land and journals them, and says how many RRsets
+// were changed; apply or rollback finishes. label names the change in
+// the journal ("old", or "old#2" for a step's second change at that
+// host). f paces it beside other hosts' changes (nil: none).
 func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provider string, reps []providers.Replacement, f *fanOut) error {
 	host, ok := x.Env.Hosts[provider]
 	if !ok {
@@ -635,57 +643,133 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 	}
 	zone := x.Plan.Target().Zone
 	batches := providers.Batches(host, reps)
-	changed := 0
-	for i, b := range batches {
-		key := fmt.Sprintf("%s %d/%d", label, i+1, len(batches))
-		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
-			changed += len(b)
-			f.reached(leadFirstBatch)
-			continue
+	// Read back once, for however many batches a stop left started.
+	served := sync.OnceValues(func() (map[string]providers.RRset, error) { return hostSets(ctx, provider, host, zone) })
+	var (
+		mu      sync.Mutex
+		changed int
+		failed  error // the first failure, in batch order
+		failAt  = len(batches)
+		sending bool // failed is the host's, not the journal's
+		out     sync.WaitGroup
+		slots   = make(chan struct{}, providers.InFlight(host))
+		alone   = true
+	)
+	landed := func(i int, n int, detail string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		changed += n
+		if detail == "" {
+			detail = fmt.Sprintf("%d RRsets (%d of %d)", n, changed, len(reps))
 		}
-		if f.halted() {
-			return fmt.Errorf("%d of the %d RRsets at %s were changed, then it stopped before batch %d of %d: another host's change failed", changed, len(reps), provider, i+1, len(batches))
-		}
-		if x.Journal.HasBatch(st.ID, EvBatchStart, key) && inPlace(ctx, provider, host, zone, b) {
-			if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))}); err != nil {
-				return err
-			}
-			changed += len(b)
-			f.reached(leadFirstBatch)
-			continue
-		}
-		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
-			return err
-		}
-		bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		err := providers.Replace(bctx, provider, host, zone, b)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w; %d of the %d RRsets at %s were changed before (batch %d of %d failed): apply again (or roll back) to finish", err, changed, len(reps), provider, i+1, len(batches))
-		}
-		changed += len(b)
-		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: fmt.Sprintf("%d RRsets (%d of %d)", len(b), changed, len(reps))}); err != nil {
+		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: fmt.Sprintf("%s %d/%d", label, i+1, len(batches)), Detail: detail}); err != nil {
 			return err
 		}
 		f.reached(leadFirstBatch)
-		if len(batches) > 1 {
-			x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), changed, len(reps))
+		return nil
+	}
+	fail := func(i int, err error, send bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if i < failAt {
+			failAt, failed, sending = i, err, send
 		}
+	}
+	stopped := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed != nil
+	}
+	for i, b := range batches {
+		key := fmt.Sprintf("%s %d/%d", label, i+1, len(batches))
+		if x.Journal.HasBatch(st.ID, EvBatchDone, key) {
+			mu.Lock()
+			changed += len(b)
+			mu.Unlock()
+			f.reached(leadFirstBatch)
+			continue
+		}
+		// A slot first: with one in flight, the batch before has landed
+		// (or failed) before this one is looked at.
+		slots <- struct{}{}
+		if stopped() {
+			break
+		}
+		if f.halted() {
+			out.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Errorf("%d of the %d RRsets at %s were changed, then it stopped before batch %d of %d: another host's change failed", changed, len(reps), provider, i+1, len(batches))
+		}
+		if x.Journal.HasBatch(st.ID, EvBatchStart, key) {
+			if sets, err := served(); err == nil && inPlace(sets, b) {
+				<-slots
+				if err := landed(i, len(b), fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))); err != nil {
+					fail(i, err, false)
+					break
+				}
+				continue
+			}
+		}
+		if err := x.journal(Entry{Step: st.ID, Event: EvBatchStart, Batch: key}); err != nil {
+			fail(i, err, false)
+			break
+		}
+		out.Add(1)
+		go func() {
+			defer out.Done()
+			defer func() { <-slots }()
+			bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			err := providers.Replace(bctx, provider, host, zone, b)
+			cancel()
+			if err != nil {
+				fail(i, err, true)
+				return
+			}
+			if err := landed(i, len(b), ""); err != nil {
+				fail(i, err, false)
+				return
+			}
+			if len(batches) > 1 {
+				mu.Lock()
+				n := changed
+				mu.Unlock()
+				x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), n, len(reps))
+			}
+		}()
+		if alone {
+			out.Wait()
+			alone = false
+		}
+	}
+	out.Wait()
+	if failed != nil && !sending {
+		return failed
+	}
+	if failed != nil {
+		// changed counts every batch that landed, those sent beside the
+		// failed one too: the journal says which.
+		return fmt.Errorf("%w; %d of the %d RRsets at %s were changed before (batch %d of %d failed): apply again (or roll back) to finish", failed, changed, len(reps), provider, failAt+1, len(batches))
 	}
 	return nil
 }
 
-// inPlace reads the host's zone back and reports whether every
-// replacement of a batch is there: its new data at its new TTL.
-func inPlace(ctx context.Context, provider string, host providers.Host, zone string, reps []providers.Replacement) bool {
+// hostSets reads the host's zone back as RRsets by "name type".
+func hostSets(ctx context.Context, provider string, host providers.Host, zone string) (map[string]providers.RRset, error) {
 	rrs, err := providers.Records(ctx, provider, host, zone)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	sets := map[string]providers.RRset{}
 	for _, s := range providers.Group(rrs) {
 		sets[s.Name+" "+s.Type] = s
 	}
+	return sets, nil
+}
+
+// inPlace reports whether every replacement of a batch is among the
+// host's sets: its new data at its new TTL.
+func inPlace(sets map[string]providers.RRset, reps []providers.Replacement) bool {
 	for _, r := range reps {
 		s := sets[strings.ToLower(r.Name)+" "+r.Type]
 		if !slices.Equal(s.Data, plan.Normalize(r.Name, r.Type, r.To)) || len(r.To) > 0 && s.TTL != r.TTL {

@@ -27,6 +27,22 @@ func Batches(host Host, reps []Replacement) [][]Replacement {
 	return [][]Replacement{reps}
 }
 
+// InFlighter is an optional interface for a host that takes several of
+// its change requests at once. Batches are disjoint (an RRset is never
+// split), so their order of landing does not matter.
+type InFlighter interface {
+	InFlight() int
+}
+
+// InFlight is how many batches may be sent to host at once: the host's
+// own InFlighter, else one after the other.
+func InFlight(host Host) int {
+	if f, ok := host.(InFlighter); ok && f.InFlight() > 1 {
+		return f.InFlight()
+	}
+	return 1
+}
+
 // limit is one budget a batch stays within, and what an item costs of it.
 type limit[T any] struct {
 	budget int

@@ -1,8 +1,11 @@
 package providers_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
+
+	"github.com/libdns/libdns"
 
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/miekg/dns"
@@ -46,5 +49,30 @@ func TestRFC2136Batches(t *testing.T) {
 	}
 	if seen != len(reps) {
 		t.Errorf("%d of %d RRsets in the batches", seen, len(reps))
+	}
+}
+
+// oneAtATime is a host that declares nothing about its requests.
+type oneAtATime struct{}
+
+func (oneAtATime) GetRecords(context.Context, string) ([]libdns.Record, error) { return nil, nil }
+func (oneAtATime) SetRecords(context.Context, string, []libdns.Record) ([]libdns.Record, error) {
+	return nil, nil
+}
+
+// An RFC 2136 server takes several update messages at once; a host that
+// says nothing gets one request at a time.
+func TestInFlight(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		host providers.Host
+		want int
+	}{
+		{"rfc2136", providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{Name: "k", Algorithm: "hmac-sha256", Secret: "c2VjcmV0"}), 4},
+		{"undeclared", oneAtATime{}, 1},
+	} {
+		if got := providers.InFlight(c.host); got != c.want {
+			t.Errorf("%s: %d in flight, want %d", c.name, got, c.want)
+		}
 	}
 }

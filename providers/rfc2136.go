@@ -55,6 +55,17 @@ func (h *RFC2136Host) Batches(reps []Replacement) [][]Replacement {
 	return batchBy(reps, rfc2136Budget, rfc2136Cost)
 }
 
+// rfc2136InFlight is how many update messages go to a server at once.
+// Knot DNS applies the updates queued for a zone together, in one
+// transaction and one signing pass; BIND applies them one after another,
+// and a queue keeps it busy between them. Measured with Knot DNS 3.2 on 2
+// cores, 100,000 TTL changes in 115 messages: 28 to 36 s one at a time,
+// 20 s two at a time, 16.5 s four at a time, 15 to 21 s eight at a time.
+const rfc2136InFlight = 4
+
+// InFlight is how many update messages may be sent to the server at once.
+func (h *RFC2136Host) InFlight() int { return rfc2136InFlight }
+
 // Replace changes whole RRsets in RFC 2136 messages of Batches' size, each
 // atomic (an RRset's change is never split, so no RRset is ever absent),
 // name compression on. libdns's SetRecords sends "delete
