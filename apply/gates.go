@@ -107,7 +107,8 @@ const maxBadEvidence = 8
 // keeping only counts, one proof per server and a few failures; those
 // proven in an earlier poll of the same gate (memo) are not asked again.
 // It is long because a server is proven one of two ways in one pass (by
-// zone transfer where the host hands one out, else question by question)
+// zone transfer where the host hands one out and the change holds a tenth
+// or more of its RRsets, else question by question)
 // and both share the memo and the evidence kept.
 func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, memo *gateMemo) GateResult {
 	if memo == nil {
@@ -165,7 +166,8 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		for i, set := range c.RRsets {
 			keys[plan.SetKey(set.Name, set.Type)] = i
 		}
-		ask := plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Target().Zone, servers, func(j int) bool { return !open[j] || unchanged[j] }, keys, func(j int, serial uint32, got map[int]*plan.Served) {
+		skip := func(j int) bool { return !open[j] || unchanged[j] }
+		judge := func(j int, serial uint32, got map[int]*plan.Served) {
 			srv := servers[j]
 			memo.serial[serialKey(j)] = serial
 			for i, set := range c.RRsets {
@@ -187,7 +189,11 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 				}
 				fail(e)
 			}
-		})
+		}
+		ask := plan.Unskipped(servers, skip)
+		if len(c.RRsets)*transferShare >= p.Target().RRsetsOf(c.Provider) {
+			ask = plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Target().Zone, servers, skip, keys, judge)
+		}
 		for _, j := range ask {
 			for i, set := range c.RRsets {
 				if k := base + i*ns + j; !memo.proven[k] {
@@ -216,6 +222,13 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 	res.Evidence = append(res.Evidence, skippedEvidence(p)...)
 	return res
 }
+
+// transferShare: a TTL gate reads a server's zone by transfer when the
+// change holds at least a tenth of the host's RRsets; a smaller change is
+// asked question by question (the apex NS set alone, lowered first in a
+// zone of 100,000 RRsets: two questions, not two transfers of the zone,
+// before the wait that runs from its proof starts).
+const transferShare = 10
 
 // zoneSerials asks each server that ask picks for the zone's SOA serial
 // (0: no authoritative answer), by the server's index.

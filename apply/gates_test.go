@@ -104,3 +104,31 @@ func TestSkippedAddressesAreSaid(t *testing.T) {
 		t.Errorf("gate evidence for skipped addresses = %+v", ev)
 	}
 }
+
+// A change of a small share of a large zone is asked question by
+// question even where the host hands out its zone: a transfer would read
+// every RRset to judge a few. From a tenth of the host's RRsets, and in a
+// zone that small, it is read by transfer.
+func TestGateAsksASmallChangeOfALargeZone(t *testing.T) {
+	for _, c := range []struct {
+		zone      int // the host's RRsets when planned
+		transfers int
+	}{{31, 0}, {30, 1}, {3, 1}} {
+		srv, asked, _ := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 60})
+		host := providerstest.NewTransferHost()
+		host.Set(srv, "a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1")
+		p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{srv}, RRsets: make([]providers.RRset, c.zone)}}}
+		env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{srv}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+		r := evalGate(context.Background(), env, p, lowerABC(), nil, newGateMemo())
+		if !r.OK {
+			t.Fatalf("zone of %d: %+v", c.zone, r)
+		}
+		questions := 0
+		for _, n := range []string{"a.example.com.", "b.example.com.", "c.example.com."} {
+			questions += asked(n)
+		}
+		if n := host.Count(srv); n != c.transfers || questions != 3*(1-c.transfers) {
+			t.Errorf("3 RRsets changed in a zone of %d: %d transfers and %d questions, want %d transfers", c.zone, n, questions, c.transfers)
+		}
+	}
+}

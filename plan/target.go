@@ -45,6 +45,9 @@ type Target struct {
 type Host struct {
 	Provider string
 	Servers  []string
+	// RRsets is how many RRsets the host had when planned: what one zone
+	// transfer of it reads.
+	RRsets int
 }
 
 // ServersOf returns the server addresses of provider's host.
@@ -53,6 +56,14 @@ func (t Target) ServersOf(provider string) []string {
 		return t.New.Servers
 	}
 	return t.Old.Servers
+}
+
+// RRsetsOf returns how many RRsets provider's host had when planned.
+func (t Target) RRsetsOf(provider string) int {
+	if provider == t.New.Provider {
+		return t.New.RRsets
+	}
+	return t.Old.RRsets
 }
 
 // HostOf is the host a step changes: the one it names or, for a step of
@@ -86,8 +97,8 @@ func (p *Plan) Target() Target {
 	if o.DSTTL == 0 {
 		t.DSTTL = t.NSTTL
 	}
-	t.Old = Host{Provider: o.Old.Provider, Servers: o.Old.Servers}
-	t.New = Host{Provider: o.New.Provider, Servers: o.New.Servers}
+	t.Old = Host{Provider: o.Old.Provider, Servers: o.Old.Servers, RRsets: len(o.Old.RRsets)}
+	t.New = Host{Provider: o.New.Provider, Servers: o.New.Servers, RRsets: len(o.New.RRsets)}
 	return t
 }
 

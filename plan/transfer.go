@@ -37,6 +37,17 @@ func TransferEvidence(server, zone, note string) checks.Evidence {
 	return checks.Evidence{Server: server, Question: dns.Fqdn(zone) + " AXFR", Note: note}
 }
 
+// Unskipped returns the indexes of the servers skip does not pick: those to
+// ask question by question.
+func Unskipped(servers []string, skip func(j int) bool) (ask []int) {
+	for j := range servers {
+		if !skip(j) {
+			ask = append(ask, j)
+		}
+	}
+	return ask
+}
+
 // ByTransfer reads zone from each server by AXFR when host allows it, and
 // calls judge (one call at a time) with the server's index in servers, the
 // serial of the zone it handed out and the RRsets of keys it serves, by
@@ -48,12 +59,7 @@ func TransferEvidence(server, zone, note string) checks.Evidence {
 func ByTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got map[int]*Served)) (ask []int) {
 	t, ok := host.(providers.Transferrer)
 	if !ok {
-		for j := range servers {
-			if !skip(j) {
-				ask = append(ask, j)
-			}
-		}
-		return ask
+		return Unskipped(servers, skip)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
