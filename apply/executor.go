@@ -509,8 +509,9 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // the journal), the hosts at once once the first host's first batch is
 // journaled done (see fanOut). A host whose change anchors a wait is
 // proven right after its batches; when that is the first host, it goes
-// alone until then (the wait runs from that proof: the others' signing
-// would only slow it on shared CPUs, and runs under the wait instead).
+// alone until each of its changes a wait runs from is proven (the wait
+// runs from that proof: the others' signing would only slow it on shared
+// CPUs, and runs under the wait instead).
 // In a rollback (the plan's observed.rollback) the hosts go one after the
 // other, as they did when Knot Resolver's SERVFAILs in rollbacks were
 // first seen with both at once; those turned out to come with one host at
@@ -529,6 +530,14 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	// anchors: a wait runs from the change's proof (not the step's last
 	// change: the step's own gate proves that one).
 	anchors := func(i int) bool { return i < len(st.TTLs)-1 && x.anchored(st.ID, labels[i]) }
+	// The first host's last change that anchors a wait: it goes alone
+	// until that one is proven (the longest TTLs, then its others).
+	lastAnchor := -1
+	for _, ci := range chains[order[0]] {
+		if anchors(ci) {
+			lastAnchor = ci
+		}
+	}
 	f := &fanOut{lead: make(chan struct{}), until: leadFirstBatch}
 	switch {
 	case x.Plan.Observed != nil && x.Plan.Observed.Rollback:
@@ -553,7 +562,7 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 				}
 				err := x.sendBatches(ctx, st, labels[ci], provider, reps[ci], f)
 				if err == nil && anchors(ci) {
-					if err = x.proveHost(ctx, st, ci, labels[ci]); err == nil {
+					if err = x.proveHost(ctx, st, ci, labels[ci]); err == nil && ci == lastAnchor {
 						f.reached(leadProven)
 					}
 				}
@@ -597,8 +606,10 @@ const (
 	// the change, stops the step with one request out, not one at each
 	// host.
 	leadFirstBatch leadPoint = iota
-	// leadProven: until every server of it serves its change (a wait
-	// runs from that proof).
+	// leadProven: until every server of it serves each of its changes
+	// that a wait runs from (a wait's end is that proof plus the wait:
+	// the others' signing would only delay it on shared CPUs, and runs
+	// under the wait instead).
 	leadProven
 	// leadDone: until it has ended, one host after the other; also where
 	// a first host that fails lets the others go (to stop them).

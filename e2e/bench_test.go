@@ -75,7 +75,7 @@ func handRunbook(b testing.TB, l *lab.Lab) (time.Duration, *prober) {
 // of the TTL gate, apply --dry-run, then the whole move and its rollback
 // against their mandated waits, each with the prober asking every
 // resolver throughout. Run it once:
-// go test -run '^$' -bench LargeZone -benchtime 1x -timeout 2h ./plan
+// go test -run '^$' -bench LargeZone -benchtime 1x -timeout 2h ./e2e
 func BenchmarkLargeZone(b *testing.B) {
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_RRSETS")); err == nil && v > 0 {
