@@ -666,18 +666,20 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		slots   = make(chan struct{}, providers.InFlight(host))
 		alone   = true
 	)
-	landed := func(i int, n int, detail string) error {
+	// landed journals batch key's n RRsets as changed and returns how
+	// many of the step's have landed so far.
+	landed := func(key string, n int, detail string) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		changed += n
 		if detail == "" {
 			detail = fmt.Sprintf("%d RRsets (%d of %d)", n, changed, len(reps))
 		}
-		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: fmt.Sprintf("%s %d/%d", label, i+1, len(batches)), Detail: detail}); err != nil {
-			return err
+		if err := x.journal(Entry{Step: st.ID, Event: EvBatchDone, Batch: key, Detail: detail}); err != nil {
+			return changed, err
 		}
 		f.reached(leadFirstBatch)
-		return nil
+		return changed, nil
 	}
 	fail := func(i int, err error, send bool) {
 		mu.Lock()
@@ -715,7 +717,7 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 		if x.Journal.HasBatch(st.ID, EvBatchStart, key) {
 			if sets, err := served(); err == nil && inPlace(sets, b) {
 				<-slots
-				if err := landed(i, len(b), fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))); err != nil {
+				if _, err := landed(key, len(b), fmt.Sprintf("%d RRsets found in place after a restart: not sent again", len(b))); err != nil {
 					fail(i, err, false)
 					break
 				}
@@ -737,14 +739,12 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 				fail(i, err, true)
 				return
 			}
-			if err := landed(i, len(b), ""); err != nil {
+			n, err := landed(key, len(b), "")
+			if err != nil {
 				fail(i, err, false)
 				return
 			}
 			if len(batches) > 1 {
-				mu.Lock()
-				n := changed
-				mu.Unlock()
 				x.log("%s: %s: batch %d of %d sent (%d of %d RRsets)", st.ID, provider, i+1, len(batches), n, len(reps))
 			}
 		}()
@@ -767,12 +767,12 @@ func (x *Executor) sendBatches(ctx context.Context, st *plan.Step, label, provid
 
 // hostSets reads the host's zone back as RRsets by "name type".
 func hostSets(ctx context.Context, provider string, host providers.Host, zone string) (map[string]providers.RRset, error) {
-	rrs, err := providers.Records(ctx, provider, host, zone)
+	read, err := providers.ReadRRsets(ctx, provider, host, zone)
 	if err != nil {
 		return nil, err
 	}
-	sets := map[string]providers.RRset{}
-	for _, s := range providers.Group(rrs) {
+	sets := make(map[string]providers.RRset, len(read))
+	for _, s := range read {
 		sets[s.Name+" "+s.Type] = s
 	}
 	return sets, nil

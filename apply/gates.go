@@ -162,10 +162,6 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 				bad += left - 1
 			}
 		}
-		keys := make(map[string]int, len(c.RRsets))
-		for i, set := range c.RRsets {
-			keys[plan.SetKey(set.Name, set.Type)] = i
-		}
 		skip := func(j int) bool { return !open[j] || unchanged[j] }
 		judge := func(j int, serial uint32, got map[int]*plan.Served) {
 			srv := servers[j]
@@ -192,6 +188,10 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		}
 		ask := plan.Unskipped(servers, skip)
 		if len(c.RRsets)*transferShare >= p.Target().RRsetsOf(c.Provider) {
+			keys := make(map[string]int, len(c.RRsets))
+			for i, set := range c.RRsets {
+				keys[plan.SetKey(set.Name, set.Type)] = i
+			}
 			ask = plan.ByTransfer(ctx, env.Hosts[c.Provider], p.Target().Zone, servers, skip, keys, judge)
 		}
 		for _, j := range ask {
@@ -683,7 +683,7 @@ func gateAPI(ctx context.Context, env plan.Env, p *plan.Plan, proxied []provider
 	if !ok || !isProxier {
 		return GateResult{Fatal: true, Summary: fmt.Sprintf("provider %s cannot say which names it proxies", provider)}
 	}
-	rrs, err := providers.Records(ctx, provider, host, p.Target().Zone)
+	read, err := providers.ReadRRsets(ctx, provider, host, p.Target().Zone)
 	if err != nil {
 		return GateResult{Summary: err.Error()}
 	}
@@ -692,7 +692,7 @@ func gateAPI(ctx context.Context, env plan.Env, p *plan.Plan, proxied []provider
 		return GateResult{Summary: err.Error()}
 	}
 	sets := map[string][]string{}
-	for _, s := range providers.Group(rrs) {
+	for _, s := range read {
 		sets[s.Name+" "+s.Type] = s.Data
 	}
 	good := 0

@@ -309,11 +309,11 @@ func observeHost(ctx context.Context, env Env, spec *spec.Spec, side spec.Side, 
 		return fmt.Errorf("observe: provider %q has no host", side.Provider)
 	}
 	h.Provider, h.Nameservers = side.Provider, side.Nameservers
-	rrs, err := providers.Records(ctx, side.Provider, host, spec.Zone)
+	sets, err := providers.ReadRRsets(ctx, side.Provider, host, spec.Zone)
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	h.RRsets = providers.Group(rrs)
+	h.RRsets = sets
 	takeMarker(h, spec.Zone)
 	if r, ok := host.(providers.Router); ok {
 		if h.Routed, err = r.Routed(ctx, spec.Zone); err != nil {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -268,25 +270,41 @@ func parentNegTTL(ctx context.Context, c *checks.Checker, parent string, servers
 // both hosts' records with their TTLs (not the SOA, whose serial moves
 // with every signature refresh).
 func (o *Observed) fingerprint() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ns %v\nds %v\nold %v\nnew %v\n", o.NS, o.DS, o.Old.KSKDS, o.New.KSKDS)
+	h := sha256.New()
+	b := bufio.NewWriterSize(h, 64<<10)
+	fmt.Fprintf(b, "ns %v\nds %v\nold %v\nnew %v\n", o.NS, o.DS, o.Old.KSKDS, o.New.KSKDS)
 	// The TTLs every wait is computed from, as the live state serves them.
-	fmt.Fprintf(&b, "ttl ns %d ds %d neg %d\n", o.NSTTL, o.DSTTL, o.NegTTL)
-	for _, h := range []HostState{o.Old, o.New} {
-		fmt.Fprintf(&b, "%s ttl apex-ns %d served-ns %d dnskey %d\n", h.Provider, h.ApexNSTTL, h.ServedNSTTL, h.DNSKEYTTL)
+	fmt.Fprintf(b, "ttl ns %d ds %d neg %d\n", o.NSTTL, o.DSTTL, o.NegTTL)
+	for _, hs := range []HostState{o.Old, o.New} {
+		fmt.Fprintf(b, "%s ttl apex-ns %d served-ns %d dnskey %d\n", hs.Provider, hs.ApexNSTTL, hs.ServedNSTTL, hs.DNSKEYTTL)
 	}
-	for _, h := range []HostState{o.Old, o.New} {
-		for _, s := range h.RRsets {
-			if s.Type != "SOA" {
-				fmt.Fprintf(&b, "%s %s %s %d %v\n", h.Provider, s.Name, s.Type, s.TTL, s.Data)
+	for _, hs := range []HostState{o.Old, o.New} {
+		var line []byte
+		for _, s := range hs.RRsets {
+			if s.Type == "SOA" {
+				continue
 			}
+			// "provider name type ttl [data ...]", as %v prints a slice,
+			// written without fmt: a large zone has 100,000 of these.
+			line = append(line[:0], hs.Provider...)
+			line = append(append(line, ' '), s.Name...)
+			line = append(append(line, ' '), s.Type...)
+			line = strconv.AppendUint(append(line, ' '), uint64(s.TTL), 10)
+			line = append(line, " ["...)
+			for i, d := range s.Data {
+				if i > 0 {
+					line = append(line, ' ')
+				}
+				line = append(line, d...)
+			}
+			_, _ = b.Write(append(line, "]\n"...))
 		}
-		for _, r := range h.Routed {
-			fmt.Fprintf(&b, "%s %s %s %d routed %v\n", h.Provider, r.Name, r.Type, r.TTL, r.Describe())
+		for _, r := range hs.Routed {
+			fmt.Fprintf(b, "%s %s %s %d routed %v\n", hs.Provider, r.Name, r.Type, r.TTL, r.Describe())
 		}
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return hex.EncodeToString(sum[:8])
+	_ = b.Flush()
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Drift compares a fresh observation with the one a plan was made from.

@@ -12,6 +12,17 @@ import (
 // migration. It refuses, with every reason, when preflight found problems.
 // Each kind plans in its own file (nameservers.go, records.go).
 func Build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
+	p, err := build(spec, o, now)
+	if err != nil {
+		return nil, err
+	}
+	p.seal()
+	return p, nil
+}
+
+// build is Build without the seal: what CheckRebuild compares a saved
+// plan's steps with.
+func build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
 	if len(o.Problems) > 0 {
 		return nil, notSafe(o.Problems)
 	}
@@ -23,7 +34,6 @@ func Build(spec *spec.Spec, o *Observed, now time.Time) (*Plan, error) {
 	if err := plan(p, spec, o); err != nil {
 		return nil, err
 	}
-	p.seal()
 	return p, nil
 }
 

@@ -33,11 +33,11 @@ func observeRecords(ctx context.Context, env Env, s *spec.Spec, o *Observed) err
 	if !ok {
 		return fmt.Errorf("observe: provider %q has no host", s.Provider)
 	}
-	rrs, err := providers.Records(ctx, s.Provider, host, s.Zone)
+	sets, err := providers.ReadRRsets(ctx, s.Provider, host, s.Zone)
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	for _, set := range providers.Group(rrs) {
+	for _, set := range sets {
 		if set.Type == "NS" && set.Name == s.Zone {
 			side.Nameservers = set.Data
 		}

@@ -181,7 +181,7 @@ func (p *Plan) CheckRebuild() error {
 	}
 	obs := *p.Observed
 	spec := *p.Spec
-	rebuilt, err := Build(&spec, &obs, p.Created)
+	rebuilt, err := build(&spec, &obs, p.Created)
 	if err != nil {
 		return fmt.Errorf("%w: its spec and observation no longer plan: %v", ErrPlanEdited, err)
 	}

@@ -112,3 +112,12 @@ func TestPlanKeyTooShort(t *testing.T) {
 		t.Errorf("short key: %v", err)
 	}
 }
+
+// Plans saved by earlier versions carry their observation's fingerprint,
+// and apply compares it with the one it computes: its text must not
+// change.
+func TestFingerprintIsStable(t *testing.T) {
+	if got, want := observed(3600, 86400, 3600, 172800, 86400, 900).fingerprint(), "bdc04c7fce59f194"; got != want {
+		t.Fatalf("fingerprint %s, want %s (as earlier versions computed it)", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,7 +150,7 @@ func ttlLine(provider string, s providers.RRset, ttl uint32) string {
 
 // setTTL is how a step's before and after lines show an RRset's TTL.
 func setTTL(name, rrtype string, ttl uint32) string {
-	return fmt.Sprintf("%s %s ttl %d", name, rrtype, ttl)
+	return name + " " + rrtype + " ttl " + strconv.FormatUint(uint64(ttl), 10)
 }
 
 // maxTTLLines bounds the before and after lines a set-ttl step keeps for
@@ -216,9 +217,21 @@ type ttlSet struct {
 // both hosts: lowered, then restored.
 func ttlChanges(o *Observed, zone string, to []string, lowerTo uint32, handover, reclaiming bool) ttlSet {
 	var c ttlSet
-	for _, h := range []HostState{o.Old, o.New} {
-		var sets, back []providers.RRset
-		var down, up []uint32
+	above := func(h HostState) (n int) {
+		for _, s := range h.RRsets {
+			if s.Type != "SOA" && h.ttlOf(s) > lowerTo {
+				n++
+			}
+		}
+		return n
+	}
+	// Sized once: a large zone's RRsets are not copied again and again
+	// as these grow.
+	n := [2]int{above(o.Old), above(o.New)}
+	c.before, c.after = make([]string, 0, n[0]+n[1]), make([]string, 0, n[0]+n[1])
+	for i, h := range []HostState{o.Old, o.New} {
+		sets, back := make([]providers.RRset, 0, n[i]), make([]providers.RRset, 0, n[i])
+		down, up := make([]uint32, 0, n[i]), make([]uint32, 0, n[i])
 		for _, s := range h.RRsets {
 			ttl := h.ttlOf(s)
 			if s.Type == "SOA" || ttl <= lowerTo {

@@ -70,6 +70,26 @@ func IsSigning(rrtype uint16) bool { return signing[rrtype] }
 // Records returns the zone's records at host as absolute miekg/dns RRs,
 // without the signer's records, sorted.
 func Records(ctx context.Context, name string, host Host, zone string) ([]dns.RR, error) {
+	out, err := records(ctx, name, host, zone)
+	if err != nil {
+		return nil, err
+	}
+	SortRRs(out)
+	return out, nil
+}
+
+// ReadRRsets returns the zone's RRsets at host, without the signer's, as
+// Group sorts them (the records are not sorted one by one first).
+func ReadRRsets(ctx context.Context, name string, host Host, zone string) ([]RRset, error) {
+	rrs, err := records(ctx, name, host, zone)
+	if err != nil {
+		return nil, err
+	}
+	return Group(rrs), nil
+}
+
+// records is Records in the order the host gave them.
+func records(ctx context.Context, name string, host Host, zone string) ([]dns.RR, error) {
 	if t, ok := host.(Transferrer); ok {
 		var out []dns.RR
 		soa := false
@@ -85,7 +105,6 @@ func Records(ctx context.Context, name string, host Host, zone string) ([]dns.RR
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: read %s: %w", name, zone, err)
 		}
-		SortRRs(out)
 		return out, nil
 	}
 	recs, err := host.GetRecords(ctx, zone)
@@ -103,7 +122,6 @@ func Records(ctx context.Context, name string, host Host, zone string) ([]dns.RR
 		}
 		out = append(out, rr)
 	}
-	SortRRs(out)
 	return out, nil
 }
 
@@ -137,7 +155,20 @@ func FromRR(rr dns.RR, zone string) libdns.RR {
 // SortRRs orders records by owner, type and data, for stable comparison
 // and output.
 func SortRRs(rrs []dns.RR) {
-	sort.SliceStable(rrs, func(i, j int) bool { return RRKey(rrs[i]) < RRKey(rrs[j]) })
+	// Each record's key is printed once, not at every comparison: a
+	// 100,000-RRset transfer took 0.5 s of CPU to sort otherwise.
+	type keyed struct {
+		key string
+		rr  dns.RR
+	}
+	byKey := make([]keyed, len(rrs))
+	for i, rr := range rrs {
+		byKey[i] = keyed{RRKey(rr), rr}
+	}
+	slices.SortStableFunc(byKey, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	for i := range byKey {
+		rrs[i] = byKey[i].rr
+	}
 }
 
 // RRKey is "owner type data" in lower case, without the TTL.
@@ -164,8 +195,8 @@ func (s RRset) Serves(data []string) bool { return isSide(data, s.Data, s.Sets) 
 // Group turns records into RRsets, sorted by name and type; an RRset's TTL
 // is the largest of its records'.
 func Group(rrs []dns.RR) []RRset {
-	idx := map[string]int{}
-	var out []RRset
+	idx := make(map[string]int, len(rrs))
+	out := make([]RRset, 0, len(rrs))
 	for _, rr := range rrs {
 		h := rr.Header()
 		k := strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,16 @@ func TestHostsReadTheSameZone(t *testing.T) {
 	for _, rr := range append(old, nw...) {
 		if providers.IsSigning(rr.Header().Rrtype) {
 			t.Errorf("signer record returned: %s", rr)
+		}
+	}
+	// ReadRRsets reads what Records does, grouped as Group groups it.
+	for name, rrs := range map[string][]dns.RR{"old": old, "new": nw} {
+		sets, err := providers.ReadRRsets(ctx, name, h[name], lab.Zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := providers.Group(rrs); !reflect.DeepEqual(sets, want) {
+			t.Errorf("%s: ReadRRsets gave %d RRsets, Group(Records) %d:\n%v\n%v", name, len(sets), len(want), sets, want)
 		}
 	}
 }

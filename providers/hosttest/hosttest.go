@@ -34,12 +34,12 @@ func Run(t *testing.T, tg Target) {
 	name := func(label string) string { return "hosttest-" + label + "." + zone }
 	read := func(t *testing.T) map[string]providers.RRset {
 		t.Helper()
-		rrs, err := providers.Records(ctx, tg.Name, tg.Host, zone)
+		sets, err := providers.ReadRRsets(ctx, tg.Name, tg.Host, zone)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := map[string]providers.RRset{}
-		for _, s := range providers.Group(rrs) {
+		for _, s := range sets {
 			out[strings.ToLower(s.Name)+" "+s.Type] = s
 		}
 		return out
