@@ -92,11 +92,18 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 	m.SetUpdate(zone)
 	m.Compress = true
 	for _, r := range reps {
-		parse := func(data string, ttl uint32) (dns.RR, error) {
-			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, ttl, r.Type, data))
+		// Each value is parsed once: a TTL change deletes and adds the
+		// same records (Remove rewrites a copy's class and TTL).
+		parsed := make(map[string]dns.RR, len(r.To))
+		parse := func(data string) (dns.RR, error) {
+			if rr, ok := parsed[data]; ok {
+				return rr, nil
+			}
+			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, data))
 			if err != nil {
 				return nil, fmt.Errorf("rfc2136 %s: %s %s %q: %w", h.Server, r.Name, r.Type, data, err)
 			}
+			parsed[data] = rr
 			return rr, nil
 		}
 		// Delete what stays (so its TTL can change), add the new data,
@@ -115,11 +122,11 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 				if keep[d] != stays {
 					continue
 				}
-				old, err := parse(d, 0)
+				old, err := parse(d)
 				if err != nil {
 					return err
 				}
-				m.Remove([]dns.RR{old})
+				m.Remove([]dns.RR{dns.Copy(old)})
 			}
 			return nil
 		}
@@ -127,7 +134,7 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 			return err
 		}
 		for _, d := range r.To {
-			next, err := parse(d, r.TTL)
+			next, err := parse(d)
 			if err != nil {
 				return err
 			}
