@@ -241,7 +241,8 @@ func begin(ctx context.Context, env plan.Env, ws Workspace, spec *spec.Spec, sav
 	if o.Confirm != nil && !o.Confirm(p) {
 		return nil, nil, ErrDeclined
 	}
-	if err := p.Save(ws.StatePath("plan.json")); err != nil {
+	// A saved plan is kept as its file was checked.
+	if err := p.SaveAsRead(ws.StatePath("plan.json")); err != nil {
 		return nil, nil, err
 	}
 	j, err := OpenJournal(ws.StatePath("journal.jsonl"))

@@ -33,13 +33,14 @@ func CheckSaved(saved *Plan, env func(string) string) error {
 // plan's spec too: the hosts and registrar apply builds are the ones it
 // was planned with.
 func OpenSaved(path string, vars func(string) string) (*spec.Spec, *Plan, error) {
-	saved, err := ReadPlan(path)
+	saved, read, err := readPlan(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := CheckSaved(saved, vars); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	saved.read = read
 	if err := saved.Spec.LoadSecrets(vars); err != nil {
 		return nil, nil, err
 	}

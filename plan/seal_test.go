@@ -1,6 +1,9 @@
 package plan
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,5 +122,47 @@ func TestPlanKeyTooShort(t *testing.T) {
 func TestFingerprintIsStable(t *testing.T) {
 	if got, want := observed(3600, 86400, 3600, 172800, 86400, 900).fingerprint(), "bdc04c7fce59f194"; got != want {
 		t.Fatalf("fingerprint %s, want %s (as earlier versions computed it)", got, want)
+	}
+}
+
+// A plan opened from its file is kept as that file was checked, byte for
+// byte, whatever its layout; a plan not read from a file is written as
+// Save writes it.
+func TestSaveAsRead(t *testing.T) {
+	_, path := savedPlan(t, nil)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		t.Fatal(err)
+	}
+	laidOut := filepath.Join(t.TempDir(), "compact.json")
+	if err := os.WriteFile(laidOut, compact.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, opened, err := OpenSaved(laidOut, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "kept.json")
+	if err := opened.SaveAsRead(kept); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(kept); !bytes.Equal(got, compact.Bytes()) {
+		t.Errorf("SaveAsRead wrote %d bytes, not the %d of the file it was read from", len(got), compact.Len())
+	}
+
+	read, err := ReadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh.json")
+	if err := read.SaveAsRead(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(fresh); !bytes.Equal(got, b) {
+		t.Errorf("SaveAsRead of a plan not opened as saved wrote other bytes than Save")
 	}
 }
