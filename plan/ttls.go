@@ -217,9 +217,14 @@ type ttlSet struct {
 // both hosts: lowered, then restored.
 func ttlChanges(o *Observed, zone string, to []string, lowerTo uint32, handover, reclaiming bool) ttlSet {
 	var c ttlSet
+	// lowered is whether lower-ttl changes s, and its TTL before.
+	lowered := func(h HostState, s providers.RRset) (uint32, bool) {
+		ttl := h.ttlOf(s)
+		return ttl, s.Type != "SOA" && ttl > lowerTo
+	}
 	above := func(h HostState) (n int) {
 		for _, s := range h.RRsets {
-			if s.Type != "SOA" && h.ttlOf(s) > lowerTo {
+			if _, ok := lowered(h, s); ok {
 				n++
 			}
 		}
@@ -233,8 +238,8 @@ func ttlChanges(o *Observed, zone string, to []string, lowerTo uint32, handover,
 		sets, back := make([]providers.RRset, 0, n[i]), make([]providers.RRset, 0, n[i])
 		down, up := make([]uint32, 0, n[i]), make([]uint32, 0, n[i])
 		for _, s := range h.RRsets {
-			ttl := h.ttlOf(s)
-			if s.Type == "SOA" || ttl <= lowerTo {
+			ttl, ok := lowered(h, s)
+			if !ok {
 				continue
 			}
 			// reclaim-ns writes the new host's own apex NS at the lowered

@@ -92,41 +92,45 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 	m.SetUpdate(zone)
 	m.Compress = true
 	for _, r := range reps {
-		// Each value is parsed once: a TTL change deletes and adds the
-		// same records (Remove rewrites a copy's class and TTL).
-		parsed := make(map[string]dns.RR, len(r.To))
 		parse := func(data string) (dns.RR, error) {
-			if rr, ok := parsed[data]; ok {
-				return rr, nil
-			}
 			rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, data))
 			if err != nil {
 				return nil, fmt.Errorf("rfc2136 %s: %s %s %q: %w", h.Server, r.Name, r.Type, data, err)
 			}
-			parsed[data] = rr
 			return rr, nil
+		}
+		// The new records, by their data, each parsed once: a record that
+		// stays (all of a TTL change's) is deleted as a copy of its add
+		// (Remove rewrites the copy's class and TTL).
+		adds := make(map[string]dns.RR, len(r.To))
+		for _, d := range r.To {
+			rr, err := parse(d)
+			if err != nil {
+				return err
+			}
+			adds[d] = rr
 		}
 		// Delete what stays (so its TTL can change), add the new data,
 		// then delete what goes: a name server never deletes the last
 		// apex NS record (RFC 2136 3.4.2.4), so a whole NS set is
 		// replaced by adding before deleting.
-		keep := map[string]bool{}
-		for _, d := range r.To {
-			keep[d] = true
-		}
 		remove := func(stays bool) error {
 			if r.Type == "CNAME" {
 				return nil
 			}
 			for _, d := range r.From {
-				if keep[d] != stays {
-					continue
+				add, kept := adds[d]
+				switch {
+				case kept != stays:
+				case kept:
+					m.Remove([]dns.RR{dns.Copy(add)})
+				default:
+					old, err := parse(d)
+					if err != nil {
+						return err
+					}
+					m.Remove([]dns.RR{old})
 				}
-				old, err := parse(d)
-				if err != nil {
-					return err
-				}
-				m.Remove([]dns.RR{dns.Copy(old)})
 			}
 			return nil
 		}
@@ -134,11 +138,7 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 			return err
 		}
 		for _, d := range r.To {
-			next, err := parse(d)
-			if err != nil {
-				return err
-			}
-			m.Insert([]dns.RR{next})
+			m.Insert([]dns.RR{adds[d]})
 		}
 		if err := remove(false); err != nil {
 			return err
