@@ -68,7 +68,7 @@ func TestInFlight(t *testing.T) {
 		host providers.Host
 		want int
 	}{
-		{"rfc2136", providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{Name: "k", Algorithm: "hmac-sha256", Secret: "c2VjcmV0"}), 4},
+		{"rfc2136", providers.NewRFC2136Host("127.0.0.1:53", providers.TSIG{Name: "k", Algorithm: "hmac-sha256", Secret: "c2VjcmV0"}), 16},
 		{"undeclared", oneAtATime{}, 1},
 	} {
 		if got := providers.InFlight(c.host); got != c.want {
