@@ -206,7 +206,7 @@ func (p *prober) one(ctx context.Context, c *dns.Client, server, name string, t 
 		}
 		if !ok {
 			p.wrong.Add(1)
-			bad = fmt.Sprintf("wrong answer %v", resp.Answer)
+			bad = fmt.Sprintf("wrong answer %v%s", resp.Answer, authorityOf(resp))
 		}
 	}
 	if bad != "" && p.tolerate != nil && p.tolerate(server, t, bad) {
@@ -233,6 +233,32 @@ func (p *prober) one(ctx context.Context, c *dns.Client, server, name string, t 
 	if bad != "" && len(p.firstBad) < 5 {
 		p.firstBad = append(p.firstBad, fmt.Sprintf("%s %s %s %s: %s", time.Now().Format("15:04:05.000"), server, name, dns.TypeToString[t], bad))
 	}
+}
+
+// authorityOf says what a reply without the expected answer had in its
+// authority section (each record's owner and type; an NSEC's type bitmap,
+// an RRSIG's signer), so that a resolver's empty answer shows what it
+// was built from.
+func authorityOf(resp *dns.Msg) string {
+	if len(resp.Ns) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, rr := range resp.Ns {
+		part := rr.Header().Name + " " + dns.TypeToString[rr.Header().Rrtype]
+		switch rr := rr.(type) {
+		case *dns.NSEC:
+			var types []string
+			for _, t := range rr.TypeBitMap {
+				types = append(types, dns.TypeToString[t])
+			}
+			part += " [" + strings.Join(types, " ") + "]"
+		case *dns.RRSIG:
+			part += " by " + rr.SignerName
+		}
+		parts = append(parts, part)
+	}
+	return fmt.Sprintf(" (rcode %s, AD %t, authority: %s)", dns.RcodeToString[resp.Rcode], resp.AuthenticatedData, strings.Join(parts, "; "))
 }
 
 // undo takes back the count of a failure that is tolerated.
