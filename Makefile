@@ -44,7 +44,7 @@ bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
 bench: deps
 	@rm -f bench.out
-	$(GO) test -run '^$$' -bench 'EngineVsDnsperf|EngineMemory|CheckLab|Propagation' -benchmem -benchtime 3x ./e2e | tee -a bench.out
+	$(GO) test -run '^$$' -bench 'EngineVsDnsperf|EngineMemory|CheckLab|CheckLatency|Propagation' -benchmem -benchtime 3x ./e2e | tee -a bench.out
 	$(GO) test -run '^$$' -bench 'LabMigration|LargeZone' -benchtime 1x -timeout 3h ./e2e | tee -a bench.out
 	@echo; echo "== ratios (median of the runs above)"; \
 	awk '/^Benchmark/ { for (i = 3; i < NF; i++) if ($$(i+1) ~ /ratio/) printf "%-8s %-32s %s\n", $$i, $$1, $$(i+1) }' bench.out

@@ -49,6 +49,14 @@ func (a *analysis) validateAncestors(ctx context.Context, res *resolver, cuts []
 			Fix:     "Give a trust anchor for the root the check iterates from (--trust-anchor)."})
 		return nil, Bogus
 	}
+	// Every key set and DS the chain needs is asked at once; the chain is
+	// then followed in order from what they answer.
+	for i := first; i < len(cuts); i++ {
+		res.askAhead(ctx, cuts[i].Addrs(), cuts[i].Zone, dns.TypeDNSKEY)
+		if i > first {
+			res.askAhead(ctx, cuts[i-1].Addrs(), cuts[i].Zone, dns.TypeDS)
+		}
+	}
 	keys, ev, problem := a.zoneKeys(ctx, res, cuts[first], func(ks []*dns.DNSKEY) []*dns.DNSKEY { return anchors.trusted(ks) })
 	if problem != "" {
 		a.add(Finding{ID: ChainBroken, Severity: Critical,

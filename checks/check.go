@@ -281,22 +281,34 @@ func (c *Checker) Check(ctx context.Context, zone string) (*Report, error) {
 	sent := c.client.Sent()
 	zone = strings.ToLower(dns.Fqdn(zone))
 	res := c.resolver()
+	defer res.settle()
+	rep := &Report{Zone: zone, Time: start.UTC()}
+	a := &analysis{rep: rep, now: start, zone: zone}
+	var wg sync.WaitGroup
+	// What needs no delegation goes out with the first referral: the
+	// resolvers' questions, and the root's keys and the top-level DS the
+	// chain of trust starts with.
+	wg.Go(func() { rep.Resolvers = a.askResolvers(ctx, c.client, c.opts.Resolvers) })
+	if c.opts.Anchors.Zone == "." {
+		res.askAhead(ctx, c.opts.Roots, ".", dns.TypeDNSKEY)
+		if labels := dns.SplitDomainName(zone); len(labels) > 1 {
+			res.askAhead(ctx, c.opts.Roots, labels[len(labels)-1]+".", dns.TypeDS)
+		}
+	}
 	cuts, err := res.path(ctx, zone)
 	if err != nil {
+		wg.Wait()
 		return nil, fmt.Errorf("check %s: %w", zone, err)
 	}
 	parentCut := cuts[len(cuts)-2]
-	rep := &Report{Zone: zone, Parent: parentCut.Zone, Time: start.UTC()}
+	rep.Parent = parentCut.Zone
 	for _, cut := range cuts {
 		rep.Path = append(rep.Path, cut.Zone)
 	}
-	a := &analysis{rep: rep, now: start, zone: zone}
 
-	var wg sync.WaitGroup
 	var parentKeys []*dns.DNSKEY
 	var chain Status
 	wg.Go(func() { parentKeys, chain = a.validateAncestors(ctx, res, cuts[:len(cuts)-1], *c.opts.Anchors) })
-	wg.Go(func() { rep.Resolvers = a.askResolvers(ctx, c.client, c.opts.Resolvers) })
 	rep.ParentServers = askParents(ctx, c.client, parentCut, zone)
 	rep.ChildServers = askChildren(ctx, c.client, a.childServers(ctx, res, cuts[len(cuts)-1]), zone)
 	wg.Wait()

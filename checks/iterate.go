@@ -44,8 +44,25 @@ type resolver struct {
 	v6     *v6Policy
 
 	mu    sync.Mutex
-	addrs map[string][]string // name server name -> addresses
-	cuts  map[string]Cut      // zone -> its servers, from a referral this resolver followed
+	addrs map[string][]string  // name server name -> addresses
+	cuts  map[string]Cut       // zone -> its servers, from a referral this resolver followed
+	ahead map[aheadKey]*answer // questions sent before they are needed (askAhead)
+	wg    sync.WaitGroup       // the questions asked ahead still in flight
+}
+
+// aheadKey is a question asked ahead: its name, type and servers in order.
+type aheadKey struct {
+	name    string
+	qtype   uint16
+	servers string
+}
+
+// answer is what askAny returned for a question asked ahead, once done is
+// closed.
+type answer struct {
+	done  chan struct{}
+	reply Reply
+	err   error
 }
 
 var errNoAnswer = errors.New("no server answered")
@@ -53,6 +70,50 @@ var errNoAnswer = errors.New("no server answered")
 // askAny asks the servers in order until one answers usefully (not
 // SERVFAIL, REFUSED or silent), returning the last reply otherwise.
 func (r *resolver) askAny(ctx context.Context, servers []string, name string, qtype uint16) (Reply, error) {
+	r.mu.Lock()
+	a, ok := r.ahead[aheadKey{name, qtype, strings.Join(servers, " ")}]
+	r.mu.Unlock()
+	if ok {
+		select {
+		case <-a.done:
+			return a.reply, a.err
+		case <-ctx.Done():
+			return Reply{Question: Question{Server: servers[0], Name: name, Type: qtype}, Err: ctx.Err()}, ctx.Err()
+		}
+	}
+	return r.askInOrder(ctx, servers, name, qtype)
+}
+
+// askAhead sends a question askAny will be given later, so that its round
+// trip overlaps the ones before it: a check that waits on a distant server
+// once per question it needs from that server would wait many times.
+// askAny with the same servers, name and type then takes its answer.
+// settle waits for every question asked ahead.
+func (r *resolver) askAhead(ctx context.Context, servers []string, name string, qtype uint16) {
+	if len(servers) == 0 {
+		return
+	}
+	k := aheadKey{name, qtype, strings.Join(servers, " ")}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ahead[k]; ok {
+		return
+	}
+	if r.ahead == nil {
+		r.ahead = map[aheadKey]*answer{}
+	}
+	a := &answer{done: make(chan struct{})}
+	r.ahead[k] = a
+	r.wg.Go(func() {
+		a.reply, a.err = r.askInOrder(ctx, servers, name, qtype)
+		close(a.done)
+	})
+}
+
+// settle returns once every question asked ahead has its answer.
+func (r *resolver) settle() { r.wg.Wait() }
+
+func (r *resolver) askInOrder(ctx context.Context, servers []string, name string, qtype uint16) (Reply, error) {
 	var last Reply
 	var errs []string
 	for _, s := range servers {
