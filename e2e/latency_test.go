@@ -12,8 +12,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// slowLink stands in front of one lab server on a loopback address of its
-// own and adds a round trip to every exchange: a UDP question is forwarded
+// slowLink stands in front of one lab server on a port of its own on
+// 127.0.0.1 and adds a round trip to every exchange: a UDP question is forwarded
 // after delay and its reply relayed back; a TCP connection is joined to
 // the server after delay. It emulates a distant server on loopback, where
 // no packet leaves the machine; the server answering is the real one.
