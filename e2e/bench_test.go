@@ -74,7 +74,9 @@ func handRunbook(b testing.TB, l *lab.Lab) (time.Duration, *prober) {
 // 100,000) more RRsets at both hosts: plan (wall and peak heap), one poll
 // of the TTL gate, apply --dry-run, then the whole move and its rollback
 // against their mandated waits, each with the prober asking every
-// resolver throughout. Run it once:
+// resolver throughout. BENCH_NEW_ALGORITHM=ed25519 has NEW's Knot sign
+// with Ed25519 instead of ECDSA P-256, to tell the host's signing from the
+// tool's own time. Run it once:
 // go test -run '^$' -bench LargeZone -benchtime 1x -timeout 2h ./e2e
 func BenchmarkLargeZone(b *testing.B) {
 	n := 100000
@@ -83,7 +85,8 @@ func BenchmarkLargeZone(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		l := freshLab(b, "127.77.0.0/24")
+		l := freshLabOf(b, lab.Config{Prefix: "127.77.0.0/24", NewAlgorithm: os.Getenv("BENCH_NEW_ALGORITHM")})
+		b.Logf("NEW signs with %s", l.Config.NewAlgorithm)
 		start := time.Now()
 		addBulk(b, l, n)
 		b.Logf("%d RRsets added at both hosts in %s", n, time.Since(start).Round(time.Second))
@@ -133,7 +136,7 @@ func BenchmarkLargeZone(b *testing.B) {
 			if reverse {
 				from = apply.ApplyOptions{SpecFile: specFile} // migrate rollback -f spec.yaml
 			}
-			cl, ws, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: from.SpecFile, PlanFile: from.PlanFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: 200 * time.Millisecond,
+			cl, ws, err := apply.Apply(ctx, apply.ApplyOptions{SpecFile: from.SpecFile, PlanFile: from.PlanFile, Env: os.Getenv, Out: &tlog{t: b}, Reverse: reverse, Poll: pollFor(b),
 				NewEnv: func(ctx context.Context, s *spec.Spec) (plan.Env, error) {
 					return plan.NewEnv(ctx, s, &tlog{t: b}, time.Second)
 				}})

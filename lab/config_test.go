@@ -1,6 +1,9 @@
 package lab
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -69,5 +72,32 @@ func TestZonesParse(t *testing.T) {
 				t.Errorf("%s on %s: %d records", z.Name, r.role, n)
 			}
 		}
+	}
+}
+
+// NEW signs with ECDSA P-256 unless told otherwise; the policy Knot is
+// given names the algorithm asked for, and Up refuses one it cannot
+// configure before it starts anything.
+func TestNewAlgorithm(t *testing.T) {
+	if got := (Config{}).WithDefaults().NewAlgorithm; got != AlgorithmECDSA {
+		t.Errorf("default NewAlgorithm = %q, want %q", got, AlgorithmECDSA)
+	}
+	for _, alg := range []string{AlgorithmECDSA, AlgorithmEd25519} {
+		conf := filepath.Join(t.TempDir(), "knot.conf")
+		if err := render("knot.conf.tmpl", conf, knotData{Name: "new1", Algorithm: alg}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy := string(b)[strings.Index(string(b), "policy:"):]
+		if !strings.Contains(policy, "\n    algorithm: "+alg+"\n") {
+			t.Errorf("policy for %s:\n%s", alg, policy)
+		}
+	}
+	_, err := Up(context.Background(), Config{Prefix: "127.98.0.0/24", Dir: t.TempDir(), NewAlgorithm: "rsasha1"})
+	if err == nil || !strings.Contains(err.Error(), `signing algorithm "rsasha1"`) {
+		t.Errorf("Up with rsasha1: %v", err)
 	}
 }

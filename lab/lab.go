@@ -129,6 +129,9 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if !slices.Contains(Delegations, cfg.DelegateTo) {
 		return nil, fmt.Errorf("lab: delegate to %q: want one of %s", cfg.DelegateTo, strings.Join(Delegations, ", "))
 	}
+	if cfg.NewAlgorithm != AlgorithmECDSA && cfg.NewAlgorithm != AlgorithmEd25519 {
+		return nil, fmt.Errorf("lab: NEW's signing algorithm %q: want %s or %s", cfg.NewAlgorithm, AlgorithmECDSA, AlgorithmEd25519)
+	}
 	for _, bin := range []string{"named", "knotd", "pdns_server", "pdnsutil", "sqlite3", "unbound", "kresd", "pdns_recursor", "rndc", "unbound-control", "rec_control", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("lab: %s is not installed (run `make deps`): %w", bin, err)
@@ -454,6 +457,8 @@ type knotData struct {
 	// 100,000 RRsets is 100,000 ECDSA signatures, nearly all of Knot's
 	// time; the default is one thread).
 	SigningThreads int
+	// Algorithm is the policy's signing algorithm (Config.NewAlgorithm).
+	Algorithm string
 }
 
 func (l *Lab) startKnot(ctx context.Context, r Role) error {
@@ -473,6 +478,7 @@ func (l *Lab) startKnot(ctx context.Context, r Role) error {
 		Name: string(r), Dir: dir, Addr: l.Addrs[r].String(), Peer: l.Addrs[peer].String(),
 		Keys: []Key{l.Keys[KeyNew], l.Keys[KeyXfer]}, XferKey: l.Keys[KeyXfer], UpdateKey: KeyNew,
 		DNSKEYTTL: seconds(l.Config.DNSKEYTTL), Zones: l.zones(r), SigningThreads: runtime.NumCPU(),
+		Algorithm: l.Config.NewAlgorithm,
 	}
 	if err := render("knot.conf.tmpl", conf, d); err != nil {
 		return err
