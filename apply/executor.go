@@ -33,7 +33,8 @@ type Executor struct {
 	Out     io.Writer // progress, one line per event unless TTY
 	TTY     bool
 	DryRun  bool
-	// Poll is how often a gate is asked again; default 1s.
+	// Poll is how often a gate is asked again once it has waited a while;
+	// default 1s. Its first looks come sooner (pollAfter).
 	Poll time.Duration
 	// Watchdog asks resolvers every second while applying; nil: none.
 	Watchdog *Watchdog
@@ -382,7 +383,7 @@ func (x *Executor) proveHost(ctx context.Context, st *plan.Step, ci int, label s
 		}
 		x.begun[st.ID] = memo
 	}
-	for {
+	for attempt := 1; ; attempt++ {
 		r := evalGate(ctx, x.Env, x.Plan, &one, nil, memo)
 		if r.OK {
 			x.log("%s: %s proven: %s", st.ID, label, r.Summary)
@@ -391,7 +392,7 @@ func (x *Executor) proveHost(ctx context.Context, st *plan.Step, ci int, label s
 		if r.Fatal || x.now().After(deadline) {
 			return fmt.Errorf("%s does not serve the change at every server within %s: %s%s", label, st.Gate.Timeout, r.Summary, behind(st, r))
 		}
-		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+		if err := x.Clock.Sleep(ctx, x.pollAfter(attempt)); err != nil {
 			return err
 		}
 	}
@@ -921,6 +922,23 @@ func behind(st *plan.Step, r GateResult) string {
 	return "; not yet at " + strings.Join(servers, ", ")
 }
 
+// firstPoll is how soon a gate looks again after its first look: most
+// changes reach every server within a few hundred milliseconds of the
+// action (a NOTIFY and a transfer), so the next looks come 25, 50, 100 ms
+// ... apart, doubling up to Poll, and a gate that holds at once costs
+// about what it takes, not a whole Poll. A change that takes longer is
+// asked about once a Poll, as before.
+const firstPoll = 25 * time.Millisecond
+
+// pollAfter is how long a gate waits after its attempt-th look.
+func (x *Executor) pollAfter(attempt int) time.Duration {
+	d := firstPoll
+	for i := 1; i < attempt && d < x.Poll; i++ {
+		d *= 2
+	}
+	return min(d, x.Poll)
+}
+
 // progressEvery is how often a gate or precondition that waits says so.
 const progressEvery = 10 * time.Second
 
@@ -985,7 +1003,7 @@ func (x *Executor) gate(ctx context.Context, st *plan.Step) error {
 			_ = x.journal(Entry{Step: st.ID, Event: EvGateFailed, Detail: fmt.Sprintf("%s after %d attempts over %s", r.Summary, attempt, st.Gate.Timeout), Evidence: r.Evidence})
 			return fmt.Errorf("step %s: gate %s did not hold within %s: %s", st.ID, st.Gate.Check, st.Gate.Timeout, r.Summary)
 		}
-		if err := x.Clock.Sleep(ctx, x.Poll); err != nil {
+		if err := x.Clock.Sleep(ctx, x.pollAfter(attempt)); err != nil {
 			return stopErr(ctx)
 		}
 	}

@@ -123,3 +123,42 @@ func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(st
 			ttl[name] = v
 		}
 }
+
+// A gate looks again soon after a change (25 ms, then doubling) and only
+// later once a Poll: a change that lands at every server within a few
+// hundred milliseconds is proven then, not a whole Poll later.
+func TestGateLooksAgainSoonThenEveryPoll(t *testing.T) {
+	for _, tt := range []struct {
+		poll time.Duration
+		want []time.Duration // after the 1st, 2nd, ... look
+	}{
+		{time.Second, []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000}},
+		{200 * time.Millisecond, []time.Duration{25, 50, 100, 200, 200}},
+		{10 * time.Millisecond, []time.Duration{10, 10}},
+	} {
+		x := &Executor{Poll: tt.poll}
+		for i, ms := range tt.want {
+			if got := x.pollAfter(i + 1); got != ms*time.Millisecond {
+				t.Errorf("Poll %s: after look %d wait %s, want %s", tt.poll, i+1, got, ms*time.Millisecond)
+			}
+		}
+	}
+
+	addr, _, setTTL := udpAnswers(t, map[string]uint32{"a.example.com.": 60, "b.example.com.": 60, "c.example.com.": 300})
+	st := lowerABC()
+	st.Gate.Timeout = plan.Duration(time.Minute)
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{addr}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{addr}, Timeout: time.Second})}
+	start := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	clock := &landsAfter{SimClock: NewSimClock(start), sleeps: 3, land: func() { setTTL("c.example.com.", 60) }}
+	x := &Executor{Plan: p, Env: env, Clock: clock, Journal: &Journal{}, Out: &strings.Builder{}, Poll: time.Second}
+	if err := x.gate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if took := clock.Now().Sub(start); took != 175*time.Millisecond {
+		t.Errorf("the change landed during the third wait; the gate held %s after its first look, want 175ms (25+50+100)", took)
+	}
+	if e, ok := x.Journal.Last(st.ID, EvGatePassed); !ok || !strings.HasSuffix(e.Detail, "(attempt 4)") {
+		t.Errorf("gate passed: %+v", e)
+	}
+}
