@@ -454,8 +454,7 @@ type knotData struct {
 	Zones                 []zoneDef
 	// SigningThreads is how many threads Knot signs with: one per CPU,
 	// as an operator of a large signed zone sets it (a TTL change of
-	// 100,000 RRsets is 100,000 ECDSA signatures, nearly all of Knot's
-	// time; the default is one thread).
+	// 100,000 RRsets is 100,000 signatures; the default is one thread).
 	SigningThreads int
 	// Algorithm is the policy's signing algorithm (Config.NewAlgorithm).
 	Algorithm string
