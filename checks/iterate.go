@@ -57,6 +57,10 @@ type aheadKey struct {
 	servers string
 }
 
+func keyOf(servers []string, name string, qtype uint16) aheadKey {
+	return aheadKey{name, qtype, strings.Join(servers, " ")}
+}
+
 // answer is what askAny returned for a question asked ahead, once done is
 // closed.
 type answer struct {
@@ -71,7 +75,7 @@ var errNoAnswer = errors.New("no server answered")
 // SERVFAIL, REFUSED or silent), returning the last reply otherwise.
 func (r *resolver) askAny(ctx context.Context, servers []string, name string, qtype uint16) (Reply, error) {
 	r.mu.Lock()
-	a, ok := r.ahead[aheadKey{name, qtype, strings.Join(servers, " ")}]
+	a, ok := r.ahead[keyOf(servers, name, qtype)]
 	r.mu.Unlock()
 	if ok {
 		select {
@@ -93,7 +97,7 @@ func (r *resolver) askAhead(ctx context.Context, servers []string, name string, 
 	if len(servers) == 0 {
 		return
 	}
-	k := aheadKey{name, qtype, strings.Join(servers, " ")}
+	k := keyOf(servers, name, qtype)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.ahead[k]; ok {
@@ -113,6 +117,7 @@ func (r *resolver) askAhead(ctx context.Context, servers []string, name string, 
 // settle returns once every question asked ahead has its answer.
 func (r *resolver) settle() { r.wg.Wait() }
 
+// askInOrder is askAny without the questions asked ahead.
 func (r *resolver) askInOrder(ctx context.Context, servers []string, name string, qtype uint16) (Reply, error) {
 	var last Reply
 	var errs []string
