@@ -923,18 +923,20 @@ func behind(st *plan.Step, r GateResult) string {
 }
 
 // firstPoll is how soon a gate looks again after its first look: most
-// changes reach every server within a few hundred milliseconds of the
-// action (a NOTIFY and a transfer), so the next looks come 25, 50, 100 ms
-// ... apart, doubling up to Poll, and a gate that holds at once costs
-// about what it takes, not a whole Poll. A change that takes longer is
-// asked about once a Poll, as before.
+// changes reach every server within a second or two of the action (a
+// NOTIFY, which Knot sends about a second after an update, and a
+// transfer), so the next looks come 25 ms, then half as long again each
+// time (37, 56, 84 ms ...), up to Poll: a gate that holds at once costs
+// about what it takes, not a whole Poll, and one that holds a second
+// later is seen within about a third of that. A change that takes longer
+// is asked about once a Poll, as before.
 const firstPoll = 25 * time.Millisecond
 
 // pollAfter is how long a gate waits after its attempt-th look.
 func (x *Executor) pollAfter(attempt int) time.Duration {
 	d := firstPoll
 	for i := 1; i < attempt && d < x.Poll; i++ {
-		d *= 2
+		d = d * 3 / 2
 	}
 	return min(d, x.Poll)
 }

@@ -124,22 +124,23 @@ func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(st
 		}
 }
 
-// A gate looks again soon after a change (25 ms, then doubling) and only
+// A gate looks again soon after a change (25 ms, then half as long again
+// each time) and only
 // later once a Poll: a change that lands at every server within a few
 // hundred milliseconds is proven then, not a whole Poll later.
 func TestGateLooksAgainSoonThenEveryPoll(t *testing.T) {
 	for _, tt := range []struct {
 		poll time.Duration
-		want []time.Duration // after the 1st, 2nd, ... look
+		want []time.Duration // after the 1st, 2nd, ... look, in ns
 	}{
-		{time.Second, []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000}},
-		{200 * time.Millisecond, []time.Duration{25, 50, 100, 200, 200}},
-		{10 * time.Millisecond, []time.Duration{10, 10}},
+		{time.Second, []time.Duration{25e6, 37.5e6, 56.25e6, 84.375e6, 126.5625e6, 189.84375e6, 284.765625e6, 427148437, 640722655, 961083982, 1e9, 1e9}},
+		{200 * time.Millisecond, []time.Duration{25e6, 37.5e6, 56.25e6, 84.375e6, 126.5625e6, 189.84375e6, 200e6, 200e6}},
+		{10 * time.Millisecond, []time.Duration{10e6, 10e6}},
 	} {
 		x := &Executor{Poll: tt.poll}
-		for i, ms := range tt.want {
-			if got := x.pollAfter(i + 1); got != ms*time.Millisecond {
-				t.Errorf("Poll %s: after look %d wait %s, want %s", tt.poll, i+1, got, ms*time.Millisecond)
+		for i, want := range tt.want {
+			if got := x.pollAfter(i + 1); got != want {
+				t.Errorf("Poll %s: after look %d wait %s, want %s", tt.poll, i+1, got, want)
 			}
 		}
 	}
@@ -155,8 +156,8 @@ func TestGateLooksAgainSoonThenEveryPoll(t *testing.T) {
 	if err := x.gate(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
-	if took := clock.Now().Sub(start); took != 175*time.Millisecond {
-		t.Errorf("the change landed during the third wait; the gate held %s after its first look, want 175ms (25+50+100)", took)
+	if took := clock.Now().Sub(start); took != 118750*time.Microsecond {
+		t.Errorf("the change landed during the third wait; the gate held %s after its first look, want 118.75ms (25+37.5+56.25)", took)
 	}
 	if e, ok := x.Journal.Last(st.ID, EvGatePassed); !ok || !strings.HasSuffix(e.Detail, "(attempt 4)") {
 		t.Errorf("gate passed: %+v", e)
