@@ -20,16 +20,24 @@ type WatchEvent struct {
 
 // WatchReport is what the watchdog saw over a run.
 type WatchReport struct {
-	Resolvers []string     `json:"resolvers"`
-	Names     []string     `json:"names"`
-	Rounds    int          `json:"rounds"`
-	Queries   int          `json:"queries"`
-	Failures  []WatchEvent `json:"failures,omitempty"`
+	Resolvers []string `json:"resolvers"`
+	Names     []string `json:"names"`
+	Rounds    int      `json:"rounds"`
+	Queries   int      `json:"queries"`
+	// Retried counts the questions that got no answer and were asked
+	// again at once (each is in Queries twice); a failure is only one
+	// that got none the second time either, or a SERVFAIL or NXDOMAIN.
+	Retried  int          `json:"retried,omitempty"`
+	Failures []WatchEvent `json:"failures,omitempty"`
 }
 
 // Watchdog asks the configured resolvers, every interval, for the apex
 // and a few of the zone's records, as users would. Any SERVFAIL, NXDOMAIN
-// or timeout is recorded and reported to onFail, which halts the run.
+// or timeout is recorded and reported to onFail, which halts the run. A
+// question that gets no answer is asked once more at once, as a stub
+// resolver retries: one lost datagram is not an outage, and halting a
+// move for it (in an insecure window, say) would leave the zone where
+// no operator wants it.
 type Watchdog struct {
 	checker *checks.Checker
 	qs      []checks.Question
@@ -51,13 +59,31 @@ func NewWatchdog(c *checks.Checker, p *plan.Plan) *Watchdog {
 	return w
 }
 
-// Round asks every question once and returns the failures.
+// Round asks every question once (one that got no answer twice) and
+// returns the failures.
 func (w *Watchdog) Round(ctx context.Context, now time.Time) []WatchEvent {
-	var fails []WatchEvent
-	for _, r := range w.checker.AskAll(ctx, w.qs) {
-		if ctx.Err() != nil {
-			return nil // stopping: an unanswered query is ours, not the resolver's
+	replies := w.checker.AskAll(ctx, w.qs)
+	if ctx.Err() != nil {
+		return nil // stopping: an unanswered query is ours, not the resolver's
+	}
+	var again []checks.Question
+	var at []int
+	for i, r := range replies {
+		if !r.OK() {
+			again = append(again, w.qs[i])
+			at = append(at, i)
 		}
+	}
+	if len(again) > 0 {
+		for k, r := range w.checker.AskAll(ctx, again) {
+			replies[at[k]] = r
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+	var fails []WatchEvent
+	for _, r := range replies {
 		if r.OK() && r.Msg.Rcode == dns.RcodeSuccess {
 			continue
 		}
@@ -65,7 +91,8 @@ func (w *Watchdog) Round(ctx context.Context, now time.Time) []WatchEvent {
 	}
 	w.mu.Lock()
 	w.report.Rounds++
-	w.report.Queries += len(w.qs)
+	w.report.Queries += len(w.qs) + len(again)
+	w.report.Retried += len(again)
 	w.report.Failures = append(w.report.Failures, fails...)
 	w.mu.Unlock()
 	return fails
