@@ -161,6 +161,10 @@ func BenchmarkLargeZone(b *testing.B) {
 			b.ReportMetric(hosts.Seconds(), name+"-host-updates-s")
 			b.ReportMetric((wall-hosts).Seconds()/waits.Seconds(), name+"-without-host-updates-ratio")
 			b.ReportMetric(float64(pr.failures()), name+"-prober-failures")
+			if cl.Watchdog != nil {
+				// Questions the watchdog asked again after no answer.
+				b.ReportMetric(float64(cl.Watchdog.Retried), name+"-watchdog-asked-again")
+			}
 			// Outside the benchmark's log, which keeps only its start.
 			fmt.Fprintf(os.Stderr, "BenchmarkLargeZone: %s: %s\n", name, pr)
 			fmt.Fprintf(os.Stderr, "BenchmarkLargeZone: %s: started %s, ended %s\n", name, start.Format("15:04:05.000"), start.Add(wall).Format("15:04:05.000"))
