@@ -242,7 +242,7 @@ func (c *ChangeLog) WriteMarkdown(w io.Writer) error {
 	if wd := c.Watchdog; wd != nil {
 		fmt.Fprintf(&b, "\n## Watchdog\n\n%d rounds, %d queries to %s for %s: %d failures.\n", wd.Rounds, wd.Queries, strings.Join(wd.Resolvers, ", "), strings.Join(wd.Names, ", "), len(wd.Failures))
 		if wd.Retried > 0 {
-			fmt.Fprintf(&b, "%d questions got no answer and were asked again at once (a failure only if the second got none either).\n", wd.Retried)
+			fmt.Fprintf(&b, "Asked again at once after no answer: %d (a failure only if the second ask got none either).\n", wd.Retried)
 		}
 		for _, f := range wd.Failures {
 			fmt.Fprintf(&b, "- %s %s %s: %s%s\n", checks.Stamp(time.Time(f.Time)), f.Evidence.Server, f.Evidence.Question, f.Evidence.RCODE, f.Evidence.Error)

@@ -125,9 +125,9 @@ func udpAnswers(t *testing.T, ttl map[string]uint32) (addr string, asked func(st
 }
 
 // A gate looks again soon after a change (25 ms, then half as long again
-// each time) and only
-// later once a Poll: a change that lands at every server within a few
-// hundred milliseconds is proven then, not a whole Poll later.
+// each time) and only later once a Poll: a change that lands at every
+// server within a few hundred milliseconds is proven then, not a whole
+// Poll later.
 func TestGateLooksAgainSoonThenEveryPoll(t *testing.T) {
 	for _, tt := range []struct {
 		poll time.Duration

@@ -90,7 +90,7 @@ func TestWatchdogAsksAgainOnceAfterNoAnswer(t *testing.T) {
 	if err := cl.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "3 rounds, 31 queries") || !strings.Contains(md.String(), "1 questions got no answer and were asked again at once") {
+	if !strings.Contains(md.String(), "3 rounds, 31 queries") || !strings.Contains(md.String(), "Asked again at once after no answer: 1 ") {
 		t.Errorf("change log does not say what was asked again:\n%s", md.String())
 	}
 }
