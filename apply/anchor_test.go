@@ -318,6 +318,18 @@ func TestEachAnchoringChangeProvenOnItsOwn(t *testing.T) {
 	if _, ok := at["host-proven:new"]; ok {
 		t.Error("new's change, which no wait runs from, was proven on its own")
 	}
+	// What proved each of old's changes on its own also proves it for the
+	// step's gate: each RRset was asked once, the second change's too.
+	for ci, c := range changes[:2] {
+		for _, set := range c.RRsets {
+			if n := sp.asked["old"](set.Name); n != 1 {
+				t.Errorf("old's change %d: %s asked %d times, want once", ci+1, set.Name, n)
+			}
+		}
+	}
+	if e, ok := j.Last(plan.StepLowerTTL, EvHostProven); !ok || e.Detail != "5 of 5 RRset answers serve the new TTL with unchanged data" {
+		t.Errorf("old#2's proof counts its own answers: %+v", e)
+	}
 }
 
 // A change sent from an earlier step's proof (the old host's restore-ttl,

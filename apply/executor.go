@@ -47,10 +47,12 @@ type Executor struct {
 	Words  Words
 
 	outMu sync.Mutex // one progress line at a time (a step's hosts change at once)
-	// begun is a set-ttl step's gate memo that proveHost began with the
-	// step's first change: the step's own gate does not ask that host's
-	// servers again.
-	begun map[string]*gateMemo
+	// begun holds, by step, the gate memos proveHost filled proving a
+	// set-ttl step's changes one by one (numbered as the step's gate
+	// numbers them): the step's own gate starts from all of them and does
+	// not ask those servers again. begunMu guards it (hosts prove at once).
+	begun   map[string][]*gateMemo
+	begunMu sync.Mutex
 	// ahead are the changes sent ahead of their step (sendAhead), by
 	// step and label, and ahead's goroutines.
 	ahead   map[string]chan struct{}
@@ -371,20 +373,19 @@ func (x *Executor) proveHost(ctx context.Context, st *plan.Step, ci int, label s
 	if st.Gate == nil || x.Journal.HasBatch(st.ID, EvHostProven, label) {
 		return nil
 	}
-	one := *st
-	one.TTLs = st.TTLs[ci : ci+1]
 	deadline := x.now().Add(time.Duration(st.Gate.Timeout))
+	// Numbered as the step's gate numbers its answers: what is proven
+	// here needs no asking there.
 	memo := newGateMemo()
-	if ci == 0 {
-		// The step's gate numbers its first change's answers as this
-		// one does: what is proven here needs no asking there.
-		if x.begun == nil {
-			x.begun = map[string]*gateMemo{}
-		}
-		x.begun[st.ID] = memo
+	x.begunMu.Lock()
+	if x.begun == nil {
+		x.begun = map[string][]*gateMemo{}
 	}
+	x.begun[st.ID] = append(x.begun[st.ID], memo)
+	x.begunMu.Unlock()
+	only := func(i int) bool { return i == ci }
 	for attempt := 1; ; attempt++ {
-		r := evalGate(ctx, x.Env, x.Plan, &one, nil, memo)
+		r := gateTTL(ctx, x.Env, x.Plan, st, memo, only)
 		if r.OK {
 			x.log("%s: %s proven: %s", st.ID, label, r.Summary)
 			return x.journal(Entry{Step: st.ID, Event: EvHostProven, Batch: label, Detail: r.Summary, Evidence: r.Evidence})
@@ -978,10 +979,12 @@ func (x *Executor) gate(ctx context.Context, st *plan.Step) error {
 	last := ""
 	began := x.now()
 	lastLog := began
-	memo := x.begun[st.ID]
-	if memo == nil {
-		memo = newGateMemo()
+	memo := newGateMemo()
+	x.begunMu.Lock()
+	for _, m := range x.begun[st.ID] {
+		memo.merge(m)
 	}
+	x.begunMu.Unlock()
 	for attempt := 1; ; attempt++ {
 		since := x.since()
 		since[gateStartKey(st.ID)] = began

@@ -31,7 +31,7 @@ func evalGate(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, si
 	g := st.Gate
 	switch g.Check {
 	case plan.GateTTLServed:
-		return gateTTL(ctx, env, p, st, memo)
+		return gateTTL(ctx, env, p, st, memo, nil)
 	case plan.GateMarker:
 		return gateMarker(ctx, env, p, g)
 	case plan.GateDSGone, plan.GateNSServed, plan.GateDSServed:
@@ -91,6 +91,23 @@ func (m *gateMemo) prove(i int, server string, e func() checks.Evidence) {
 	}
 }
 
+// merge adds what o proved (a memo of the same step's gate, numbered
+// alike) to m.
+func (m *gateMemo) merge(o *gateMemo) {
+	for k := range o.proven {
+		m.proven[k] = true
+	}
+	for _, s := range o.order {
+		if _, ok := m.proof[s]; !ok {
+			m.proof[s] = o.proof[s]
+			m.order = append(m.order, s)
+		}
+	}
+	for k, v := range o.serial {
+		m.serial[k] = v
+	}
+}
+
 func (m *gateMemo) proofs() []checks.Evidence {
 	var out []checks.Evidence
 	for _, s := range m.order {
@@ -109,8 +126,10 @@ const maxBadEvidence = 8
 // It is long because a server is proven one of two ways in one pass (by
 // zone transfer where the host hands one out and the change holds a tenth
 // or more of its RRsets, else question by question)
-// and both share the memo and the evidence kept.
-func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, memo *gateMemo) GateResult {
+// and both share the memo and the evidence kept. only (nil: every change)
+// picks the changes judged, numbered as in the whole step: one host's
+// change proven on its own shares its memo with the step's gate.
+func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, memo *gateMemo, only func(ci int) bool) GateResult {
 	if memo == nil {
 		memo = newGateMemo()
 	}
@@ -130,12 +149,16 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 	}
 	var qs []checks.Question
 	var wants []want
-	total := 0
+	total, judged := 0, 0
 	for ci, c := range st.TTLs {
 		servers := p.Target().ServersOf(c.Provider)
 		// The answer for RRset i at servers[j] is number base+i*len(servers)+j.
 		base, ns := total, len(servers)
 		total += len(c.RRsets) * ns
+		if only != nil && !only(ci) {
+			continue
+		}
+		judged += len(c.RRsets) * ns
 		open := make([]bool, ns) // servers with an RRset still to prove
 		for k := base; k < total; k++ {
 			if !memo.proven[k] {
@@ -215,7 +238,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		e.Note = fmt.Sprintf("want ttl %d with %v", w.ttl, w.set.Data)
 		fail(e)
 	})
-	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", total-bad, total)
+	res.Summary = fmt.Sprintf("%d of %d RRset answers serve the new TTL with unchanged data", judged-bad, judged)
 	if res.OK {
 		res.Evidence = memo.proofs()
 	}
