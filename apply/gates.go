@@ -186,7 +186,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 			}
 		}
 		skip := func(j int) bool { return !open[j] || unchanged[j] }
-		judge := func(j int, serial uint32, got map[int]*plan.Served) {
+		judge := func(j int, serial uint32, got plan.ServedSets) {
 			srv := servers[j]
 			memo.serial[serialKey(j)] = serial
 			for i, set := range c.RRsets {
@@ -194,7 +194,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 				if memo.proven[k] {
 					continue
 				}
-				g := got[i]
+				g := got.At(i)
 				if g != nil && g.TTL == c.TTLs[i] && set.Serves(g.Data) {
 					memo.prove(k, srv, func() checks.Evidence {
 						return plan.TransferEvidence(srv, p.Target().Zone, "zone transfer: every changed RRset served with its new TTL and unchanged data")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/rdata"
 )
 
 // Options configure a Checker. The zero value checks from the public root
@@ -509,6 +511,7 @@ func askChildren(ctx context.Context, c *Client, servers []NameServer, zone stri
 	return out
 }
 
+// rrData is a record's data, fields one space apart (rdata.Fields).
 func rrData(rr dns.RR) string {
-	return strings.Join(strings.Fields(strings.TrimPrefix(rr.String(), rr.Header().String())), " ")
+	return rdata.Fields(rr)
 }

@@ -494,9 +494,9 @@ func parity(ctx context.Context, env Env, spec *spec.Spec, o *Observed) []string
 		if !side.old {
 			provider = o.New.Provider
 		}
-		ask := ByTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, _ uint32, got map[int]*Served) {
+		ask := ByTransfer(ctx, env.Hosts[provider], spec.Zone, side.servers, func(int) bool { return false }, keys, func(j int, _ uint32, got ServedSets) {
 			for i, s := range sets {
-				g := got[i]
+				g := got.At(i)
 				if side.old {
 					if g != nil {
 						servedAbove(s, g.ServedTTL())

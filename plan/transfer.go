@@ -48,6 +48,19 @@ func Unskipped(servers []string, skip func(j int) bool) (ask []int) {
 	return ask
 }
 
+// ServedSets holds, by the index keys gives an RRset, what one server
+// serves of it: a slice, not a map, for the 100,000 RRsets of a large zone.
+type ServedSets []Served
+
+// At returns RRset i as the server serves it, or nil when it serves no
+// record of it (a signature alone is not the RRset).
+func (g ServedSets) At(i int) *Served {
+	if g[i].Data == nil {
+		return nil
+	}
+	return &g[i]
+}
+
 // ByTransfer reads zone from each server by AXFR when host allows it, and
 // calls judge (one call at a time) with the server's index in servers, the
 // serial of the zone it handed out and the RRsets of keys it serves, by
@@ -55,12 +68,14 @@ func Unskipped(servers []string, skip func(j int) bool) (ask []int) {
 // indexes of the servers that must be asked question by question instead:
 // all of them when the host hands out no transfer, and those that refused
 // or failed one. Only the RRsets of keys are kept, one server's at a time
-// per transfer under way.
-func ByTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got map[int]*Served)) (ask []int) {
+// per transfer under way; records of a type no key names (the NSEC chain
+// and its signatures) are passed over before their owner is looked up.
+func ByTransfer(ctx context.Context, host providers.Host, zone string, servers []string, skip func(j int) bool, keys map[string]int, judge func(j int, serial uint32, got ServedSets)) (ask []int) {
 	t, ok := host.(providers.Transferrer)
 	if !ok {
 		return Unskipped(servers, skip)
 	}
+	wanted := keyTypes(keys)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for j, srv := range servers {
@@ -68,7 +83,7 @@ func ByTransfer(ctx context.Context, host providers.Host, zone string, servers [
 			continue
 		}
 		wg.Go(func() {
-			got := map[int]*Served{}
+			got := make(ServedSets, len(keys))
 			var serial uint32
 			err := t.Transfer(ctx, srv, zone, func(rr dns.RR) {
 				h := rr.Header()
@@ -76,14 +91,19 @@ func ByTransfer(ctx context.Context, host providers.Host, zone string, servers [
 					serial = soa.Serial
 				}
 				if sig, ok := rr.(*dns.RRSIG); ok {
+					if !wanted(sig.TypeCovered) {
+						return
+					}
 					if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[sig.TypeCovered]]; ok {
-						s := entry(got, i)
-						s.SigTTL = max(s.SigTTL, sig.OrigTtl)
+						got[i].SigTTL = max(got[i].SigTTL, sig.OrigTtl)
 					}
 					return
 				}
+				if !wanted(h.Rrtype) {
+					return
+				}
 				if i, ok := keys[strings.ToLower(h.Name)+" "+dns.TypeToString[h.Rrtype]]; ok {
-					s := entry(got, i)
+					s := &got[i]
 					s.Data = append(s.Data, checks.RRData(rr))
 					s.TTL = max(s.TTL, h.Ttl)
 				}
@@ -94,9 +114,11 @@ func ByTransfer(ctx context.Context, host providers.Host, zone string, servers [
 				ask = append(ask, j)
 				return
 			}
-			for _, s := range got {
-				slices.Sort(s.Data)
-				s.Data = slices.Compact(s.Data)
+			for i := range got {
+				if got[i].Data != nil {
+					slices.Sort(got[i].Data)
+					got[i].Data = slices.Compact(got[i].Data)
+				}
 			}
 			judge(j, serial, got)
 		})
@@ -106,11 +128,16 @@ func ByTransfer(ctx context.Context, host providers.Host, zone string, servers [
 	return ask
 }
 
-func entry(m map[int]*Served, i int) *Served {
-	s, ok := m[i]
-	if !ok {
-		s = &Served{}
-		m[i] = s
+// keyTypes returns whether keys name an RRset of a type: every type when
+// a key's type has no number miekg/dns knows.
+func keyTypes(keys map[string]int) func(uint16) bool {
+	types := map[uint16]bool{}
+	for k := range keys {
+		t, ok := dns.StringToType[k[strings.LastIndexByte(k, ' ')+1:]]
+		if !ok {
+			return func(uint16) bool { return true }
+		}
+		types[t] = true
 	}
-	return s
+	return func(t uint16) bool { return types[t] }
 }

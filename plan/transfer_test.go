@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/providers/providerstest"
@@ -50,5 +52,57 @@ func TestParityByTransfer(t *testing.T) {
 	}
 	if len(out) != 2 {
 		t.Errorf("%d parity problems, want 2:\n%s", len(out), text)
+	}
+}
+
+// A transfer keeps the RRsets of the keys: their data, TTL and the
+// original TTL of their signatures, passing over types no key names (the
+// NSEC chain) but not a type miekg/dns has no name for (an RRset of it
+// is keyed with an empty type, as providers.Group keys it).
+func TestByTransferKeepsTheKeys(t *testing.T) {
+	const srv = "127.0.0.1:1"
+	unknown, err := dns.NewRR("b.example.com. 30 IN TYPE65534 \\# 1 01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := providerstest.NewTransferHost()
+	host.Set(srv,
+		"a.example.com. 60 IN A 192.0.2.1",
+		"a.example.com. 60 IN A 192.0.2.1",
+		"A.example.com. 60 IN A 192.0.2.2",
+		"a.example.com. 60 IN RRSIG A 13 3 600 20300101000000 20200101000000 1 example.com. AAAA",
+		"a.example.com. 60 IN NSEC b.example.com. A RRSIG NSEC",
+		"a.example.com. 60 IN RRSIG NSEC 13 3 60 20300101000000 20200101000000 1 example.com. AAAA",
+		"b.example.com. 30 IN TYPE65534 \\# 1 01",
+		"c.example.com. 90 IN TXT \"x\"")
+	for _, tc := range []struct {
+		keys map[string]int
+		want map[int]Served // by key index; absent: not served
+	}{
+		{map[string]int{"a.example.com. A": 0, "a.example.com. NSEC": 1, "z.example.com. A": 2},
+			map[int]Served{0: {Data: []string{"192.0.2.1", "192.0.2.2"}, TTL: 60, SigTTL: 600}, 1: {Data: []string{"b.example.com. A RRSIG NSEC"}, TTL: 60, SigTTL: 60}}},
+		{map[string]int{"a.example.com. A": 0, "c.example.com. TXT": 1},
+			map[int]Served{0: {Data: []string{"192.0.2.1", "192.0.2.2"}, TTL: 60, SigTTL: 600}, 1: {Data: []string{`"x"`}, TTL: 90}}},
+		{map[string]int{"b.example.com. ": 0, "c.example.com. TXT": 1},
+			map[int]Served{0: {Data: []string{checks.RRData(unknown)}, TTL: 30}, 1: {Data: []string{`"x"`}, TTL: 90}}},
+	} {
+		var got ServedSets
+		ask := ByTransfer(context.Background(), host, "example.com.", []string{srv}, func(int) bool { return false }, tc.keys, func(_ int, _ uint32, g ServedSets) { got = g })
+		if len(ask) != 0 || len(got) != len(tc.keys) {
+			t.Fatalf("keys %v: ask %v, %d RRsets kept", tc.keys, ask, len(got))
+		}
+		for i := range got {
+			want, served := tc.want[i]
+			g := got.At(i)
+			if !served {
+				if g != nil {
+					t.Errorf("keys %v: RRset %d served as %+v, want none", tc.keys, i, *g)
+				}
+				continue
+			}
+			if g == nil || strings.Join(g.Data, "|") != strings.Join(want.Data, "|") || g.TTL != want.TTL || g.SigTTL != want.SigTTL {
+				t.Errorf("keys %v: RRset %d served as %+v, want %+v", tc.keys, i, g, want)
+			}
+		}
 	}
 }

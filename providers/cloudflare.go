@@ -18,6 +18,7 @@ import (
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
 
+	"github.com/dnsmigrate/dnsmigrate/internal/rdata"
 	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
@@ -234,7 +235,7 @@ func cfFields(rr dns.RR) (content string, priority *int) {
 	case *dns.NS:
 		return strings.TrimSuffix(x.Ns, "."), nil
 	}
-	return strings.TrimPrefix(rr.String(), rr.Header().String()), nil
+	return rdata.Text(rr), nil
 }
 
 // SetRecords sets records (libdns semantics, one record per name and type).
@@ -365,7 +366,7 @@ func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replac
 			if err != nil {
 				return err
 			}
-			data[i] = strings.TrimPrefix(rr.String(), rr.Header().String())
+			data[i] = rdata.Text(rr)
 			have[data[i]] = r
 		}
 		var add []dns.RR
@@ -375,7 +376,7 @@ func (h *CloudflareHost) Replace(ctx context.Context, zone string, reps []Replac
 			if err != nil || rr == nil {
 				return fmt.Errorf("cloudflare: %s %s value %q: %v", name, rep.Type, v, err)
 			}
-			d := strings.TrimPrefix(rr.String(), rr.Header().String())
+			d := rdata.Text(rr)
 			want[d] = true
 			if _, ok := have[d]; !ok {
 				add = append(add, rr)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/rdata"
 )
 
 // Host is a DNS host: the narrowest libdns interfaces a migration needs.
@@ -147,7 +149,7 @@ func FromRR(rr dns.RR, zone string) libdns.RR {
 	if t, ok := rr.(*dns.TXT); ok {
 		out.Data = strings.Join(t.Txt, "")
 	} else {
-		out.Data = strings.TrimPrefix(rr.String(), h.String())
+		out.Data = rdata.Text(rr)
 	}
 	return out
 }
@@ -174,7 +176,7 @@ func SortRRs(rrs []dns.RR) {
 // RRKey is "owner type data" in lower case, without the TTL.
 func RRKey(rr dns.RR) string {
 	h := rr.Header()
-	return strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype] + " " + strings.TrimPrefix(rr.String(), h.String())
+	return strings.ToLower(h.Name) + " " + dns.TypeToString[h.Rrtype] + " " + rdata.Text(rr)
 }
 
 // RRset is the records of one owner and type.
@@ -207,7 +209,7 @@ func Group(rrs []dns.RR) []RRset {
 			out = append(out, RRset{Name: strings.ToLower(h.Name), Type: dns.TypeToString[h.Rrtype]})
 		}
 		out[i].TTL = max(out[i].TTL, h.Ttl)
-		out[i].Data = append(out[i].Data, strings.TrimPrefix(rr.String(), h.String()))
+		out[i].Data = append(out[i].Data, rdata.Text(rr))
 	}
 	for i := range out {
 		sort.Strings(out[i].Data)
