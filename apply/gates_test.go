@@ -90,6 +90,51 @@ func TestGateSkipsTransferAtSameSerial(t *testing.T) {
 	}
 }
 
+// A server whose serial is behind another of its host's servers (a
+// secondary not yet told of the last update) is not transferred until it
+// catches up, and for no more than behindPolls polls in a row: a host
+// whose servers keep serials of their own still gets each one judged.
+func TestGateHoldsTransferOfServerBehind(t *testing.T) {
+	primary, _, _ := udpAnswers(t, map[string]uint32{"example.com.": 2})
+	secondary, _, setSerial := udpAnswers(t, map[string]uint32{"example.com.": 1})
+	host := providerstest.NewTransferHost()
+	lowered := []string{"a.example.com. 60 IN A 192.0.2.1", "b.example.com. 60 IN A 192.0.2.1", "c.example.com. 60 IN A 192.0.2.1"}
+	host.Set(primary, lowered...)
+	host.Set(secondary, "a.example.com. 300 IN A 192.0.2.1", "b.example.com. 300 IN A 192.0.2.1", "c.example.com. 300 IN A 192.0.2.1")
+	p := &plan.Plan{Spec: &spec.Spec{Zone: "example.com."}, Observed: &plan.Observed{Old: plan.HostState{Provider: "old", Servers: []string{primary, secondary}}}}
+	env := plan.Env{Checker: checks.New(checks.Options{Roots: []string{primary}, Timeout: time.Second}), Hosts: map[string]providers.Host{"old": host}}
+	ctx := context.Background()
+
+	memo := newGateMemo()
+	r := evalGate(ctx, env, p, lowerABC(), nil, memo)
+	if r.OK || !strings.HasPrefix(r.Summary, "3 of 6") || len(r.Evidence) == 0 || !strings.Contains(r.Evidence[0].Note, "at serial 1, behind 2 at another of the host's servers") {
+		t.Fatalf("first poll, secondary behind: %+v", r)
+	}
+	if n, m := host.Count(primary), host.Count(secondary); n != 1 || m != 0 {
+		t.Errorf("transfers: primary %d, secondary %d; want 1 and 0", n, m)
+	}
+	host.Set(secondary, lowered...)
+	setSerial("example.com.", 2)
+	if r := evalGate(ctx, env, p, lowerABC(), nil, memo); !r.OK {
+		t.Fatalf("secondary caught up: %+v", r)
+	}
+	if n, m := host.Count(primary), host.Count(secondary); n != 1 || m != 1 {
+		t.Errorf("transfers after it caught up: primary %d, secondary %d; want 1 and 1", n, m)
+	}
+
+	// A server that stays behind is held behindPolls polls, then read.
+	setSerial("example.com.", 1)
+	memo = newGateMemo()
+	for poll := 1; poll <= behindPolls+1; poll++ {
+		before := host.Count(secondary)
+		evalGate(ctx, env, p, lowerABC(), nil, memo)
+		read := host.Count(secondary) - before
+		if want := map[bool]int{true: 1, false: 0}[poll > behindPolls]; read != want {
+			t.Fatalf("poll %d: secondary transferred %d times, want %d", poll, read, want)
+		}
+	}
+}
+
 // Addresses not asked (verify.ipv6: auto, no route) are in every gate's
 // evidence.
 func TestSkippedAddressesAreSaid(t *testing.T) {
