@@ -284,9 +284,9 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 // before the wait that runs from its proof starts).
 const transferShare = 10
 
-// behindPolls bounds the polls in a row that a server behind another of
-// its host's is not transferred: serials a host's servers do not share
-// would otherwise keep it from being judged at all. Ten polls are about
+// behindPolls bounds the polls of one gate in which a server behind
+// another of its host's is not transferred: serials a host's servers do
+// not share would otherwise keep it from being judged at all. Ten polls are about
 // 2.5 s (the looks grow by half from 25 ms); Knot's secondary is told of
 // an update a second after it.
 const behindPolls = 10

@@ -92,7 +92,7 @@ func TestGateSkipsTransferAtSameSerial(t *testing.T) {
 
 // A server whose serial is behind another of its host's servers (a
 // secondary not yet told of the last update) is not transferred until it
-// catches up, and for no more than behindPolls polls in a row: a host
+// catches up, and in no more than behindPolls polls of the gate: a host
 // whose servers keep serials of their own still gets each one judged.
 func TestGateHoldsTransferOfServerBehind(t *testing.T) {
 	primary, _, _ := udpAnswers(t, map[string]uint32{"example.com.": 2})
