@@ -190,7 +190,7 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 		}
 		// A server held back, or transferred before and still at the same
 		// serial, has nothing new to judge: its RRsets still to prove stay so.
-		unchanged := make([]bool, ns)
+		held := make([]bool, ns)
 		for j := range servers {
 			serial := serials[j]
 			if !open[j] || serial == 0 {
@@ -212,11 +212,11 @@ func gateTTL(ctx context.Context, env plan.Env, p *plan.Plan, st *plan.Step, mem
 			default:
 				continue
 			}
-			unchanged[j] = true
+			held[j] = true
 			fail(plan.TransferEvidence(servers[j], p.Target().Zone, note))
 			bad += left - 1
 		}
-		skip := func(j int) bool { return !open[j] || unchanged[j] }
+		skip := func(j int) bool { return !open[j] || held[j] }
 		judge := func(j int, serial uint32, got plan.ServedSets) {
 			srv := servers[j]
 			memo.serial[serialKey(j)] = serial
