@@ -43,11 +43,16 @@ type Client struct {
 // client address.
 const DefaultResolverRate = 1000
 
-// NewClient returns a client whose every question is bounded by timeout and
-// of which at most parallel are in flight at once.
+// DefaultTimeout bounds each question where no timeout is given: the
+// command line's --timeout default.
+const DefaultTimeout = 3 * time.Second
+
+// NewClient returns a client whose every question is bounded by timeout
+// (DefaultTimeout if none) and of which at most parallel are in flight at
+// once.
 func NewClient(timeout time.Duration, parallel int) *Client {
 	if timeout <= 0 {
-		timeout = 3 * time.Second
+		timeout = DefaultTimeout
 	}
 	if parallel <= 0 {
 		parallel = 16

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/apply"
+	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/cmd/migrate/hint"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
@@ -105,7 +105,7 @@ func runFlags(f *pflag.FlagSet) {
 	f.Bool("yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
 	f.String("take-over", "", "take over the move of `PLAN-ID` (named by the zone's marker), begun elsewhere and gone: resume its journal if the state directory holds it, else plan the rest from the live state and the marker's original TTLs")
-	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	f.Duration("timeout", checks.DefaultTimeout, "timeout of each DNS query")
 }
 
 // isTerminal reports whether f is a terminal (not merely a character

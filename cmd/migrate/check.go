@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/spf13/cobra"
@@ -26,7 +25,7 @@ Exit status: 0 no critical finding, 3 at least one critical finding,
 	f.String("trust-anchor", "", "trust anchor file: DS or DNSKEY records in zone-file format (default: the IANA root anchor)")
 	f.StringSlice("resolver", nil, "resolver to ask, validating or not, ADDR[:PORT] (repeatable)")
 	f.Bool("json", false, "print the report as JSON")
-	f.Duration("timeout", 3*time.Second, "timeout of each query")
+	f.Duration("timeout", checks.DefaultTimeout, "timeout of each query")
 	f.Int("parallel", 16, "queries in flight at once")
 	f.Bool("ipv6", false, "also ask name servers at their IPv6 addresses")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dnsmigrate/dnsmigrate/checks"
 	"github.com/dnsmigrate/dnsmigrate/plan"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ Exit status: 0 success, 1 error or refusal; with --detailed-exitcode
 	f.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are planned")
 	f.Bool("force", false, "records: allow changing more than 30% of a zone's records")
 	f.String("take-over", "", "plan the rest of the move of `PLAN-ID` (named by the zone's marker), begun elsewhere and gone: its original TTLs from the marker")
-	f.Duration("timeout", 3*time.Second, "timeout of each DNS query")
+	f.Duration("timeout", checks.DefaultTimeout, "timeout of each DNS query")
 	_ = cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		v, err := settings(cmd)

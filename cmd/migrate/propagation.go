@@ -47,7 +47,7 @@ unexpected or error, 1 the check could not run.`,
 	f.StringSlice("resolver", nil, "resolver to ask, ADDR[:PORT] (repeatable)")
 	f.String("root", "", "root server to iterate from, ADDR[:PORT] (default: the public root servers)")
 	f.Bool("json", false, "print the verdicts as JSON")
-	f.Duration("timeout", 3*time.Second, "timeout of each query")
+	f.Duration("timeout", checks.DefaultTimeout, "timeout of each query")
 	f.Int("parallel", 64, "queries in flight at once")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		v, err := settings(cmd)
