@@ -176,8 +176,9 @@ func TestWaitRunsFromTheAnchoringHostsProof(t *testing.T) {
 	}
 }
 
-// A rollback's plan is marked as one (observed.rollback, for whoever
-// reads it), whether or not this machine holds the forward move's plan.
+// A rollback's plan is marked as one, whether or not this machine holds
+// the forward move's plan: its wait-ttl is not anchored (plan's
+// TestWaitTTLAnchoredWhileNewIsNotAsked).
 func TestReverseMarksTheRollback(t *testing.T) {
 	dir := t.TempDir()
 	ws := Workspace{Dir: dir, State: dir}

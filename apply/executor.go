@@ -514,6 +514,11 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // alone until each of its changes a wait runs from is proven (the wait
 // runs from that proof: the others' signing would only slow it on shared
 // CPUs, and runs under the wait instead).
+// In a rollback (the plan's observed.rollback) the hosts go one after the
+// other, as they did when Knot Resolver's SERVFAILs in rollbacks were
+// first seen with both at once; those turned out to come with one host at
+// a time too (its cached NS set outliving the addresses of in-zone server
+// names, README), so this is a choice not yet re-measured, not a remedy.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	labels := plan.ChangeLabels(st.TTLs)
 	order, chains := hostChains(st.TTLs, func(int) bool { return true })
@@ -536,7 +541,10 @@ func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 		}
 	}
 	f := &fanOut{lead: make(chan struct{}), until: leadFirstBatch}
-	if anchors(chains[order[0]][0]) {
+	switch {
+	case x.Plan.Observed != nil && x.Plan.Observed.Rollback:
+		f.until = leadDone
+	case anchors(chains[order[0]][0]):
 		f.until = leadProven
 	}
 	errs := make([]error, len(order))
@@ -605,9 +613,8 @@ const (
 	// the others' signing would only delay it on shared CPUs, and runs
 	// under the wait instead).
 	leadProven
-	// leadDone: the first host has ended, whatever until says: one
-	// whose change failed, or was all in place, still lets the others go
-	// (to stop them, or to send theirs).
+	// leadDone: until it has ended, one host after the other; also where
+	// a first host that fails lets the others go (to stop them).
 	leadDone
 )
 

@@ -43,8 +43,7 @@ type Observed struct {
 	// expected at the hosts.
 	PriorPlan string `json:"prior_plan,omitempty"`
 	// Rollback: this is a move back (migrate rollback), with or without
-	// the forward move's plan on this machine. Recorded for the reader:
-	// a rollback is planned and paced as a move is.
+	// the forward move's plan on this machine.
 	Rollback bool `json:"rollback,omitempty"`
 	// TakeOver is the plan whose move this one takes over from its marker
 	// (TakeOver): its marker is expected at the hosts.
