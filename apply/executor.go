@@ -518,7 +518,7 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // other: Knot Resolver's SERVFAILs (its cached NS set outliving the
 // addresses of in-zone server names, README) came in 5 of 8 benchmark
 // rollbacks of 100,000 RRsets with both at once and wait-ttl anchored
-// (plan), in 9 of 25 as now; within chance, but kept.
+// (plan), in 9 of 28 as now; within chance, but kept.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	labels := plan.ChangeLabels(st.TTLs)
 	order, chains := hostChains(st.TTLs, func(int) bool { return true })
