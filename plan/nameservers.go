@@ -125,7 +125,7 @@ func (n *nsPlan) lower() {
 	// apply's hosts at once, in 9 of 28 without both (README, "Knot
 	// Resolver after an insecure window"). Within chance at these counts,
 	// and the cause is that resolver's cache, but the slower rollback
-	// costs only time (33 s at 100,000 RRsets, nothing at a small zone).
+	// costs only time (32 to 37 s at 100,000 RRsets, none at a small zone).
 	if len(tc.lower) > 1 && tc.lower[0].Provider == o.Old.Provider && !n.newAsked() && !o.Rollback {
 		wait.Anchor = &Anchor{Step: StepLowerTTL, Provider: o.Old.Provider}
 		wait.Summary += fmt.Sprintf(" (while lower-ttl goes on at %s)", o.New.Provider)
