@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsmigrate/dnsmigrate/providers"
 	"github.com/dnsmigrate/dnsmigrate/spec"
 )
@@ -103,6 +105,26 @@ func method(s *spec.Spec, o *Observed) spec.DNSSECMethod {
 func keeps(s *spec.Spec, o *Observed) (signed, secure bool) {
 	m := method(s, o)
 	return m == spec.DNSSECInsecureWindow || m == spec.DNSSECMultiSigner, m == spec.DNSSECMultiSigner
+}
+
+// insecureInZone lists the name servers the zone moves to that are inside
+// the zone itself (ns1.example.com. for example.com.), when the move has
+// an insecure window: a resolver that keeps the zone's NS set, refreshed
+// by every answer that carries it, after those names' addresses have
+// lapsed cannot reach the zone without asking the parent again, and Knot
+// Resolver 5.6 answered SERVFAIL so in the lab's rollbacks onto BIND
+// (README, "Knot Resolver after an insecure window"). Nil otherwise.
+func insecureInZone(s *spec.Spec, o *Observed) []string {
+	if s.Cutover() || method(s, o) != spec.DNSSECInsecureWindow {
+		return nil
+	}
+	var out []string
+	for _, n := range s.To.Nameservers {
+		if dns.IsSubDomain(s.Zone, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // multiSignerProblems says why a multi-signer move cannot be planned: a

@@ -554,3 +554,53 @@ func TestOldHostsTTLsRestoredUnderWaitDS(t *testing.T) {
 		t.Errorf("rollback: restore-ttl says %q", rp.Step(StepRestoreTTL).Summary)
 	}
 }
+
+// A move with an insecure window onto name servers inside the zone says
+// what Knot Resolver did with them in the lab, and that multi-signer
+// avoids it; no other move says so.
+func TestInsecureWindowOntoInZoneNameservers(t *testing.T) {
+	inZone := []string{"ns1.example.com.", "ns2.example.com."}
+	for _, tc := range []struct {
+		name   string
+		dnssec spec.DNSSECMethod
+		chosen spec.DNSSECMethod // what auto chose
+		to     []string
+		want   []string
+	}{
+		{name: "insecure window, in the zone", dnssec: spec.DNSSECInsecureWindow, to: inZone, want: inZone},
+		{name: "auto chose insecure window", dnssec: spec.DNSSECAuto, chosen: spec.DNSSECInsecureWindow, to: inZone, want: inZone},
+		{name: "one of two in the zone", dnssec: spec.DNSSECInsecureWindow, to: []string{"ns1.example.com.", "ns.example.org."}, want: []string{"ns1.example.com."}},
+		{name: "outside the zone", dnssec: spec.DNSSECInsecureWindow, to: []string{"ns1.new.example.org.", "ns2.new.example.org."}},
+		{name: "a name that only ends alike", dnssec: spec.DNSSECInsecureWindow, to: []string{"ns1.notexample.com."}},
+		{name: "multi-signer", dnssec: spec.DNSSECMultiSigner, to: inZone},
+		{name: "auto chose multi-signer", dnssec: spec.DNSSECAuto, chosen: spec.DNSSECMultiSigner, to: inZone},
+		{name: "unsigned", dnssec: spec.DNSSECUnsigned, to: inZone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testSpec(tc.dnssec)
+			s.To.Nameservers = tc.to
+			o := observed(3600, 86400, 3600, 172800, 86400, 900)
+			o.DNSSEC = tc.chosen
+			if got := insecureInZone(s, o); !slices.Equal(got, tc.want) {
+				t.Errorf("insecureInZone = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	s := testSpec(spec.DNSSECInsecureWindow)
+	s.To.Nameservers = inZone
+	o := observed(3600, 86400, 3600, 172800, 86400, 900)
+	o.New.Nameservers = inZone
+	p, err := Build(s, o, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "name servers inside the zone: ns1.example.com. ns2.example.com.; while the zone is insecure"
+	if !strings.Contains(b.String(), want) || !strings.Contains(b.String(), "dnssec: multi-signer keeps the zone secure throughout") {
+		t.Errorf("plan text does not say %q and what avoids it:\n%s", want, b.String())
+	}
+}

@@ -104,6 +104,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	if !s.Cutover() && !s.Marker {
 		fmt.Fprintf(&b, "\nmarker: off: no %s TXT is published during the move, so a plan or apply of this zone from another machine or state directory will not see it and may plan from lowered TTLs\n", MarkerName(s.Zone))
 	}
+	if names := insecureInZone(s, o); len(names) > 0 {
+		fmt.Fprintf(&b, "\nname servers inside the zone: %s; while the zone is insecure (from remove-ds until resolvers hold the new DS), a resolver that keeps %s's NS set, refreshed by every answer, after those names' addresses have lapsed cannot reach the zone without asking the parent again (Knot Resolver 5.6 answered SERVFAIL so in the lab); dnssec: multi-signer keeps the zone secure throughout\n", strings.Join(names, " "), s.Zone)
+	}
 	fmt.Fprintf(&b, "\nMandated waits: %s in all; the window is at least %s plus the time gates take.\n", p.TotalWait, p.TotalWait)
 	if r := p.RetireOld; r != nil {
 		fmt.Fprintf(&b, "retire-old: %s may be switched off from +%s at the earliest: %s.\n", s.From.Provider, time.Duration(r.Earliest), r.Formula)
