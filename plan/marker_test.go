@@ -50,12 +50,9 @@ func TestMarkerSteps(t *testing.T) {
 		}
 		t.Errorf("steps %v", ids)
 	}
-	var b strings.Builder
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "+ mark") || !strings.Contains(b.String(), "- unmark") || strings.Contains(b.String(), "marker: off") {
-		t.Errorf("plan text:\n%s", b.String())
+	text := planText(t, p)
+	if !strings.Contains(text, "+ mark") || !strings.Contains(text, "- unmark") || strings.Contains(text, "marker: off") {
+		t.Errorf("plan text:\n%s", text)
 	}
 }
 

@@ -149,12 +149,9 @@ func TestDNSSECAuto(t *testing.T) {
 			if p.Step(tc.step) == nil {
 				t.Errorf("the plan has no %s step", tc.step)
 			}
-			var b strings.Builder
-			if err := p.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			if want := "(dnssec: auto: " + string(tc.want) + ", as "; !strings.Contains(b.String(), want) {
-				t.Errorf("the plan does not say what auto chose (%q): %s", want, strings.SplitN(b.String(), "\n", 2)[0])
+			text := planText(t, p)
+			if want := "(dnssec: auto: " + string(tc.want) + ", as "; !strings.Contains(text, want) {
+				t.Errorf("the plan does not say what auto chose (%q): %s", want, strings.SplitN(text, "\n", 2)[0])
 			}
 		})
 	}

@@ -221,16 +221,22 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// planText renders p as migrate plan prints it.
+func planText(t *testing.T, p *Plan) string {
+	t.Helper()
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
 func TestPlanText(t *testing.T) {
 	p, err := Build(testSpec("insecure-window"), observed(3600, 86400, 3600, 172800, 86400, 900), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "plan.txt", b.Bytes())
+	golden(t, "plan.txt", []byte(planText(t, p)))
 }
 
 // An address verify.ipv6 auto did not ask is said in the plan and in the
@@ -242,12 +248,9 @@ func TestSkippedAddressesAreSaid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "not asked (no route from this machine; verify.ipv6: auto): [2001:db8::53]:53") {
-		t.Errorf("plan text does not name the skipped address:\n%s", b.String())
+	text := planText(t, p)
+	if !strings.Contains(text, "not asked (no route from this machine; verify.ipv6: auto): [2001:db8::53]:53") {
+		t.Errorf("plan text does not name the skipped address:\n%s", text)
 	}
 }
 
@@ -319,12 +322,9 @@ func TestManyTTLLinesCapped(t *testing.T) {
 			t.Errorf("%s: %d RRsets, %d before and %d after lines, last %q", id, st.rrsetCount(), len(st.Before), len(st.After), st.After[len(st.After)-1])
 		}
 	}
-	var b bytes.Buffer
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("      %d RRsets, e.g. ", p.Step(StepLowerTTL).rrsetCount()); !strings.Contains(b.String(), want) {
-		t.Errorf("plan text lacks %q:\n%s", want, b.String())
+	text := planText(t, p)
+	if want := fmt.Sprintf("      %d RRsets, e.g. ", p.Step(StepLowerTTL).rrsetCount()); !strings.Contains(text, want) {
+		t.Errorf("plan text lacks %q:\n%s", want, text)
 	}
 }
 
@@ -388,11 +388,7 @@ func TestRecordsPlanHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	text := b.String()
+	text := planText(t, p)
 	if want := "cut 1 RRsets of example.com. over at old, in 2 phases (10%, 100%) (rollback: auto)"; !strings.Contains(text, want) {
 		t.Errorf("header lacks %q:\n%s", want, text)
 	}
@@ -595,12 +591,9 @@ func TestInsecureWindowOntoInZoneNameservers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
+	text := planText(t, p)
 	want := "name servers inside the zone: ns1.example.com. ns2.example.com.; while the zone is insecure"
-	if !strings.Contains(b.String(), want) || !strings.Contains(b.String(), "dnssec: multi-signer keeps the zone secure throughout") {
-		t.Errorf("plan text does not say %q and what avoids it:\n%s", want, b.String())
+	if !strings.Contains(text, want) || !strings.Contains(text, "dnssec: multi-signer keeps the zone secure throughout") {
+		t.Errorf("plan text does not say %q and what avoids it:\n%s", want, text)
 	}
 }
