@@ -515,10 +515,8 @@ func (x *Executor) replace(ctx context.Context, name string, reps []providers.Re
 // runs from that proof: the others' signing would only slow it on shared
 // CPUs, and runs under the wait instead).
 // In a rollback (the plan's observed.rollback) the hosts go one after the
-// other: Knot Resolver's SERVFAILs (its cached NS set outliving the
-// addresses of in-zone server names, README) came in 5 of 8 benchmark
-// rollbacks of 100,000 RRsets with both at once and wait-ttl anchored
-// (plan), in 9 of 28 as now; within chance, but kept.
+// other, as its wait-ttl runs from lower-ttl's end: plan's nsPlan.lower
+// gives the counts of Knot Resolver SERVFAILs both choices were kept for.
 func (x *Executor) setTTLs(ctx context.Context, st *plan.Step) error {
 	labels := plan.ChangeLabels(st.TTLs)
 	order, chains := hostChains(st.TTLs, func(int) bool { return true })
