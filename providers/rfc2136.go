@@ -2,9 +2,12 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/libdns/libdns"
@@ -157,7 +160,7 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 	m.SetTsig(keyName, dns.Fqdn(h.KeyAlg), 300, time.Now().Unix())
 	// A server may take seconds to apply and sign a large update.
 	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{keyName: h.Key}, Timeout: 45 * time.Second}
-	resp, _, err := c.ExchangeContext(ctx, m, h.Server)
+	resp, err := exchangeUpdate(ctx, c, m, h.Server)
 	if err != nil {
 		return fmt.Errorf("rfc2136 %s: update %s: %w", h.Server, zone, err)
 	}
@@ -165,6 +168,44 @@ func (h *RFC2136Host) update(ctx context.Context, zone string, reps []Replacemen
 		return fmt.Errorf("rfc2136 %s: update %s: %s", h.Server, zone, dns.RcodeToString[resp.Rcode])
 	}
 	return nil
+}
+
+// updateAttempts is how many times one update message is sent when the
+// server closes or resets the connection before it replies.
+const updateAttempts = 3
+
+// exchangeUpdate sends an update and reads the reply, sending it again on
+// a new connection when the server closed or reset the connection before
+// replying (a busy server's quota, a middlebox): the message has no
+// prerequisite and deletes and adds records by their exact data, so
+// sending it again after it was applied changes nothing. A reply, whatever
+// its rcode, and a timeout (the server may still be applying it) are not
+// sent again.
+func exchangeUpdate(ctx context.Context, c *dns.Client, m *dns.Msg, server string) (*dns.Msg, error) {
+	for attempt := 1; ; attempt++ {
+		// miekg/dns takes the TSIG record off the message it signs and
+		// sends: each attempt sends a shallow copy, m keeps its own.
+		sent := *m
+		resp, _, err := c.ExchangeContext(ctx, &sent, server)
+		if err == nil || !closedBeforeReply(err) {
+			return resp, err
+		}
+		if attempt == updateAttempts {
+			return nil, fmt.Errorf("%w (sent %d times, the connection closed before a reply each time)", err, attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (then %w)", err, ctx.Err())
+		case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// closedBeforeReply says the server closed or reset the connection before
+// its reply came: the message may or may not have been applied.
+func closedBeforeReply(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // RFC2136Registrar changes delegations with RFC 2136 updates to the parent
