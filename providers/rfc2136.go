@@ -67,10 +67,14 @@ func (h *RFC2136Host) Batches(reps []Replacement) [][]Replacement {
 // cores, 100,000 TTL changes in 115 messages: 28 to 36 s one at a time,
 // 20 s two at a time, 16.2 to 17.1 s four at a time, 15 to 21 s eight at
 // a time, 13.5 to 14.1 s sixteen at a time, 13.2 s thirty-two at a time.
-// Sixty-four at a time, BIND 9.18 with its default settings reset update
-// connections in the lab's large-zone move (lower-ttl stopped at batch 64
-// of 115, saying that 65,500 RRsets had changed and to apply again): a
-// deeper queue buys Knot little and costs BIND. Sixteen 64 KB messages
+// In the whole lab's large-zone move, thirty-two at a time made it slower
+// (one run: the new host's restore 19.6 s against 22 to 25, but BIND's
+// lowering 20 s against 13 and Knot's 23 s against 15; apply 1.199 of its
+// waits against 1.159 to 1.174). Sixty-four at a time, BIND 9.18 with its
+// default settings reset update connections (lower-ttl stopped at batch
+// 64 of 115, saying that 65,500 RRsets had changed and to apply again;
+// before updates were sent again on a reset). A deeper queue buys Knot
+// little and costs BIND. Sixteen 64 KB messages
 // queued stay far inside the 45 s a message may take (the slowest reply,
 // sixteen at a time against Knot: 2.2 s).
 const rfc2136InFlight = 16
