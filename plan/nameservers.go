@@ -122,7 +122,7 @@ func (n *nsPlan) lower() {
 	// new host, which no resolver asks before switch-ns. Not in a
 	// rollback: benchmark rollbacks of 100,000 RRsets (each right after
 	// its move) met Knot Resolver SERVFAILs in 5 of 8 runs with this and
-	// apply's hosts at once, in 9 of 31 without both (README, "Knot
+	// apply's hosts at once, in 10 of 32 without both (README, "Knot
 	// Resolver after an insecure window"). Within chance at these counts,
 	// and the cause is that resolver's cache, but the slower rollback
 	// costs only time (32 to 37 s at 100,000 RRsets, none at a small zone).
