@@ -73,10 +73,10 @@ func (h *RFC2136Host) Batches(reps []Replacement) [][]Replacement {
 // waits against 1.159 to 1.174). Sixty-four at a time, BIND 9.18 with its
 // default settings reset update connections (lower-ttl stopped at batch
 // 64 of 115, saying that 65,500 RRsets had changed and to apply again;
-// before updates were sent again on a reset). A deeper queue buys Knot
-// little and costs BIND. Sixteen 64 KB messages
-// queued stay far inside the 45 s a message may take (the slowest reply,
-// sixteen at a time against Knot: 2.2 s).
+// that was before an update was sent again on a reset). A deeper queue
+// buys Knot little and costs BIND. Sixteen 64 KB messages queued stay far
+// inside the 45 s a message may take (the slowest reply, sixteen at a time
+// against Knot: 2.2 s).
 const rfc2136InFlight = 16
 
 // InFlight is how many update messages may be sent to the server at once.
