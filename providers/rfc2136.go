@@ -13,6 +13,8 @@ import (
 	"github.com/libdns/libdns"
 	"github.com/libdns/rfc2136"
 	"github.com/miekg/dns"
+
+	"github.com/dnsmigrate/dnsmigrate/internal/wait"
 )
 
 // TSIG is a key for RFC 2136 updates and zone transfers.
@@ -197,10 +199,8 @@ func exchangeUpdate(ctx context.Context, c *dns.Client, m *dns.Msg, server strin
 		if attempt == updateAttempts {
 			return nil, fmt.Errorf("%w (sent %d times, the connection closed before a reply each time)", err, attempt)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (then %w)", err, ctx.Err())
-		case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+		if werr := wait.Sleep(ctx, time.Duration(attempt*attempt)*100*time.Millisecond); werr != nil {
+			return nil, fmt.Errorf("%w (then %w)", err, werr)
 		}
 	}
 }
